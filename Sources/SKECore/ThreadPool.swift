@@ -17,18 +17,11 @@ import CSKESystem
 
 public final class ThreadPool: @unchecked Sendable {
     /// Threads taking part in each region, the caller included.
-    public let threadCount: Int
-    /// Spin iterations before a worker sleeps.
-    public let spinLimit: Int
+    public var threadCount: Int { state.threadCount }
+    /// Spin iterations before a waiting thread sleeps.
+    public var spinLimit: Int { state.spinLimit }
 
-    private let generation = Atomic<Int>(0)
-    private let pending = Atomic<Int>(0)
-    private let sleepers = Atomic<Int>(0)
-    private let busy = Atomic<Bool>(false)
-    private let stopping = Atomic<Bool>(false)
-    private nonisolated(unsafe) var job: ((Int, Int) -> Void)?
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private let cond: UnsafeMutablePointer<pthread_cond_t>
+    private let state: State
     private var threads: [pthread_t] = []
 
     /// The pool used by default: `SKE_THREADS` threads or the number of usable cores.
@@ -50,15 +43,11 @@ public final class ThreadPool: @unchecked Sendable {
         return n
     }
 
-    public init(threadCount: Int, spinLimit: Int = 100_000) {
-        self.threadCount = max(1, threadCount)
-        self.spinLimit = spinLimit
-        mutex = .allocate(capacity: 1)
-        cond = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(cond, nil)
-        for index in 1..<self.threadCount {
-            let context = Unmanaged.passRetained(WorkerContext(pool: self, index: index)).toOpaque()
+    public init(threadCount: Int, spinLimit: Int = 20_000) {
+        state = State(threadCount: max(1, threadCount), spinLimit: spinLimit)
+        for index in 1..<state.threadCount {
+            // Workers retain only the shared state, so dropping the pool stops and joins them.
+            let context = Unmanaged.passRetained(WorkerContext(state: state, index: index)).toOpaque()
             #if os(Linux)
             var tid = pthread_t()
             #else
@@ -70,7 +59,7 @@ public final class ThreadPool: @unchecked Sendable {
                 #else
                 let ctx = Unmanaged<WorkerContext>.fromOpaque(raw).takeRetainedValue()
                 #endif
-                ctx.pool.workerLoop(index: ctx.index)
+                ctx.state.workerLoop(index: ctx.index)
                 return nil
             }, context)
             precondition(rc == 0, "pthread_create failed with \(rc)")
@@ -83,49 +72,19 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     deinit {
-        stopping.store(true, ordering: .sequentiallyConsistent)
-        generation.add(1, ordering: .sequentiallyConsistent)
-        pthread_mutex_lock(mutex)
-        pthread_cond_broadcast(cond)
-        pthread_mutex_unlock(mutex)
+        state.stop()
         for t in threads { pthread_join(t, nil) }
-        pthread_cond_destroy(cond)
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-        cond.deallocate()
     }
 
     private final class WorkerContext {
-        unowned let pool: ThreadPool
+        let state: State
         let index: Int
-        init(pool: ThreadPool, index: Int) { self.pool = pool; self.index = index }
+        init(state: State, index: Int) { self.state = state; self.index = index }
     }
 
     /// Calls `body(threadIndex, threadCount)` on every thread of the pool and waits for all of them.
     public func run(_ body: (_ thread: Int, _ threads: Int) -> Void) {
-        let n = threadCount
-        guard n > 1, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
-            for t in 0..<n { body(t, n) }  // single thread, or nested region: serial, same partition
-            return
-        }
-        withoutActuallyEscaping(body) { escapable in
-            job = escapable
-            pending.store(n - 1, ordering: .relaxed)
-            generation.add(1, ordering: .sequentiallyConsistent)
-            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
-                pthread_mutex_lock(mutex)
-                pthread_cond_broadcast(cond)
-                pthread_mutex_unlock(mutex)
-            }
-            escapable(0, n)
-            var spins = 0
-            while pending.load(ordering: .acquiring) != 0 {
-                spins += 1
-                if spins > 1_000_000 { sched_yield() }
-            }
-            job = nil
-        }
-        busy.store(false, ordering: .releasing)
+        state.run(body)
     }
 
     /// Splits 0..<count into one contiguous range per thread (ranges may be empty) and runs them.
@@ -145,29 +104,101 @@ public final class ThreadPool: @unchecked Sendable {
         return lo..<(lo + base + (part < extra ? 1 : 0))
     }
 
-    private func workerLoop(index: Int) {
-        var seen = 0
-        while true {
-            var g = generation.load(ordering: .acquiring)
-            var spins = 0
-            while g == seen {
-                if spins < spinLimit {
-                    spins += 1
-                } else {
+    /// What the caller and the workers share. Both sides spin for `spinLimit` iterations, then sleep on a
+    /// condition variable: the workers waiting for a region, the caller waiting for the last worker.
+    private final class State: @unchecked Sendable {
+        let threadCount: Int
+        let spinLimit: Int
+        let generation = Atomic<Int>(0)
+        let pending = Atomic<Int>(0)
+        let sleepers = Atomic<Int>(0)
+        let callerSleeping = Atomic<Bool>(false)
+        let busy = Atomic<Bool>(false)
+        let stopping = Atomic<Bool>(false)
+        nonisolated(unsafe) var job: ((Int, Int) -> Void)?
+        let mutex: UnsafeMutablePointer<pthread_mutex_t> = .allocate(capacity: 1)
+        let wake: UnsafeMutablePointer<pthread_cond_t> = .allocate(capacity: 1)
+        let done: UnsafeMutablePointer<pthread_cond_t> = .allocate(capacity: 1)
+
+        init(threadCount: Int, spinLimit: Int) {
+            self.threadCount = threadCount
+            self.spinLimit = spinLimit
+            pthread_mutex_init(mutex, nil)
+            pthread_cond_init(wake, nil)
+            pthread_cond_init(done, nil)
+        }
+
+        deinit {
+            pthread_cond_destroy(wake); pthread_cond_destroy(done); pthread_mutex_destroy(mutex)
+            mutex.deallocate(); wake.deallocate(); done.deallocate()
+        }
+
+        func stop() {
+            stopping.store(true, ordering: .sequentiallyConsistent)
+            generation.add(1, ordering: .sequentiallyConsistent)
+            pthread_mutex_lock(mutex)
+            pthread_cond_broadcast(wake)
+            pthread_mutex_unlock(mutex)
+        }
+
+        func run(_ body: (Int, Int) -> Void) {
+            let n = threadCount
+            guard n > 1, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+                for t in 0..<n { body(t, n) }  // single thread, or nested region: serial, same partition
+                return
+            }
+            withoutActuallyEscaping(body) { escapable in
+                job = escapable
+                pending.store(n - 1, ordering: .relaxed)
+                generation.add(1, ordering: .sequentiallyConsistent)
+                if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                     pthread_mutex_lock(mutex)
-                    sleepers.add(1, ordering: .sequentiallyConsistent)
-                    while generation.load(ordering: .sequentiallyConsistent) == seen {
-                        pthread_cond_wait(cond, mutex)
-                    }
-                    sleepers.subtract(1, ordering: .sequentiallyConsistent)
+                    pthread_cond_broadcast(wake)
                     pthread_mutex_unlock(mutex)
                 }
-                g = generation.load(ordering: .acquiring)
+                escapable(0, n)
+                var spins = 0
+                while pending.load(ordering: .acquiring) != 0 {
+                    spins += 1
+                    if spins < spinLimit { continue }
+                    pthread_mutex_lock(mutex)
+                    callerSleeping.store(true, ordering: .sequentiallyConsistent)
+                    while pending.load(ordering: .sequentiallyConsistent) != 0 { pthread_cond_wait(done, mutex) }
+                    callerSleeping.store(false, ordering: .sequentiallyConsistent)
+                    pthread_mutex_unlock(mutex)
+                }
+                job = nil
             }
-            seen = g
-            if stopping.load(ordering: .acquiring) { return }
-            job?(index, threadCount)
-            pending.subtract(1, ordering: .releasing)
+            busy.store(false, ordering: .releasing)
+        }
+
+        func workerLoop(index: Int) {
+            var seen = 0
+            while true {
+                var g = generation.load(ordering: .acquiring)
+                var spins = 0
+                while g == seen {
+                    if spins < spinLimit {
+                        spins += 1
+                    } else {
+                        pthread_mutex_lock(mutex)
+                        sleepers.add(1, ordering: .sequentiallyConsistent)
+                        while generation.load(ordering: .sequentiallyConsistent) == seen { pthread_cond_wait(wake, mutex) }
+                        sleepers.subtract(1, ordering: .sequentiallyConsistent)
+                        pthread_mutex_unlock(mutex)
+                    }
+                    g = generation.load(ordering: .acquiring)
+                }
+                seen = g
+                if stopping.load(ordering: .acquiring) { return }
+                job?(index, threadCount)
+                let left = pending.subtract(1, ordering: .sequentiallyConsistent).newValue
+                if left == 0 && callerSleeping.load(ordering: .sequentiallyConsistent) {
+                    pthread_mutex_lock(mutex)
+                    pthread_cond_signal(done)
+                    pthread_mutex_unlock(mutex)
+                }
+            }
         }
     }
 }

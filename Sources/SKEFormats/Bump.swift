@@ -161,6 +161,9 @@ public final class BumpFile: TensorFile, @unchecked Sendable {
         guard version == Bump.version else {
             throw FormatError.unsupportedVersion(format: ".bump", version: version, supported: "\(Bump.version)")
         }
+        guard b.loadUnaligned(fromByteOffset: 120, as: UInt64.self) == 0 else {
+            throw FormatError.invalid(format: ".bump", field: "reserved", offset: 120, reason: "reserved header bytes must be zero")
+        }
         let headerSize = try c.read(UInt32.self, "header_size")
         let align = try c.read(UInt32.self, "tensor_alignment")
         guard headerSize == UInt32(Bump.headerBytes), align == UInt32(Bump.tensorAlignment) else {
@@ -200,8 +203,9 @@ public final class BumpFile: TensorFile, @unchecked Sendable {
         }
         guard Array(b[footerOffset..<(footerOffset + 8)]) == Bump.footerMagic,
               b.loadUnaligned(fromByteOffset: footerOffset + 8, as: UInt64.self) == UInt64(b.count),
-              b.loadUnaligned(fromByteOffset: footerOffset + 16, as: UInt64.self) == bodyChecksum else {
-            throw FormatError.invalid(format: ".bump", field: "footer", offset: footerOffset, reason: "footer magic, size or checksum copy does not match the header")
+              b.loadUnaligned(fromByteOffset: footerOffset + 16, as: UInt64.self) == bodyChecksum,
+              b.loadUnaligned(fromByteOffset: footerOffset + 24, as: UInt64.self) == 0 else {
+            throw FormatError.invalid(format: ".bump", field: "footer", offset: footerOffset, reason: "footer magic, size, checksum copy or reserved bytes do not match the header")
         }
         guard nTensors <= tableBytes / Bump.recordBytes else {
             throw FormatError.invalid(format: ".bump", field: "tensor_count", offset: 24, reason: "\(nTensors) records do not fit in \(tableBytes) table bytes")

@@ -18,7 +18,7 @@ final class FileOutput {
 
     init(path: String) throws {
         self.path = path
-        tmpPath = path + ".tmp-\(getpid())"
+        tmpPath = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         fd = open(tmpPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FormatError.io(path: tmpPath, operation: "create", errno: errno) }
         buffer.reserveCapacity(bufferLimit)

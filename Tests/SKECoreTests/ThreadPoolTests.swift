@@ -1,0 +1,75 @@
+import Testing
+import Synchronization
+@testable import SKECore
+
+@Suite("Thread pool")
+struct ThreadPoolTests {
+    @Test("parallelFor visits every index exactly once", arguments: [1, 2, 3, 4], [0, 1, 2, 7, 31, 1000, 4099])
+    func coverage(threads: Int, count: Int) {
+        let pool = ThreadPool(threadCount: threads)
+        let hits = UnsafeMutablePointer<Int>.allocate(capacity: max(1, count))
+        hits.initialize(repeating: 0, count: max(1, count))
+        defer { hits.deallocate() }
+        for _ in 0..<20 {  // many back-to-back regions: the barrier must hold every time
+            pool.parallelFor(count) { r in for i in r { hits[i] += 1 } }
+        }
+        #expect((0..<count).allSatisfy { hits[$0] == 20 })
+    }
+
+    @Test("run calls the body once per thread index", arguments: [1, 2, 3, 8])
+    func runIndices(threads: Int) {
+        let pool = ThreadPool(threadCount: threads)
+        let seen = UnsafeMutablePointer<Int>.allocate(capacity: threads)
+        seen.initialize(repeating: 0, count: threads)
+        defer { seen.deallocate() }
+        pool.run { t, n in
+            precondition(n == threads)
+            seen[t] += 1
+        }
+        #expect((0..<threads).allSatisfy { seen[$0] == 1 })
+    }
+
+    @Test("workers that went to sleep wake up for the next region")
+    func sleepAndWake() {
+        let pool = ThreadPool(threadCount: 2, spinLimit: 10)
+        let total = Atomic<Int>(0)
+        for _ in 0..<50 {
+            pool.run { _, _ in total.add(1, ordering: .relaxed) }
+            for _ in 0..<2000 { _ = total.load(ordering: .relaxed) }  // let the worker fall asleep
+        }
+        #expect(total.load(ordering: .relaxed) == 100)
+    }
+
+    @Test("a region started inside a region runs serially instead of deadlocking")
+    func nested() {
+        let pool = ThreadPool(threadCount: 2)
+        let total = Atomic<Int>(0)
+        pool.run { _, _ in
+            pool.run { _, _ in total.add(1, ordering: .relaxed) }
+        }
+        #expect(total.load(ordering: .relaxed) == 4)
+    }
+
+    @Test("partition covers 0..<count contiguously", arguments: [0, 1, 5, 64, 1001])
+    func partition(count: Int) {
+        for parts in 1...9 {
+            var next = 0
+            for p in 0..<parts {
+                let r = ThreadPool.partition(count, part: p, of: parts)
+                #expect(r.lowerBound == next)
+                next = r.upperBound
+            }
+            #expect(next == count)
+        }
+    }
+
+    @Test("SKE_THREADS overrides the core count; bad values are clear errors")
+    func environment() throws {
+        #expect(try ThreadPool.defaultThreadCount(environment: [:]) == ThreadPool.usableCores)
+        #expect(try ThreadPool.defaultThreadCount(environment: ["SKE_THREADS": "3"]) == 3)
+        for bad in ["0", "-1", "two", "100000"] {
+            #expect(throws: SKEError.self) { try ThreadPool.defaultThreadCount(environment: ["SKE_THREADS": bad]) }
+        }
+        #expect(ThreadPool.usableCores >= 1)
+    }
+}

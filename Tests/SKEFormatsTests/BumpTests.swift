@@ -1,0 +1,145 @@
+import Foundation
+import Testing
+@testable import SKEFormats
+import SKECore
+
+@Suite("The .bump format")
+struct BumpTests {
+    /// The sample GGUF written to disk and converted to .bump.
+    static func sample(_ tag: String = #function) throws -> (gguf: GGUFFile, bump: String) {
+        let tag = tag.filter { $0.isLetter }
+        let g = Paths.tempFile("sample-\(tag).gguf")
+        try makeSampleGGUF(seed: 9).write(to: g)
+        let f = try GGUFFile(path: g)
+        let b = Paths.tempFile("sample-\(tag).bump")
+        try Bump.convert(f, to: b)
+        return (f, b)
+    }
+
+    @Test("convert keeps every tensor byte, shape, type and all metadata")
+    func convertRoundTrip() throws {
+        let (g, path) = try Self.sample()
+        let b = try BumpFile(path: path)
+        #expect(b.verified)
+        #expect(b.metadata == g.metadata)
+        #expect(b.tensors.count == g.tensors.count)
+        #expect(b.dataOffset % 4096 == 0)
+        for (t, u) in zip(g.tensors, b.tensors) {
+            #expect(t.name == u.name && t.type == u.type && t.dims == u.dims && t.byteCount == u.byteCount)
+            #expect(u.offset % 64 == 0)
+            #expect(Int(bitPattern: b.data(for: u).baseAddress!) % 64 == 0, "tensor data is 64-byte aligned in memory")
+            #expect(Array(g.data(for: t)) == Array(b.data(for: u)))
+        }
+        // bump → bump is the identity on content.
+        let again = Paths.tempFile("again.bump")
+        try Bump.convert(b, to: again)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: again)) == Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    @Test("general.alignment (a GGUF layout key) is not carried into .bump")
+    func alignmentDropped() throws {
+        var w = try makeSampleGGUF(seed: 2)
+        w.metadata["general.alignment"] = .uint32(64)
+        let g = Paths.tempFile("aligned.gguf")
+        try w.write(to: g)
+        let b = Paths.tempFile("aligned.bump")
+        try Bump.convert(try GGUFFile(path: g), to: b)
+        let f = try BumpFile(path: b)
+        #expect(f.metadata["general.alignment"] == nil)
+        #expect(f.metadata.count == w.metadata.count - 1)
+    }
+
+    @Test("any single corrupted byte is refused when verifying; data corruption is found only by the checksum")
+    func corruption() throws {
+        let (_, path) = try Self.sample()
+        let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let probe = try BumpFile(path: path)
+        let positions = Array(0..<min(original.count, probe.dataOffset + 256)) + Array(stride(from: probe.dataOffset + 256, to: original.count, by: 61))
+        let bad = Paths.tempFile("bad.bump")
+        var refused = 0, dataChecksumOnly = 0
+        for at in positions {
+            var b = original
+            b[at] ^= 0x5A
+            try Data(b).write(to: URL(fileURLWithPath: bad))
+            do {
+                _ = try BumpFile(path: bad, verify: true)
+                Issue.record("flip at byte \(at) was not detected")
+            } catch is FormatError {
+                refused += 1
+            }
+            if at >= probe.dataOffset && at < original.count - Bump.footerBytes {
+                // Without verification a flipped data byte loads (by design: --no-verify skips the read).
+                if (try? BumpFile(path: bad, verify: false)) != nil { dataChecksumOnly += 1 }
+            }
+        }
+        #expect(refused == positions.count)
+        #expect(dataChecksumOnly > 0)
+    }
+
+    @Test("a corrupted file's message says what to do")
+    func corruptionMessage() throws {
+        let (_, path) = try Self.sample()
+        var b = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        b[b.count - 100] ^= 1
+        let bad = Paths.tempFile("msg.bump")
+        try Data(b).write(to: URL(fileURLWithPath: bad))
+        do {
+            _ = try BumpFile(path: bad)
+            Issue.record("not detected")
+        } catch let e as FormatError {
+            guard case .checksumMismatch = e else { Issue.record("wrong error \(e)"); return }
+            #expect(e.description.contains("corrupted"))
+        }
+    }
+
+    @Test("every truncation is refused")
+    func truncation() throws {
+        let (_, path) = try Self.sample()
+        let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let bad = Paths.tempFile("short.bump")
+        for cut in Array(0..<200) + Array(stride(from: 200, to: original.count, by: 97)) + [original.count - 1] {
+            try Data(original[0..<cut]).write(to: URL(fileURLWithPath: bad))
+            #expect(throws: FormatError.self, "cut at \(cut)") { _ = try BumpFile(path: bad, verify: false) }
+        }
+    }
+
+    @Test("ModelFile.open picks the format by magic and refuses others")
+    func detect() throws {
+        let (_, path) = try Self.sample()
+        #expect(try ModelFile.open(path) is BumpFile)
+        #expect(try ModelFile.open(Paths.tempFile("sample-detect.gguf")) is GGUFFile)
+        let junk = Paths.tempFile("junk.bin")
+        try Data("hello world".utf8).write(to: URL(fileURLWithPath: junk))
+        #expect(throws: FormatError.self) { _ = try ModelFile.open(junk) }
+        #expect(throws: FormatError.self) { _ = try ModelFile.open(Paths.tempFile("does-not-exist")) }
+        #expect(throws: FormatError.self) { _ = try ModelFile.open(FileManager.default.temporaryDirectory.path) }
+    }
+}
+
+@Suite("XXH64")
+struct XXH64Tests {
+    struct Vector: Decodable { let length: Int; let seed: UInt64; let hash: String }
+    struct File: Decodable { let vectors: [Vector] }
+
+    static func pattern(_ n: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) } }
+
+    @Test("matches the reference xxhash library, one-shot and streamed in odd pieces")
+    func vectors() throws {
+        let vs = try JSONDecoder().decode(File.self, from: Paths.fixture("xxh64_vectors.json")).vectors
+        #expect(vs.count > 40)
+        var rng = SeededRandom(seed: 3)
+        for v in vs {
+            let data = Self.pattern(v.length)
+            let expected = UInt64(v.hash, radix: 16)!
+            #expect(XXH64.hash(data, seed: v.seed) == expected, "length \(v.length) seed \(v.seed)")
+            var h = XXH64(seed: v.seed)
+            var i = 0
+            while i < data.count {
+                let n = min(data.count - i, Int.random(in: 1...70, using: &rng))
+                data[i..<(i + n)].withUnsafeBytes { h.update($0) }
+                i += n
+            }
+            #expect(h.digest() == expected, "streamed, length \(v.length)")
+        }
+    }
+}
