@@ -8,6 +8,8 @@ public struct CPUFeatures: Sendable, Codable, Equatable {
     public var sse42 = false, avx = false, fma = false, f16c = false, avx2 = false
     public var avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false
     public var avx512vnni = false, avx512bf16 = false, avx512fp16 = false, avxVNNI = false
+    /// AMX tiles present and their state enabled in XCR0. Linux still requires a per-process permission
+    /// request (arch_prctl ARCH_REQ_XCOMP_PERM) before use; ske never uses AMX (this sandbox traps on it).
     public var amxTile = false
     /// XCR0: the register state the OS saves on context switch (bit 1 SSE, 2 AVX, 5–7 AVX-512).
     public var xcr0: UInt64 = 0

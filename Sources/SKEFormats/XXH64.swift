@@ -9,11 +9,16 @@ public struct XXH64: Sendable {
     static let p4: UInt64 = 0x85EB_CA77_C2B2_AE63
     static let p5: UInt64 = 0x27D4_EB2F_1656_67C5
 
-    private var v1: UInt64, v2: UInt64, v3: UInt64, v4: UInt64
+    // The four lanes are deliberately not adjacent in memory: adjacent, LLVM's SLP vectoriser packs them
+    // into one AVX2 register and emulates the 64-bit multiplies (5 GB/s instead of ~12 GB/s scalar).
+    private var v1: UInt64
     private var total: UInt64 = 0
-    private var buffer: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    private var v2: UInt64
     private var buffered = 0
+    private var v3: UInt64
     private let seed: UInt64
+    private var v4: UInt64
+    private var buffer: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
 
     public init(seed: UInt64 = 0) {
         self.seed = seed
