@@ -9,8 +9,11 @@ import PackageDescription
 // its own `-target-cpu`, chosen at run time from CPUFeatures.
 #if arch(x86_64)
 let baselineCPU: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+/// The AVX-512 level: F/CD/BW/DQ/VL + VNNI (Cascade Lake's set, which every later Xeon has).
+let avx512CPU: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "cascadelake"]), .define("SKE_VNNI")]
 #else
 let baselineCPU: [SwiftSetting] = []
+let avx512CPU: [SwiftSetting] = []
 #endif
 
 let package = Package(
@@ -29,13 +32,21 @@ let package = Package(
         .target(name: "CSKESystem"),
         .target(name: "SKECore", dependencies: ["CSKESystem"], swiftSettings: baselineCPU),
         .target(name: "SKEFormats", dependencies: ["SKECore"], swiftSettings: baselineCPU),
+        // Kernels: the reference path and the dispatch table; one module per ISA level for the SIMD paths
+        // (the same source, Sources/SKEKernelsShared, symlinked into each and built with its own -target-cpu).
+        .target(name: "SKEKernelsAVX2", dependencies: ["SKECore"], swiftSettings: baselineCPU),
+        .target(name: "SKEKernelsAVX512", dependencies: ["SKECore"], swiftSettings: avx512CPU),
+        .target(name: "SKEKernels", dependencies: ["SKECore", "SKEKernelsAVX2", "SKEKernelsAVX512"], swiftSettings: baselineCPU),
         .executableTarget(
             name: "ske",
             dependencies: [
-                "SKECore", "SKEFormats",
+                "SKECore", "SKEFormats", "SKEKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: baselineCPU),
+        .testTarget(
+            name: "SKEKernelsTests", dependencies: ["SKECore", "SKEKernels"],
+            resources: [.copy("Fixtures")], swiftSettings: baselineCPU),
         .testTarget(name: "SKECoreTests", dependencies: ["SKECore"], swiftSettings: baselineCPU),
         .testTarget(
             name: "SKEFormatsTests", dependencies: ["SKECore", "SKEFormats"],

@@ -68,9 +68,9 @@ public struct CPUFeatures: Sendable, Codable, Equatable {
         }
     }
 
-    /// The highest level this CPU and OS support: avx2 needs AVX2+FMA+F16C; avx512 needs F/BW/VL/VNNI.
+    /// The highest level this CPU and OS support: avx2 needs AVX2+FMA+F16C; avx512 needs F/DQ/BW/VL/VNNI.
     public var bestISALevel: ISALevel {
-        if avx2 && fma && f16c && avx512f && avx512bw && avx512vl && avx512vnni { return .avx512 }
+        if avx2 && fma && f16c && avx512f && avx512dq && avx512bw && avx512vl && avx512vnni { return .avx512 }
         if avx2 && fma && f16c { return .avx2 }
         return .reference
     }

@@ -1,0 +1,24 @@
+// Registry of SIMD dot kernels per ISA level. The kernels live in SKEKernelsAVX2 / SKEKernelsAVX512,
+// each module compiled with its own -target-cpu; they are only called when CPUFeatures says the level
+// is available. Types missing here fall back to the reference dot.
+import SKECore
+
+enum FastDots {
+    static func dot(_ type: GGMLType, level: CPUFeatures.ISALevel) -> DotRow? {
+        switch level {
+        case .reference: return nil
+        case .avx2: return avx2Dots[type]
+        case .avx512: return avx512Dots[type]
+        }
+    }
+}
+
+#if arch(x86_64)
+import SKEKernelsAVX2
+import SKEKernelsAVX512
+let avx2Dots: [GGMLType: DotRow] = SKEKernelsAVX2.SIMDDots.table
+let avx512Dots: [GGMLType: DotRow] = SKEKernelsAVX512.SIMDDots.table
+#else
+let avx2Dots: [GGMLType: DotRow] = [:]
+let avx512Dots: [GGMLType: DotRow] = [:]
+#endif

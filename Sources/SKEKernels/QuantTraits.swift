@@ -1,0 +1,75 @@
+// The quant traits table (ggml's `type_traits` idea): for every weight type, its activation format and
+// the kernels to dequantize, quantize and take dot products. Adding a format = adding a row.
+// One table per ISA level; faster levels replace only the entries they accelerate.
+import SKECore
+
+public typealias DequantizeRow = @Sendable (_ blocks: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>, _ k: Int) -> Void
+public typealias QuantizeRow = @Sendable (_ x: UnsafePointer<Float>, _ blocks: UnsafeMutableRawPointer, _ k: Int) -> Void
+public typealias DotRow = @Sendable (_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, _ k: Int) -> Float
+
+public struct QuantKernels: Sendable {
+    public let type: GGMLType
+    /// The format activations are quantized to before `dot` (ggml's vec_dot_type).
+    public let activation: GGMLType
+    public let dequantize: DequantizeRow
+    public let quantize: QuantizeRow
+    public let dot: DotRow
+    /// Which ISA level `dot` comes from.
+    public let dotISA: CPUFeatures.ISALevel
+}
+
+public enum QuantTraits {
+    typealias Row = (GGMLType, GGMLType, DequantizeRow, QuantizeRow, DotRow)
+    typealias R = QuantReference
+
+    /// The reference rows: type, activation format, dequantize, quantize, dot.
+    static let reference: [Row] = [
+        (.f32, .f32, R.dequantizeF32, R.quantizeF32, R.dotF32),
+        (.f16, .f16, R.dequantizeF16, R.quantizeF16, R.dotF16),
+        (.bf16, .bf16, R.dequantizeBF16, R.quantizeBF16, R.dotBF16),
+        (.q4_0, .q8_0, R.dequantizeQ4_0, R.quantizeQ4_0, R.dotQ4_0),
+        (.q4_1, .q8_1, R.dequantizeQ4_1, R.quantizeQ4_1, R.dotQ4_1),
+        (.q5_0, .q8_0, R.dequantizeQ5_0, R.quantizeQ5_0, R.dotQ5_0),
+        (.q5_1, .q8_1, R.dequantizeQ5_1, R.quantizeQ5_1, R.dotQ5_1),
+        (.q8_0, .q8_0, R.dequantizeQ8_0, R.quantizeQ8_0, R.dotQ8_0),
+        (.q4_K, .q8_K, R.dequantizeQ4_K, R.quantizeQ4_K, R.dotQ4_K),
+        (.q5_K, .q8_K, R.dequantizeQ5_K, R.quantizeQ5_K, R.dotQ5_K),
+        (.q6_K, .q8_K, R.dequantizeQ6_K, R.quantizeQ6_K, R.dotQ6_K),
+        // Activation-only formats: quantize/dequantize, no weight dot of their own.
+        (.q8_1, .q8_1, R.dequantizeQ8_1, R.quantizeQ8_1, { _, _, _ in .nan }),
+        (.q8_K, .q8_K, R.dequantizeQ8_K, R.quantizeQ8_K, { _, _, _ in .nan }),
+    ]
+
+    /// Weight types with a dot kernel (what gemv/gemm accept).
+    public static let weightTypes: [GGMLType] = [.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K]
+
+    static let tables: [CPUFeatures.ISALevel: [GGMLType: QuantKernels]] = {
+        var out: [CPUFeatures.ISALevel: [GGMLType: QuantKernels]] = [:]
+        for level in CPUFeatures.ISALevel.allCases {
+            var t: [GGMLType: QuantKernels] = [:]
+            for (type, act, dq, q, dot) in reference {
+                var fast = dot, from = CPUFeatures.ISALevel.reference
+                for l in CPUFeatures.ISALevel.allCases where l <= level {
+                    if let f = FastDots.dot(type, level: l) { fast = f; from = l }
+                }
+                t[type] = QuantKernels(type: type, activation: act, dequantize: dq, quantize: q, dot: fast, dotISA: from)
+            }
+            out[level] = t
+        }
+        return out
+    }()
+
+    /// The ISA level kernels use in this process (SKE_ISA or the best the CPU supports).
+    public static let activeLevel: CPUFeatures.ISALevel = (try? CPUFeatures.host.selectedISALevel()) ?? CPUFeatures.host.bestISALevel
+
+    /// Kernels for `type` at `level` (default: the active level); nil for types without kernels.
+    public static func kernels(_ type: GGMLType, level: CPUFeatures.ISALevel = activeLevel) -> QuantKernels? {
+        tables[level]?[type]
+    }
+
+    /// Bytes of one activation row of k values in `type`'s activation format.
+    public static func activationBytes(_ type: GGMLType, k: Int) -> Int? {
+        guard let kern = kernels(type, level: .reference) else { return nil }
+        return kern.activation.byteCount(elements: k)
+    }
+}

@@ -1,0 +1,257 @@
+// SIMD dot kernels (weights in their block format · activations in the paired format), written once and
+// compiled twice: into SKEKernelsAVX2 (-target-cpu haswell: AVX2+FMA+F16C; the u8×s8 product is
+// vpmaddubsw + vpmaddwd) and into SKEKernelsAVX512 (-target-cpu cascadelake, -D SKE_VNNI: the same
+// product is one vpdpbusd). Each module's copy of this file is a symlink to
+// Sources/SKEKernelsShared/SIMDDots.swift.
+//
+// Shapes: one row of k values (k a multiple of the block size) · one activation row → Float.
+// Contract: equal to QuantReference's dot within 1e-6·Σ|w·a| (integer sums are exact; only the float
+// accumulation order differs). Not done: several rows per call (gemv calls this per row), prefetching.
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+import SKECore
+
+#if SKE_VNNI
+public enum ISAName { public static let name = "avx512" }
+/// acc + Σ₄ u8·s8 per 32-bit lane (u < 256, s any int8): one vpdpbusd. (The unmasked form is a C macro
+/// Swift cannot import; an all-ones mask compiles to the same instruction.)
+@inline(__always) func dotU8S8(_ acc: __m256i, _ u: __m256i, _ s: __m256i) -> __m256i { _mm256_mask_dpbusd_epi32(acc, 0xFF, u, s) }
+#else
+public enum ISAName { public static let name = "avx2" }
+/// acc + Σ₄ u8·s8 per 32-bit lane. vpmaddubsw saturates at ±32767, so callers keep u ≤ 128 (|s| ≤ 128).
+@inline(__always) func dotU8S8(_ acc: __m256i, _ u: __m256i, _ s: __m256i) -> __m256i {
+    _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)))
+}
+#endif
+
+@inline(__always) func load256(_ p: UnsafeRawPointer) -> __m256i { _mm256_loadu_si256(p.assumingMemoryBound(to: __m256i.self)) }
+@inline(__always) func load128(_ p: UnsafeRawPointer) -> __m128i { _mm_loadu_si128(p.assumingMemoryBound(to: __m128i.self)) }
+@inline(__always) func h16(_ p: UnsafeRawPointer, _ o: Int) -> Float { Float(Float16(bitPattern: p.loadUnaligned(fromByteOffset: o, as: UInt16.self))) }
+
+/// 16 bytes of nibbles → 32 bytes: low nibbles in lane 0 (elements 0–15), high nibbles in lane 1 (16–31).
+@inline(__always) func nibbles32(_ p: UnsafeRawPointer) -> __m256i {
+    let t = load128(p)
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0F))
+}
+
+/// 32 bits → 32 bytes, 0xFF where the bit is set (byte i ↔ bit i).
+@inline(__always) func bitsToBytes(_ x: UInt32) -> __m256i {
+    let shuffle = _mm256_set_epi64x(0x0303_0303_0303_0303, 0x0202_0202_0202_0202, 0x0101_0101_0101_0101, 0)
+    let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(Int32(bitPattern: x)), shuffle)
+    let mask = _mm256_set1_epi64x(0x7FBF_DFEF_F7FB_FDFE)
+    return _mm256_cmpeq_epi8(_mm256_or_si256(bytes, mask), _mm256_set1_epi64x(-1))
+}
+
+/// Σ of the 8 int32 lanes of signed x · signed y products (|x| ≤ 128): |x| as u8 times y with x's sign.
+@inline(__always) func dotS8S8(_ acc: __m256i, _ x: __m256i, _ y: __m256i) -> __m256i {
+    dotU8S8(acc, _mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x))
+}
+
+@inline(__always) func hsum(_ v: __m256) -> Float {
+    let s = unsafeBitCast(v, to: SIMD8<Float>.self)
+    let h = s.lowHalf + s.highHalf
+    return (h.lowHalf + h.highHalf).sum()
+}
+
+public enum SIMDDots {
+    public typealias Dot = @Sendable (UnsafeRawPointer, UnsafeRawPointer, Int) -> Float
+
+    /// The kernels this module provides, by weight type.
+    public static let table: [GGMLType: Dot] = [
+        .f32: dotF32, .f16: dotF16, .q4_0: dotQ4_0, .q4_1: dotQ4_1, .q5_0: dotQ5_0, .q5_1: dotQ5_1,
+        .q8_0: dotQ8_0, .q4_K: dotQ4_K, .q5_K: dotQ5_K, .q6_K: dotQ6_K,
+    ]
+
+    public static func dotF32(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        let x = w.assumingMemoryBound(to: Float.self), y = a.assumingMemoryBound(to: Float.self)
+        var a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps()
+        var i = 0
+        while i + 32 <= k {
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0)
+            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1)
+            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), a2)
+            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), a3)
+            i += 32
+        }
+        while i + 8 <= k { a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0); i += 8 }
+        var s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)))
+        while i < k { s += x[i] * y[i]; i += 1 }
+        return s
+    }
+
+    public static func dotF16(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        var a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps()
+        var i = 0
+        while i + 16 <= k {
+            a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(load128(w + 2 * i)), _mm256_cvtph_ps(load128(a + 2 * i)), a0)
+            a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(load128(w + 2 * i + 16)), _mm256_cvtph_ps(load128(a + 2 * i + 16)), a1)
+            i += 16
+        }
+        var s = hsum(_mm256_add_ps(a0, a1))
+        while i < k { s += h16(w, 2 * i) * h16(a, 2 * i); i += 1 }
+        return s
+    }
+
+    public static func dotQ8_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        var acc = _mm256_setzero_ps()
+        for b in 0..<(k / 32) {
+            let x = w + 34 * b, y = a + 34 * b
+            let p = dotS8S8(_mm256_setzero_si256(), load256(x + 2), load256(y + 2))
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(h16(x, 0) * h16(y, 0)), _mm256_cvtepi32_ps(p), acc)
+        }
+        return hsum(acc)
+    }
+
+    public static func dotQ4_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        var acc = _mm256_setzero_ps()
+        let eight = _mm256_set1_epi8(8)
+        for b in 0..<(k / 32) {
+            let x = w + 18 * b, y = a + 34 * b
+            let q = _mm256_sub_epi8(nibbles32(x + 2), eight)
+            let p = dotS8S8(_mm256_setzero_si256(), q, load256(y + 2))
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(h16(x, 0) * h16(y, 0)), _mm256_cvtepi32_ps(p), acc)
+        }
+        return hsum(acc)
+    }
+
+    public static func dotQ4_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        var acc = _mm256_setzero_ps()
+        var mins: Float = 0
+        for b in 0..<(k / 32) {
+            let x = w + 20 * b, y = a + 36 * b
+            let p = dotU8S8(_mm256_setzero_si256(), nibbles32(x + 4), load256(y + 4))
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(h16(x, 0) * h16(y, 0)), _mm256_cvtepi32_ps(p), acc)
+            mins += h16(x, 2) * h16(y, 2)
+        }
+        return hsum(acc) + mins
+    }
+
+    public static func dotQ5_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        var acc = _mm256_setzero_ps()
+        let f0 = _mm256_set1_epi8(-16)  // 0xF0
+        for b in 0..<(k / 32) {
+            let x = w + 22 * b, y = a + 34 * b
+            // (q | h·16) − 16 as int8: nibble | 0xF0 where the 5th bit is clear.
+            let hi = _mm256_andnot_si256(bitsToBytes(x.loadUnaligned(fromByteOffset: 2, as: UInt32.self)), f0)
+            let q = _mm256_or_si256(nibbles32(x + 6), hi)
+            let p = dotS8S8(_mm256_setzero_si256(), q, load256(y + 2))
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(h16(x, 0) * h16(y, 0)), _mm256_cvtepi32_ps(p), acc)
+        }
+        return hsum(acc)
+    }
+
+    public static func dotQ5_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        var acc = _mm256_setzero_ps()
+        var mins: Float = 0
+        let h = _mm256_set1_epi8(0x10)
+        for b in 0..<(k / 32) {
+            let x = w + 24 * b, y = a + 36 * b
+            let hi = _mm256_and_si256(bitsToBytes(x.loadUnaligned(fromByteOffset: 4, as: UInt32.self)), h)
+            let q = _mm256_or_si256(nibbles32(x + 8), hi)
+            let p = dotU8S8(_mm256_setzero_si256(), q, load256(y + 4))
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(h16(x, 0) * h16(y, 0)), _mm256_cvtepi32_ps(p), acc)
+            mins += h16(x, 2) * h16(y, 2)
+        }
+        return hsum(acc) + mins
+    }
+
+    /// Σ_j m_j·(bsum[2j] + bsum[2j+1]) for a Q8_K block's 16 int16 sums and a Q4_K/Q5_K scales array.
+    @inline(__always) static func kMins(_ scales: UnsafeRawPointer, _ bsums: UnsafeRawPointer) -> Int32 {
+        var s: Int32 = 0
+        for j in 0..<8 {
+            let m: UInt8 = j < 4 ? scales.load(fromByteOffset: j + 4, as: UInt8.self) & 63
+                : (scales.load(fromByteOffset: j + 4, as: UInt8.self) >> 4) | ((scales.load(fromByteOffset: j, as: UInt8.self) >> 6) << 4)
+            let b0 = Int32(bsums.loadUnaligned(fromByteOffset: 4 * j, as: Int16.self))
+            let b1 = Int32(bsums.loadUnaligned(fromByteOffset: 4 * j + 2, as: Int16.self))
+            s += Int32(m) * (b0 + b1)
+        }
+        return s
+    }
+
+    @inline(__always) static func kScale(_ scales: UnsafeRawPointer, _ j: Int) -> Int32 {
+        j < 4 ? Int32(scales.load(fromByteOffset: j, as: UInt8.self) & 63)
+            : Int32((scales.load(fromByteOffset: j + 4, as: UInt8.self) & 0xF) | ((scales.load(fromByteOffset: j - 4, as: UInt8.self) >> 6) << 4))
+    }
+
+    public static func dotQ4_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        var acc = _mm256_setzero_ps()
+        var mins: Float = 0
+        let low = _mm256_set1_epi8(0x0F)
+        for b in 0..<(k / 256) {
+            let x = w + 144 * b, y = a + 292 * b
+            let dy = Float(bitPattern: y.loadUnaligned(as: UInt32.self))
+            var sumi = _mm256_setzero_si256()
+            for pair in 0..<4 {
+                let q = load256(x + 16 + 32 * pair)
+                let p0 = dotU8S8(_mm256_setzero_si256(), _mm256_and_si256(q, low), load256(y + 4 + 64 * pair))
+                let p1 = dotU8S8(_mm256_setzero_si256(), _mm256_and_si256(_mm256_srli_epi16(q, 4), low), load256(y + 36 + 64 * pair))
+                sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(p0, _mm256_set1_epi32(kScale(x + 4, 2 * pair))))
+                sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(p1, _mm256_set1_epi32(kScale(x + 4, 2 * pair + 1))))
+            }
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * h16(x, 0)), _mm256_cvtepi32_ps(sumi), acc)
+            mins += dy * h16(x, 2) * Float(kMins(x + 4, y + 260))
+        }
+        return hsum(acc) - mins
+    }
+
+    public static func dotQ5_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        var acc = _mm256_setzero_ps()
+        var mins: Float = 0
+        let low = _mm256_set1_epi8(0x0F), h = _mm256_set1_epi8(0x10)
+        for b in 0..<(k / 256) {
+            let x = w + 176 * b, y = a + 292 * b
+            let dy = Float(bitPattern: y.loadUnaligned(as: UInt32.self))
+            let qh = load256(x + 16)
+            var sumi = _mm256_setzero_si256()
+            for pair in 0..<4 {
+                let q = load256(x + 48 + 32 * pair)
+                // Bit j of qh byte l is the 5th bit of sub-block j's element l: shift it to 0x10.
+                let h0 = _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(qh, Int32(2 * pair)), 4), h)
+                let h1 = _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(qh, Int32(2 * pair + 1)), 4), h)
+                let q0 = _mm256_or_si256(_mm256_and_si256(q, low), h0)
+                let q1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low), h1)
+                let p0 = dotU8S8(_mm256_setzero_si256(), q0, load256(y + 4 + 64 * pair))
+                let p1 = dotU8S8(_mm256_setzero_si256(), q1, load256(y + 36 + 64 * pair))
+                sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(p0, _mm256_set1_epi32(kScale(x + 4, 2 * pair))))
+                sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(p1, _mm256_set1_epi32(kScale(x + 4, 2 * pair + 1))))
+            }
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * h16(x, 0)), _mm256_cvtepi32_ps(sumi), acc)
+            mins += dy * h16(x, 2) * Float(kMins(x + 4, y + 260))
+        }
+        return hsum(acc) - mins
+    }
+
+    public static func dotQ6_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        var acc = _mm256_setzero_ps()
+        let low = _mm256_set1_epi8(0x0F), three = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32)
+        for b in 0..<(k / 256) {
+            let x = w + 210 * b, y = a + 292 * b
+            var sumi = _mm256_setzero_si256()
+            for half in 0..<2 {
+                let ql0 = load256(x + 64 * half), ql1 = load256(x + 64 * half + 32), qh = load256(x + 128 + 32 * half)
+                let quarters = [
+                    _mm256_or_si256(_mm256_and_si256(ql0, low), _mm256_slli_epi16(_mm256_and_si256(qh, three), 4)),
+                    _mm256_or_si256(_mm256_and_si256(ql1, low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), three), 4)),
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), three), 4)),
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), three), 4)),
+                ]
+                for quarter in 0..<4 {
+                    let e = 128 * half + 32 * quarter  // first element of these 32
+                    let ya = load256(y + 4 + e)
+                    // (q − 32)·y = q·y − 32·y; both products per 4 elements, then per-16 scales.
+                    let p = _mm256_sub_epi32(dotU8S8(_mm256_setzero_si256(), quarters[quarter], ya), dotU8S8(_mm256_setzero_si256(), m32, ya))
+                    let g = e / 16
+                    let sc = _mm256_set_epi32(Int32(x.load(fromByteOffset: 193 + g, as: Int8.self)), Int32(x.load(fromByteOffset: 193 + g, as: Int8.self)),
+                                              Int32(x.load(fromByteOffset: 193 + g, as: Int8.self)), Int32(x.load(fromByteOffset: 193 + g, as: Int8.self)),
+                                              Int32(x.load(fromByteOffset: 192 + g, as: Int8.self)), Int32(x.load(fromByteOffset: 192 + g, as: Int8.self)),
+                                              Int32(x.load(fromByteOffset: 192 + g, as: Int8.self)), Int32(x.load(fromByteOffset: 192 + g, as: Int8.self)))
+                    sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(p, sc))
+                }
+            }
+            let d = h16(x, 208) * Float(bitPattern: y.loadUnaligned(as: UInt32.self))
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc)
+        }
+        return hsum(acc)
+    }
+}
+#endif

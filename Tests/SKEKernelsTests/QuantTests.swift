@@ -1,0 +1,101 @@
+// Quant kernels against the independent reference (llama.cpp / gguf-py data in Fixtures/dequant) and
+// every fast path against the reference path.
+import Foundation
+import Testing
+@testable import SKEKernels
+import SKECore
+
+let fixtureTypes = ["F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K"]
+
+@Suite("Quant formats vs llama.cpp / gguf-py")
+struct QuantReferenceTests {
+    @Test("dequantization is bit-identical to gguf-py", arguments: fixtureTypes)
+    func dequantize(_ name: String) throws {
+        let type = try #require(GGMLType(name: name))
+        let info = try Fixture.info(name)
+        let blocks = try Fixture.bytes("\(name).blocks.bin"), expected = try Fixture.floats("\(name).dequant.f32.bin")
+        let k = info.ne0_row_length
+        #expect(type.byteCount(elements: k) == info.row_bytes)
+        var out = [Float](repeating: .nan, count: k * info.n_rows)
+        let kern = try #require(QuantTraits.kernels(type, level: .reference))
+        blocks.withUnsafeBytes { b in
+            out.withUnsafeMutableBufferPointer { o in
+                for r in 0..<info.n_rows { kern.dequantize(b.baseAddress! + r * info.row_bytes, o.baseAddress! + r * k, k) }
+            }
+        }
+        let mismatches = zip(out, expected).filter { $0.bitPattern != $1.bitPattern }.count
+        #expect(mismatches == 0, "\(mismatches) of \(out.count) values differ")
+    }
+
+    @Test("activation quantization is byte-identical to ggml's", arguments: fixtureTypes)
+    func activationBytes(_ name: String) throws {
+        let type = try #require(GGMLType(name: name))
+        let info = try Fixture.info(name)
+        let act = try Fixture.floats("\(name).act.f32.bin")
+        let expected = try Fixture.bytes("\(name).act_q_\(info.vec_dot_type).bin")
+        let kern = try #require(QuantTraits.kernels(type))
+        let actKern = try #require(QuantTraits.kernels(kern.activation, level: .reference))
+        #expect(actKern.type.name.lowercased() == info.vec_dot_type.lowercased())
+        var out = [UInt8](repeating: 0xEE, count: expected.count)
+        act.withUnsafeBufferPointer { a in out.withUnsafeMutableBytes { actKern.quantize(a.baseAddress!, $0.baseAddress!, act.count) } }
+        #expect(out == expected)
+    }
+
+    @Test("dot products match ggml's formula within 1e-6·Σ|w·x|, on every ISA path", arguments: fixtureTypes)
+    func dots(_ name: String) throws {
+        let type = try #require(GGMLType(name: name))
+        let info = try Fixture.info(name)
+        let blocks = try Fixture.bytes("\(name).blocks.bin")
+        let actQ = try Fixture.bytes("\(name).act_q_\(info.vec_dot_type).bin")
+        for level in isaLevels {
+            let kern = try #require(QuantTraits.kernels(type, level: level))
+            for d in info.dots {
+                let got = blocks.withUnsafeBytes { b in actQ.withUnsafeBytes { a in
+                    kern.dot(b.baseAddress! + d.row * info.row_bytes, a.baseAddress!, info.ne0_row_length)
+                } }
+                let err = abs(Double(got) - d.dot_dequant_w_x_dequant_qact_f64)
+                #expect(err <= 1e-6 * d.sum_abs_products_f64, "\(name) row \(d.row) \(level) (\(kern.dotISA)): \(got) vs \(d.dot_dequant_w_x_dequant_qact_f64)")
+            }
+        }
+    }
+}
+
+@Suite("Fast paths equal the reference")
+struct FastPathTests {
+    static let cases: [(GGMLType, Int)] = QuantTraits.weightTypes.flatMap { t in
+        [1, 7, 31, 257].map { blocks in (t, blocks * (t.blockSize == 1 ? 32 : t.blockSize) + (t.blockSize == 1 ? 3 : 0)) }
+    }
+
+    @Test("dot: every ISA path vs reference on random rows of odd lengths", arguments: cases)
+    func dot(_ c: (GGMLType, Int)) throws {
+        let (type, k) = c
+        var rng = SeededRandom(seed: UInt64(type.rawValue) * 1000 + UInt64(k))
+        let (_, w) = randomRow(type, k: k, rng: &rng)
+        let ref = try #require(QuantTraits.kernels(type, level: .reference))
+        let x = (0..<k).map { _ in rng.normal() }
+        let actType = ref.activation
+        var a = [UInt8](repeating: 0, count: actType.byteCount(elements: k)!)
+        let actKern = try #require(QuantTraits.kernels(actType, level: .reference))
+        x.withUnsafeBufferPointer { xp in a.withUnsafeMutableBytes { actKern.quantize(xp.baseAddress!, $0.baseAddress!, k) } }
+        // Σ|w·a| from the dequantized operands: the scale of the tolerance.
+        var wf = [Float](repeating: 0, count: k), af = [Float](repeating: 0, count: k)
+        w.withUnsafeBytes { b in wf.withUnsafeMutableBufferPointer { ref.dequantize(b.baseAddress!, $0.baseAddress!, k) } }
+        a.withUnsafeBytes { b in af.withUnsafeMutableBufferPointer { actKern.dequantize(b.baseAddress!, $0.baseAddress!, k) } }
+        let scale = zip(wf, af).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
+        let expected = w.withUnsafeBytes { wb in a.withUnsafeBytes { ab in ref.dot(wb.baseAddress!, ab.baseAddress!, k) } }
+        for level in isaLevels {
+            let kern = try #require(QuantTraits.kernels(type, level: level))
+            let got = w.withUnsafeBytes { wb in a.withUnsafeBytes { ab in kern.dot(wb.baseAddress!, ab.baseAddress!, k) } }
+            #expect(abs(Double(got) - Double(expected)) <= 1e-6 * scale + 1e-30, "\(type.name) k=\(k) \(level) (\(kern.dotISA)): \(got) vs \(expected)")
+        }
+    }
+
+    @Test("the AVX2 and AVX-512 tables accelerate the hot types")
+    func coverage() {
+        for level in isaLevels where level != .reference {
+            for t in [GGMLType.q4_0, .q4_1, .q5_0, .q8_0, .q4_K, .q6_K] {
+                #expect(QuantTraits.kernels(t, level: level)?.dotISA == level, "\(t.name) at \(level)")
+            }
+        }
+    }
+}
