@@ -6,8 +6,8 @@ import SKEFormats
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks (release build): model load time, thread-pool overhead.",
-        subcommands: [Load.self, Threads.self])
+        abstract: "Benchmarks (release build): model load time, thread-pool overhead, kernels.",
+        subcommands: [Load.self, Threads.self, Kernels.self])
 }
 
 extension Bench {

@@ -1,0 +1,65 @@
+// Fused dequant·matmul: weights stay in their block format and are expanded in registers inside the
+// dot kernels; activations are quantized once per token to the weight type's activation format.
+//
+// Shapes (ggml convention, row-major): W [N, K] (N rows of K values, each row whole blocks),
+//   X [T, K] f32 → Xq [T, K] in the activation format, Y [T, N] f32:  Y[t, n] = W[n, :] · X[t, :].
+// Threads split the N output rows into contiguous ranges (each thread reads only its part of W).
+// gemm walks W once: each weight row is loaded into cache and used for every token of the batch
+// before the next row. The caller owns every buffer (kernels never allocate).
+import SKECore
+
+public enum Matmul {
+    /// Bytes needed for `tokens` activation rows of length k for weights of `type` (Xq's size).
+    public static func activationBytes(_ type: GGMLType, k: Int, tokens: Int = 1) -> Int? {
+        guard let row = QuantTraits.activationBytes(type, k: k) else { return nil }
+        let (n, o) = row.multipliedReportingOverflow(by: tokens)
+        return o ? nil : n
+    }
+
+    /// Xq[t] = quantize(X[t]) for t in 0..<tokens, split over the pool's threads.
+    public static func quantizeActivations(_ kernels: QuantKernels, x: UnsafePointer<Float>, tokens: Int, k: Int,
+                                           into xq: UnsafeMutableRawPointer, pool: ThreadPool) {
+        let actKernels = QuantTraits.kernels(kernels.activation, level: .reference)!
+        let rowBytes = kernels.activation.byteCount(elements: k)!
+        if tokens == 1 {
+            actKernels.quantize(x, xq, k)
+            return
+        }
+        pool.parallelFor(tokens) { r in
+            for t in r { actKernels.quantize(x + t * k, xq + t * rowBytes, k) }
+        }
+    }
+
+    /// Y[t, n] = W[n] · Xq[t] for an already quantized activation batch. Hot: this is where decode spends its time.
+    public static func gemmQuantized(_ kernels: QuantKernels, w: UnsafeRawPointer, rows n: Int, k: Int,
+                                     xq: UnsafeRawPointer, tokens: Int, y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        let wRow = kernels.type.byteCount(elements: k)!
+        let aRow = kernels.activation.byteCount(elements: k)!
+        let dot = kernels.dot
+        pool.parallelFor(n) { rows in
+            if tokens == 1 {
+                for r in rows { y[r] = dot(w + r * wRow, xq, k) }
+                return
+            }
+            for r in rows {
+                let wr = w + r * wRow
+                for t in 0..<tokens { y[t * n + r] = dot(wr, xq + t * aRow, k) }
+            }
+        }
+    }
+
+    /// Y = X · Wᵀ: quantizes X (into `scratch`, at least activationBytes(type, k, tokens) bytes), then multiplies.
+    public static func gemm(_ kernels: QuantKernels, w: UnsafeRawPointer, rows n: Int, k: Int,
+                            x: UnsafePointer<Float>, tokens: Int, y: UnsafeMutablePointer<Float>,
+                            scratch: UnsafeMutableRawPointer, pool: ThreadPool) {
+        quantizeActivations(kernels, x: x, tokens: tokens, k: k, into: scratch, pool: pool)
+        gemmQuantized(kernels, w: w, rows: n, k: k, xq: scratch, tokens: tokens, y: y, pool: pool)
+    }
+
+    /// Decode: one token. y[n] = W[n] · x.
+    public static func gemv(_ kernels: QuantKernels, w: UnsafeRawPointer, rows n: Int, k: Int,
+                            x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                            scratch: UnsafeMutableRawPointer, pool: ThreadPool) {
+        gemm(kernels, w: w, rows: n, k: k, x: x, tokens: 1, y: y, scratch: scratch, pool: pool)
+    }
+}
