@@ -26,6 +26,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `Real` (exp, tanh, … on a generic float) so each reference op is written once and runs in
+        // Float for the engine and in Double for the finite-difference tests.
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.0"),
     ],
     targets: [
         // The only C: system calls Swift cannot reach (cpuid/xgetbv instructions, the variadic syscall for mbind).
@@ -36,7 +39,10 @@ let package = Package(
         // (the same source, Sources/SKEKernelsShared, symlinked into each and built with its own -target-cpu).
         .target(name: "SKEKernelsAVX2", dependencies: ["SKECore"], swiftSettings: baselineCPU),
         .target(name: "SKEKernelsAVX512", dependencies: ["SKECore"], swiftSettings: avx512CPU),
-        .target(name: "SKEKernels", dependencies: ["SKECore", "SKEKernelsAVX2", "SKEKernelsAVX512"], swiftSettings: baselineCPU),
+        .target(
+            name: "SKEKernels",
+            dependencies: ["SKECore", "SKEKernelsAVX2", "SKEKernelsAVX512", .product(name: "RealModule", package: "swift-numerics")],
+            swiftSettings: baselineCPU),
         .executableTarget(
             name: "ske",
             dependencies: [

@@ -1,0 +1,76 @@
+// Elementwise activations and gated units, forward and backward.
+//
+// Shapes: x, g, u, y [N] (any shape, flattened). Backward accumulates (+=).
+//   silu(x) = x·σ(x)                       silu'(x) = σ(x)·(1 + x·(1 − σ(x)))
+//   gelu(x) = ½x(1 + tanh(√(2/π)(x + 0.044715x³)))   (the tanh approximation Gemma and ggml use)
+//   swiglu(g, u) = silu(g)·u               geglu(g, u) = gelu(g)·u
+// Saved for backward: the inputs (g, u). Not done: ggml's fp16 lookup table for GELU (we compute it exactly;
+// llama.cpp's table rounds the input to f16, a ~1e-2 logit difference on Gemma, see the reference README).
+import RealModule
+
+public enum Activation {
+    @inlinable @inline(__always) static func sigmoid<F: Real>(_ x: F) -> F { 1 / (1 + F.exp(-x)) }
+    @inlinable @inline(__always) public static func silu<F: Real>(_ x: F) -> F { x * sigmoid(x) }
+    @inlinable @inline(__always) public static func siluGrad<F: Real>(_ x: F) -> F {
+        let s = sigmoid(x)
+        return s * (1 + x * (1 - s))
+    }
+    @inlinable @inline(__always) static var geluC: Double { 0.7978845608028654 }  // √(2/π)
+    @inlinable @inline(__always) public static func gelu<F: Real & BinaryFloatingPoint>(_ x: F) -> F {
+        F(0.5) * x * (1 + F.tanh(F(geluC) * (x + F(0.044715) * x * x * x)))
+    }
+    @inlinable @inline(__always) public static func geluGrad<F: Real & BinaryFloatingPoint>(_ x: F) -> F {
+        let inner = F(geluC) * (x + F(0.044715) * x * x * x)
+        let t = F.tanh(inner)
+        return F(0.5) * (1 + t) + F(0.5) * x * (1 - t * t) * F(geluC) * (1 + 3 * F(0.044715) * x * x)
+    }
+
+    @inlinable @_specialize(where F == Float)
+    public static func siluForward<F: Real & BinaryFloatingPoint>(_ x: UnsafePointer<F>, _ y: UnsafeMutablePointer<F>, count n: Int) {
+        for i in 0..<n { y[i] = silu(x[i]) }
+    }
+    @inlinable @_specialize(where F == Float)
+    public static func siluBackward<F: Real & BinaryFloatingPoint>(dy: UnsafePointer<F>, x: UnsafePointer<F>, dx: UnsafeMutablePointer<F>, count n: Int) {
+        for i in 0..<n { dx[i] += dy[i] * siluGrad(x[i]) }
+    }
+    @inlinable @_specialize(where F == Float)
+    public static func geluForward<F: Real & BinaryFloatingPoint>(_ x: UnsafePointer<F>, _ y: UnsafeMutablePointer<F>, count n: Int) {
+        for i in 0..<n { y[i] = gelu(x[i]) }
+    }
+    @inlinable @_specialize(where F == Float)
+    public static func geluBackward<F: Real & BinaryFloatingPoint>(dy: UnsafePointer<F>, x: UnsafePointer<F>, dx: UnsafeMutablePointer<F>, count n: Int) {
+        for i in 0..<n { dx[i] += dy[i] * geluGrad(x[i]) }
+    }
+
+    /// y = act(g)·u with act = silu (SwiGLU) or gelu (GeGLU).
+    @inlinable @_specialize(where F == Float)
+    public static func gluForward<F: Real & BinaryFloatingPoint>(gate g: UnsafePointer<F>, up u: UnsafePointer<F>, _ y: UnsafeMutablePointer<F>,
+                                                                   count n: Int, gelu useGelu: Bool) {
+        if useGelu { for i in 0..<n { y[i] = gelu(g[i]) * u[i] } } else { for i in 0..<n { y[i] = silu(g[i]) * u[i] } }
+    }
+    /// dg += dy·u·act'(g);  du += dy·act(g).
+    @inlinable @_specialize(where F == Float)
+    public static func gluBackward<F: Real & BinaryFloatingPoint>(dy: UnsafePointer<F>, gate g: UnsafePointer<F>, up u: UnsafePointer<F>,
+                                                                    dGate: UnsafeMutablePointer<F>, dUp: UnsafeMutablePointer<F>, count n: Int, gelu useGelu: Bool) {
+        for i in 0..<n {
+            let a = useGelu ? gelu(g[i]) : silu(g[i]), da = useGelu ? geluGrad(g[i]) : siluGrad(g[i])
+            dGate[i] += dy[i] * u[i] * da
+            dUp[i] += dy[i] * a
+        }
+    }
+}
+
+/// Residual add and scale: y = a + s·b (s = 1 for a plain residual). Backward: da += dy, db += s·dy.
+public enum Residual {
+    @inlinable @_specialize(where F == Float)
+    public static func forward<F: Real & BinaryFloatingPoint>(_ a: UnsafePointer<F>, _ b: UnsafePointer<F>, scale s: F, _ y: UnsafeMutablePointer<F>, count n: Int) {
+        for i in 0..<n { y[i] = a[i] + s * b[i] }
+    }
+    @inlinable @_specialize(where F == Float)
+    public static func backward<F: Real & BinaryFloatingPoint>(dy: UnsafePointer<F>, scale s: F, da: UnsafeMutablePointer<F>?, db: UnsafeMutablePointer<F>?, count n: Int) {
+        for i in 0..<n {
+            da?[i] += dy[i]
+            db?[i] += s * dy[i]
+        }
+    }
+}

@@ -1,0 +1,159 @@
+// Causal scaled-dot-product attention with grouped-query heads, sliding window and logit soft-capping.
+//
+// Letters: B batch, T tokens, NH query heads, NKV key/value heads (NH % NKV == 0; query head h reads kv head
+// h / (NH/NKV)), HS head size, TK keys in the cache.
+//
+// Training (forward + backward):
+//   q [B, T, NH, HS], k, v [B, T, NKV, HS] → out [B, T, NH, HS]
+//   Saved for backward: att [B, NH, T, T] (the softmax probabilities; entries outside the mask are 0).
+//   Backward accumulates dq, dk, dv (+=); with soft-capping it recomputes the raw scores from q and k.
+// Inference (`decode`): q [T, NH, HS] at positions, K/V cache [TK, NKV, HS]; scores are built for one query
+//   row at a time in a caller-provided row buffer [TK] — never the full [T, TK] block.
+// Mask: key j is visible to query i iff pos_j ≤ pos_i and (window == 0 or pos_i − pos_j < window), the rule
+//   llama.cpp uses for Gemma's sliding layers. Soft-cap: s ← cap·tanh(s/cap) (cap 0 = off).
+// Not done: f16 KV cache, flash-style tiling over keys, multi-threading (the graph splits heads over threads).
+import RealModule
+
+public struct AttentionParameters: Sendable {
+    public var heads: Int, kvHeads: Int, headSize: Int
+    public var scale: Double
+    public var window: Int
+    public var softCap: Double
+    public init(heads: Int, kvHeads: Int, headSize: Int, scale: Double? = nil, window: Int = 0, softCap: Double = 0) {
+        self.heads = heads; self.kvHeads = kvHeads; self.headSize = headSize
+        self.scale = scale ?? 1 / Double(headSize).squareRoot()
+        self.window = window; self.softCap = softCap
+    }
+    @inlinable public func visible(query: Int, key: Int) -> Bool {
+        key <= query && (window == 0 || query - key < window)
+    }
+}
+
+public enum Attention {
+    @inlinable @_specialize(where F == Float)
+    public static func forward<F: Real & BinaryFloatingPoint>(
+        q: UnsafePointer<F>, k: UnsafePointer<F>, v: UnsafePointer<F>, out: UnsafeMutablePointer<F>, att: UnsafeMutablePointer<F>,
+        batch b: Int, tokens t: Int, _ p: AttentionParameters
+    ) {
+        let nh = p.heads, nkv = p.kvHeads, hs = p.headSize, group = nh / nkv
+        let scale = F(p.scale), cap = F(p.softCap)
+        for bi in 0..<b {
+            for h in 0..<nh {
+                let kh = h / group
+                for i in 0..<t {
+                    let qi = q + ((bi * t + i) * nh + h) * hs
+                    let row = att + ((bi * nh + h) * t + i) * t
+                    var m = -F.infinity
+                    for j in 0..<t {
+                        guard p.visible(query: i, key: j) else { row[j] = -F.infinity; continue }
+                        let kj = k + ((bi * t + j) * nkv + kh) * hs
+                        var s: F = 0
+                        for d in 0..<hs { s += qi[d] * kj[d] }
+                        s *= scale
+                        if cap > 0 { s = cap * F.tanh(s / cap) }
+                        row[j] = s
+                        m = max(m, s)
+                    }
+                    var sum: F = 0
+                    for j in 0..<t {
+                        let e = row[j] == -F.infinity ? 0 : F.exp(row[j] - m)
+                        row[j] = e; sum += e
+                    }
+                    let inv = 1 / sum
+                    let o = out + ((bi * t + i) * nh + h) * hs
+                    for d in 0..<hs { o[d] = 0 }
+                    for j in 0..<t where row[j] != 0 {
+                        row[j] *= inv
+                        let vj = v + ((bi * t + j) * nkv + kh) * hs
+                        for d in 0..<hs { o[d] += row[j] * vj[d] }
+                    }
+                }
+            }
+        }
+    }
+
+    @inlinable @_specialize(where F == Float)
+    public static func backward<F: Real & BinaryFloatingPoint>(
+        dout: UnsafePointer<F>, q: UnsafePointer<F>, k: UnsafePointer<F>, v: UnsafePointer<F>, att: UnsafePointer<F>,
+        dq: UnsafeMutablePointer<F>, dk: UnsafeMutablePointer<F>, dv: UnsafeMutablePointer<F>,
+        scratch ds: UnsafeMutablePointer<F>, batch b: Int, tokens t: Int, _ p: AttentionParameters
+    ) {
+        let nh = p.heads, nkv = p.kvHeads, hs = p.headSize, group = nh / nkv
+        let scale = F(p.scale), cap = F(p.softCap)
+        for bi in 0..<b {
+            for h in 0..<nh {
+                let kh = h / group
+                for i in 0..<t {
+                    let qi = q + ((bi * t + i) * nh + h) * hs, dqi = dq + ((bi * t + i) * nh + h) * hs
+                    let doi = dout + ((bi * t + i) * nh + h) * hs
+                    let row = att + ((bi * nh + h) * t + i) * t
+                    // dp_j = dout·v_j;  dv_j += p_j·dout
+                    var dot: F = 0
+                    for j in 0..<t {
+                        ds[j] = 0
+                        guard row[j] != 0 else { continue }
+                        let vj = v + ((bi * t + j) * nkv + kh) * hs, dvj = dv + ((bi * t + j) * nkv + kh) * hs
+                        var dp: F = 0
+                        for d in 0..<hs { dp += doi[d] * vj[d]; dvj[d] += row[j] * doi[d] }
+                        ds[j] = dp
+                        dot += dp * row[j]
+                    }
+                    for j in 0..<t where row[j] != 0 {
+                        let kj = k + ((bi * t + j) * nkv + kh) * hs, dkj = dk + ((bi * t + j) * nkv + kh) * hs
+                        var g = row[j] * (ds[j] - dot)  // d loss / d (capped score)
+                        if cap > 0 {
+                            var s: F = 0
+                            for d in 0..<hs { s += qi[d] * kj[d] }
+                            let th = F.tanh(s * scale / cap)
+                            g *= 1 - th * th
+                        }
+                        g *= scale
+                        for d in 0..<hs { dqi[d] += g * kj[d]; dkj[d] += g * qi[d] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Inference: out[t, h] = softmax(q[t, h]·K) · V over the visible cache entries. `row` holds TK scores.
+    /// Hot in decode (called per layer per token).
+    @inlinable @_specialize(where F == Float)
+    public static func decode<F: Real & BinaryFloatingPoint>(
+        q: UnsafePointer<F>, positions: UnsafePointer<Int32>, tokens t: Int,
+        kCache: UnsafePointer<F>, vCache: UnsafePointer<F>, cacheLength tk: Int, out: UnsafeMutablePointer<F>,
+        row: UnsafeMutablePointer<F>, _ p: AttentionParameters, heads: Range<Int>? = nil
+    ) {
+        let nh = p.heads, nkv = p.kvHeads, hs = p.headSize, group = nh / nkv
+        let scale = F(p.scale), cap = F(p.softCap)
+        for i in 0..<t {
+            let pos = Int(positions[i])
+            for h in heads ?? 0..<nh {
+                let kh = h / group
+                let qi = q + (i * nh + h) * hs
+                var m = -F.infinity
+                for j in 0..<tk {
+                    guard p.visible(query: pos, key: j) else { row[j] = -F.infinity; continue }
+                    let kj = kCache + (j * nkv + kh) * hs
+                    var s: F = 0
+                    for d in 0..<hs { s += qi[d] * kj[d] }
+                    s *= scale
+                    if cap > 0 { s = cap * F.tanh(s / cap) }
+                    row[j] = s
+                    m = max(m, s)
+                }
+                var sum: F = 0
+                for j in 0..<tk {
+                    let e = row[j] == -F.infinity ? 0 : F.exp(row[j] - m)
+                    row[j] = e; sum += e
+                }
+                let inv = 1 / sum
+                let o = out + (i * nh + h) * hs
+                for d in 0..<hs { o[d] = 0 }
+                for j in 0..<tk where row[j] != 0 {
+                    let w = row[j] * inv, vj = vCache + (j * nkv + kh) * hs
+                    for d in 0..<hs { o[d] += w * vj[d] }
+                }
+            }
+        }
+    }
+}
