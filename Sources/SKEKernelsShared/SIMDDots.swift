@@ -26,7 +26,26 @@ public enum ISAName { public static let name = "avx2" }
 
 @inline(__always) func load256(_ p: UnsafeRawPointer) -> __m256i { _mm256_loadu_si256(p.assumingMemoryBound(to: __m256i.self)) }
 @inline(__always) func load128(_ p: UnsafeRawPointer) -> __m128i { _mm_loadu_si128(p.assumingMemoryBound(to: __m128i.self)) }
-@inline(__always) func h16(_ p: UnsafeRawPointer, _ o: Int) -> Float { Float(Float16(bitPattern: p.loadUnaligned(fromByteOffset: o, as: UInt16.self))) }
+/// f16 at p+o → Float. Through vmovd + vcvtph2ps: Swift's Float(Float16) lowers to vpinsrw, which merges into
+/// a register that may hold the loop's accumulator and so chains every block behind the previous FMA.
+@inline(__always) func h16(_ p: UnsafeRawPointer, _ o: Int) -> Float {
+    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(Int32(p.loadUnaligned(fromByteOffset: o, as: UInt16.self)))))
+}
+
+/// For Q4_1/Q5_1 · Q8_1 blocks (f16 d, f16 m | f16 d, f16 s): (d_w·d_a broadcast, m_w·s_a in lane 0).
+@inline(__always) func scaleAndMin(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer) -> (__m256, __m128) {
+    let fx = _mm_cvtph_ps(_mm_cvtsi32_si128(x.loadUnaligned(as: Int32.self)))  // [d_w, m_w]
+    let fy = _mm_cvtph_ps(_mm_cvtsi32_si128(y.loadUnaligned(as: Int32.self)))  // [d_a, s_a]
+    let prod = _mm_mul_ps(fx, fy)
+    return (_mm256_broadcastss_ps(prod), _mm_movehdup_ps(prod))
+}
+
+/// d_w·d_a broadcast to 8 lanes, from two f16 scales (one vmovd, one vcvtph2ps, no false dependency).
+@inline(__always) func scale8(_ w: UnsafeRawPointer, _ wo: Int, _ a: UnsafeRawPointer, _ ao: Int) -> __m256 {
+    let bits = UInt32(w.loadUnaligned(fromByteOffset: wo, as: UInt16.self)) | UInt32(a.loadUnaligned(fromByteOffset: ao, as: UInt16.self)) << 16
+    let f = _mm_cvtph_ps(_mm_cvtsi32_si128(Int32(bitPattern: bits)))
+    return _mm256_broadcastss_ps(_mm_mul_ss(f, _mm_movehdup_ps(f)))
+}
 
 /// 16 bytes of nibbles → 32 bytes: low nibbles in lane 0 (elements 0–15), high nibbles in lane 1 (16–31).
 @inline(__always) func nibbles32(_ p: UnsafeRawPointer) -> __m256i {
@@ -97,7 +116,7 @@ public enum SIMDDots {
         for b in 0..<(k / 32) {
             let x = w + 34 * b, y = a + 34 * b
             let p = dotS8S8(_mm256_setzero_si256(), load256(x + 2), load256(y + 2))
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(h16(x, 0) * h16(y, 0)), _mm256_cvtepi32_ps(p), acc)
+            acc = _mm256_fmadd_ps(scale8(x, 0, y, 0), _mm256_cvtepi32_ps(p), acc)
         }
         return hsum(acc)
     }
@@ -109,21 +128,22 @@ public enum SIMDDots {
             let x = w + 18 * b, y = a + 34 * b
             let q = _mm256_sub_epi8(nibbles32(x + 2), eight)
             let p = dotS8S8(_mm256_setzero_si256(), q, load256(y + 2))
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(h16(x, 0) * h16(y, 0)), _mm256_cvtepi32_ps(p), acc)
+            acc = _mm256_fmadd_ps(scale8(x, 0, y, 0), _mm256_cvtepi32_ps(p), acc)
         }
         return hsum(acc)
     }
 
     public static func dotQ4_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
         var acc = _mm256_setzero_ps()
-        var mins: Float = 0
+        var mins = _mm_setzero_ps()
         for b in 0..<(k / 32) {
             let x = w + 20 * b, y = a + 36 * b
             let p = dotU8S8(_mm256_setzero_si256(), nibbles32(x + 4), load256(y + 4))
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(h16(x, 0) * h16(y, 0)), _mm256_cvtepi32_ps(p), acc)
-            mins += h16(x, 2) * h16(y, 2)
+            let (dd, ms) = scaleAndMin(x, y)
+            acc = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(p), acc)
+            mins = _mm_add_ss(mins, ms)
         }
-        return hsum(acc) + mins
+        return hsum(acc) + _mm_cvtss_f32(mins)
     }
 
     public static func dotQ5_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
@@ -135,24 +155,25 @@ public enum SIMDDots {
             let hi = _mm256_andnot_si256(bitsToBytes(x.loadUnaligned(fromByteOffset: 2, as: UInt32.self)), f0)
             let q = _mm256_or_si256(nibbles32(x + 6), hi)
             let p = dotS8S8(_mm256_setzero_si256(), q, load256(y + 2))
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(h16(x, 0) * h16(y, 0)), _mm256_cvtepi32_ps(p), acc)
+            acc = _mm256_fmadd_ps(scale8(x, 0, y, 0), _mm256_cvtepi32_ps(p), acc)
         }
         return hsum(acc)
     }
 
     public static func dotQ5_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
         var acc = _mm256_setzero_ps()
-        var mins: Float = 0
+        var mins = _mm_setzero_ps()
         let h = _mm256_set1_epi8(0x10)
         for b in 0..<(k / 32) {
             let x = w + 24 * b, y = a + 36 * b
             let hi = _mm256_and_si256(bitsToBytes(x.loadUnaligned(fromByteOffset: 4, as: UInt32.self)), h)
             let q = _mm256_or_si256(nibbles32(x + 8), hi)
             let p = dotU8S8(_mm256_setzero_si256(), q, load256(y + 4))
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(h16(x, 0) * h16(y, 0)), _mm256_cvtepi32_ps(p), acc)
-            mins += h16(x, 2) * h16(y, 2)
+            let (dd, ms) = scaleAndMin(x, y)
+            acc = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(p), acc)
+            mins = _mm_add_ss(mins, ms)
         }
-        return hsum(acc) + mins
+        return hsum(acc) + _mm_cvtss_f32(mins)
     }
 
     /// Σ_j m_j·(bsum[2j] + bsum[2j+1]) for a Q8_K block's 16 int16 sums and a Q4_K/Q5_K scales array.
@@ -223,33 +244,35 @@ public enum SIMDDots {
 
     public static func dotQ6_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
         var acc = _mm256_setzero_ps()
-        let low = _mm256_set1_epi8(0x0F), three = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32)
+        let low = _mm256_set1_epi8(0x0F), three = _mm256_set1_epi8(3)
+        // Lanes 0–3 take group 2q's scale, lanes 4–7 group 2q+1's (each 32-bit lane sums 4 elements).
+        let idx0 = _mm256_set_epi32(1, 1, 1, 1, 0, 0, 0, 0), idx1 = _mm256_set_epi32(3, 3, 3, 3, 2, 2, 2, 2)
+        let idx2 = _mm256_set_epi32(5, 5, 5, 5, 4, 4, 4, 4), idx3 = _mm256_set_epi32(7, 7, 7, 7, 6, 6, 6, 6)
         for b in 0..<(k / 256) {
             let x = w + 210 * b, y = a + 292 * b
-            var sumi = _mm256_setzero_si256()
+            var sb = _mm256_setzero_ps()
             for half in 0..<2 {
                 let ql0 = load256(x + 64 * half), ql1 = load256(x + 64 * half + 32), qh = load256(x + 128 + 32 * half)
-                let quarters = [
-                    _mm256_or_si256(_mm256_and_si256(ql0, low), _mm256_slli_epi16(_mm256_and_si256(qh, three), 4)),
-                    _mm256_or_si256(_mm256_and_si256(ql1, low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), three), 4)),
-                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), three), 4)),
-                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), three), 4)),
-                ]
-                for quarter in 0..<4 {
-                    let e = 128 * half + 32 * quarter  // first element of these 32
-                    let ya = load256(y + 4 + e)
-                    // (q − 32)·y = q·y − 32·y; both products per 4 elements, then per-16 scales.
-                    let p = _mm256_sub_epi32(dotU8S8(_mm256_setzero_si256(), quarters[quarter], ya), dotU8S8(_mm256_setzero_si256(), m32, ya))
-                    let g = e / 16
-                    let sc = _mm256_set_epi32(Int32(x.load(fromByteOffset: 193 + g, as: Int8.self)), Int32(x.load(fromByteOffset: 193 + g, as: Int8.self)),
-                                              Int32(x.load(fromByteOffset: 193 + g, as: Int8.self)), Int32(x.load(fromByteOffset: 193 + g, as: Int8.self)),
-                                              Int32(x.load(fromByteOffset: 192 + g, as: Int8.self)), Int32(x.load(fromByteOffset: 192 + g, as: Int8.self)),
-                                              Int32(x.load(fromByteOffset: 192 + g, as: Int8.self)), Int32(x.load(fromByteOffset: 192 + g, as: Int8.self)))
-                    sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(p, sc))
-                }
+                let sc = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((x + 192 + 8 * half).assumingMemoryBound(to: __m128i.self))))
+                let ya = y + 4 + 128 * half
+                let q1 = _mm256_or_si256(_mm256_and_si256(ql0, low), _mm256_slli_epi16(_mm256_and_si256(qh, three), 4))
+                let q2 = _mm256_or_si256(_mm256_and_si256(ql1, low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), three), 4))
+                let q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), three), 4))
+                let q4 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), three), 4))
+                let p1 = _mm256_cvtepi32_ps(dotU8S8(_mm256_setzero_si256(), q1, load256(ya)))
+                let p2 = _mm256_cvtepi32_ps(dotU8S8(_mm256_setzero_si256(), q2, load256(ya + 32)))
+                let p3 = _mm256_cvtepi32_ps(dotU8S8(_mm256_setzero_si256(), q3, load256(ya + 64)))
+                let p4 = _mm256_cvtepi32_ps(dotU8S8(_mm256_setzero_si256(), q4, load256(ya + 96)))
+                sb = _mm256_fmadd_ps(p1, _mm256_permutevar8x32_ps(sc, idx0), sb)
+                sb = _mm256_fmadd_ps(p2, _mm256_permutevar8x32_ps(sc, idx1), sb)
+                sb = _mm256_fmadd_ps(p3, _mm256_permutevar8x32_ps(sc, idx2), sb)
+                sb = _mm256_fmadd_ps(p4, _mm256_permutevar8x32_ps(sc, idx3), sb)
             }
+            // Σ(q − 32)·y = Σq·y − 32·Σ_g sc_g·(Σ of group g's activations) — the Q8_K block sums.
+            let sc16 = _mm256_cvtepi8_epi16(load128(x + 192))
+            let corr = _mm256_cvtepi32_ps(_mm256_madd_epi16(load256(y + 260), sc16))
             let d = h16(x, 208) * Float(bitPattern: y.loadUnaligned(as: UInt32.self))
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc)
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_fmadd_ps(corr, _mm256_set1_ps(-32), sb), acc)
         }
         return hsum(acc)
     }
