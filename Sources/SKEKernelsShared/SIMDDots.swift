@@ -77,7 +77,7 @@ public enum SIMDDots {
 
     /// The kernels this module provides, by weight type.
     public static let table: [GGMLType: Dot] = [
-        .f32: dotF32, .f16: dotF16, .q4_0: dotQ4_0, .q4_1: dotQ4_1, .q5_0: dotQ5_0, .q5_1: dotQ5_1,
+        .f32: dotF32, .f16: dotF16, .bf16: dotBF16, .q4_0: dotQ4_0, .q4_1: dotQ4_1, .q5_0: dotQ5_0, .q5_1: dotQ5_1,
         .q8_0: dotQ8_0, .q4_K: dotQ4_K, .q5_K: dotQ5_K, .q6_K: dotQ6_K,
     ]
 
@@ -108,6 +108,25 @@ public enum SIMDDots {
         }
         var s = hsum(_mm256_add_ps(a0, a1))
         while i < k { s += h16(w, 2 * i) * h16(a, 2 * i); i += 1 }
+        return s
+    }
+
+    /// bf16 → f32 is a 16-bit left shift: widen 8 values to 32-bit lanes, shift, FMA.
+    public static func dotBF16(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        var a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps()
+        @inline(__always) func widen(_ p: UnsafeRawPointer) -> __m256 { _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(load128(p)), 16)) }
+        var i = 0
+        while i + 16 <= k {
+            a0 = _mm256_fmadd_ps(widen(w + 2 * i), widen(a + 2 * i), a0)
+            a1 = _mm256_fmadd_ps(widen(w + 2 * i + 16), widen(a + 2 * i + 16), a1)
+            i += 16
+        }
+        var s = hsum(_mm256_add_ps(a0, a1))
+        while i < k {
+            s += Float(bitPattern: UInt32(w.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16)
+                * Float(bitPattern: UInt32(a.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16)
+            i += 1
+        }
         return s
     }
 

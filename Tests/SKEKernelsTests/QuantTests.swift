@@ -93,7 +93,7 @@ struct FastPathTests {
     @Test("the AVX2 and AVX-512 tables accelerate the hot types")
     func coverage() {
         for level in isaLevels where level != .reference {
-            for t in [GGMLType.q4_0, .q4_1, .q5_0, .q8_0, .q4_K, .q6_K] {
+            for t in QuantTraits.weightTypes {
                 #expect(QuantTraits.kernels(t, level: level)?.dotISA == level, "\(t.name) at \(level)")
             }
         }
