@@ -1,0 +1,87 @@
+// Float GEMM dispatch for training: the reference triple loop, or the packed SGEMM of the active ISA module.
+//
+// Shapes (row-major): C[M, N] (+)= A[M, K]·B[K, N], where A and B may be read transposed through strides.
+// The linear layer's three products (x [N, K], W [M, K] in PyTorch's out×in layout, y [N, M]):
+//   forward       y  = x·Wᵀ      gemm(A: x,        B: Wᵀ)
+//   input grad    dx += dy·W     gemm(A: dy,       B: W)
+//   weight grad   dW += dyᵀ·x    gemm(A: dyᵀ,      B: x)
+// The workspace (packing buffers) is the caller's: `Sgemm.workspaceFloats(threads:)` floats.
+import SKECore
+#if arch(x86_64)
+import SKEKernelsAVX2
+import SKEKernelsAVX512
+#endif
+
+public enum Sgemm {
+    public struct Operand {
+        public let base: UnsafePointer<Float>
+        public let rowStride: Int, colStride: Int
+        public init(_ base: UnsafePointer<Float>, rowStride: Int, colStride: Int) {
+            self.base = base; self.rowStride = rowStride; self.colStride = colStride
+        }
+        @inline(__always) func at(_ i: Int, _ j: Int) -> Float { base[i * rowStride + j * colStride] }
+    }
+
+    public static func workspaceFloats(threads: Int) -> Int {
+        #if arch(x86_64)
+        return max(SKEKernelsAVX2.SGEMM.workspaceFloats(threads: threads), SKEKernelsAVX512.SGEMM.workspaceFloats(threads: threads))
+        #else
+        return 0
+        #endif
+    }
+
+    /// C[M, N] = (accumulate ? C : 0) + A[M, K]·B[K, N].
+    public static func gemm(m: Int, n: Int, k: Int, a: Operand, b: Operand, c: UnsafeMutablePointer<Float>, ldc: Int,
+                            accumulate: Bool, workspace: UnsafeMutablePointer<Float>, pool: ThreadPool,
+                            level: CPUFeatures.ISALevel = QuantTraits.activeLevel) {
+        switch level {
+        case .reference:
+            reference(m: m, n: n, k: k, a: a, b: b, c: c, ldc: ldc, accumulate: accumulate)
+        #if arch(x86_64)
+        case .avx2:
+            SKEKernelsAVX2.SGEMM.gemm(m: m, n: n, k: k, a: .init(a.base, rowStride: a.rowStride, colStride: a.colStride),
+                                      b: .init(b.base, rowStride: b.rowStride, colStride: b.colStride), c: c, ldc: ldc,
+                                      accumulate: accumulate, workspace: workspace, pool: pool)
+        case .avx512:
+            SKEKernelsAVX512.SGEMM.gemm(m: m, n: n, k: k, a: .init(a.base, rowStride: a.rowStride, colStride: a.colStride),
+                                        b: .init(b.base, rowStride: b.rowStride, colStride: b.colStride), c: c, ldc: ldc,
+                                        accumulate: accumulate, workspace: workspace, pool: pool)
+        #else
+        default:
+            reference(m: m, n: n, k: k, a: a, b: b, c: c, ldc: ldc, accumulate: accumulate)
+        #endif
+        }
+    }
+
+    /// The plain triple loop (Double accumulation per element is not used: same order as the definition).
+    public static func reference(m: Int, n: Int, k: Int, a: Operand, b: Operand, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        for i in 0..<m {
+            for j in 0..<n {
+                var s: Float = 0
+                for p in 0..<k { s += a.at(i, p) * b.at(p, j) }
+                c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0) + s
+            }
+        }
+    }
+
+    /// y[N, M] = x[N, K]·W[M, K]ᵀ
+    public static func linearForward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, rows n: Int, inputs k: Int, outputs m: Int,
+                                     workspace: UnsafeMutablePointer<Float>, pool: ThreadPool, level: CPUFeatures.ISALevel = QuantTraits.activeLevel) {
+        gemm(m: n, n: m, k: k, a: Operand(x, rowStride: k, colStride: 1), b: Operand(w, rowStride: 1, colStride: k),
+             c: y, ldc: m, accumulate: false, workspace: workspace, pool: pool, level: level)
+    }
+
+    /// dx[N, K] += dy[N, M]·W[M, K]
+    public static func linearBackwardInput(dy: UnsafePointer<Float>, w: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, rows n: Int, inputs k: Int, outputs m: Int,
+                                           workspace: UnsafeMutablePointer<Float>, pool: ThreadPool, level: CPUFeatures.ISALevel = QuantTraits.activeLevel) {
+        gemm(m: n, n: k, k: m, a: Operand(dy, rowStride: m, colStride: 1), b: Operand(w, rowStride: k, colStride: 1),
+             c: dx, ldc: k, accumulate: true, workspace: workspace, pool: pool, level: level)
+    }
+
+    /// dW[M, K] += dy[N, M]ᵀ·x[N, K]
+    public static func linearBackwardWeight(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>, rows n: Int, inputs k: Int, outputs m: Int,
+                                            workspace: UnsafeMutablePointer<Float>, pool: ThreadPool, level: CPUFeatures.ISALevel = QuantTraits.activeLevel) {
+        gemm(m: m, n: k, k: n, a: Operand(dy, rowStride: 1, colStride: m), b: Operand(x, rowStride: k, colStride: 1),
+             c: dw, ldc: k, accumulate: true, workspace: workspace, pool: pool, level: level)
+    }
+}
