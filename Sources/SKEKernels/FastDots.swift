@@ -18,7 +18,21 @@ import SKEKernelsAVX2
 import SKEKernelsAVX512
 let avx2Dots: [GGMLType: DotRow] = SKEKernelsAVX2.SIMDDots.table
 let avx512Dots: [GGMLType: DotRow] = SKEKernelsAVX512.SIMDDots.table
+
+extension FastDots {
+    /// The AVX-512 prepared-activation path for `type`, when there is one.
+    static func prepared(_ type: GGMLType) -> QuantKernels.PreparedPath? {
+        guard let entry = PreparedDots.table[type], let act = QuantTraits.reference.first(where: { $0.0 == type })?.1 else { return nil }
+        return QuantKernels.PreparedPath(
+            sidecarBytes: { PreparedDots.sidecarBytes(activation: act, k: $0) },
+            sidecarOffset: { PreparedDots.sidecarOffset($0) },
+            prepare: entry.prepare, dot: entry.dot)
+    }
+}
 #else
 let avx2Dots: [GGMLType: DotRow] = [:]
 let avx512Dots: [GGMLType: DotRow] = [:]
+extension FastDots {
+    static func prepared(_ type: GGMLType) -> QuantKernels.PreparedPath? { nil }
+}
 #endif

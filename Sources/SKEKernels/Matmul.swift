@@ -9,33 +9,35 @@
 import SKECore
 
 public enum Matmul {
-    /// Bytes needed for `tokens` activation rows of length k for weights of `type` (Xq's size).
-    public static func activationBytes(_ type: GGMLType, k: Int, tokens: Int = 1) -> Int? {
-        guard let row = QuantTraits.activationBytes(type, k: k) else { return nil }
+    /// Bytes of scratch for `tokens` activation rows of length k (Xq's size) for these kernels.
+    public static func activationBytes(_ kernels: QuantKernels, k: Int, tokens: Int = 1) -> Int? {
+        guard let row = kernels.activationRowStride(k: k) else { return nil }
         let (n, o) = row.multipliedReportingOverflow(by: tokens)
         return o ? nil : n
     }
 
-    /// Xq[t] = quantize(X[t]) for t in 0..<tokens, split over the pool's threads.
+    /// Xq[t] = quantize(X[t]) (+ the ISA sidecar) for t in 0..<tokens, split over the pool's threads.
     public static func quantizeActivations(_ kernels: QuantKernels, x: UnsafePointer<Float>, tokens: Int, k: Int,
                                            into xq: UnsafeMutableRawPointer, pool: ThreadPool) {
-        let actKernels = QuantTraits.kernels(kernels.activation, level: .reference)!
-        let rowBytes = kernels.activation.byteCount(elements: k)!
-        if tokens == 1 {
-            actKernels.quantize(x, xq, k)
-            return
+        let quantize = QuantTraits.kernels(kernels.activation, level: .reference)!.quantize
+        let blocks = kernels.activation.byteCount(elements: k)!
+        let stride = kernels.activationRowStride(k: k)!
+        let prepared = kernels.prepared
+        func one(_ t: Int) {
+            let row = xq + t * stride
+            quantize(x + t * k, row, k)
+            if let prepared { prepared.prepare(row, k, row + prepared.sidecarOffset(blocks)) }
         }
-        pool.parallelFor(tokens) { r in
-            for t in r { actKernels.quantize(x + t * k, xq + t * rowBytes, k) }
-        }
+        if tokens == 1 { one(0); return }
+        pool.parallelFor(tokens) { r in for t in r { one(t) } }
     }
 
     /// Y[t, n] = W[n] · Xq[t] for an already quantized activation batch. Hot: this is where decode spends its time.
     public static func gemmQuantized(_ kernels: QuantKernels, w: UnsafeRawPointer, rows n: Int, k: Int,
                                      xq: UnsafeRawPointer, tokens: Int, y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
         let wRow = kernels.type.byteCount(elements: k)!
-        let aRow = kernels.activation.byteCount(elements: k)!
-        let dot = kernels.dot
+        let aRow = kernels.activationRowStride(k: k)!
+        let dot = kernels.prepared?.dot ?? kernels.dot
         pool.parallelFor(n) { rows in
             if tokens == 1 {
                 for r in rows { y[r] = dot(w + r * wRow, xq, k) }
@@ -48,7 +50,7 @@ public enum Matmul {
         }
     }
 
-    /// Y = X · Wᵀ: quantizes X (into `scratch`, at least activationBytes(type, k, tokens) bytes), then multiplies.
+    /// Y = X · Wᵀ: quantizes X (into `scratch`, at least activationBytes(kernels, k, tokens) bytes), then multiplies.
     public static func gemm(_ kernels: QuantKernels, w: UnsafeRawPointer, rows n: Int, k: Int,
                             x: UnsafePointer<Float>, tokens: Int, y: UnsafeMutablePointer<Float>,
                             scratch: UnsafeMutableRawPointer, pool: ThreadPool) {

@@ -16,6 +16,23 @@ public struct QuantKernels: Sendable {
     public let dot: DotRow
     /// Which ISA level `dot` comes from.
     public let dotISA: CPUFeatures.ISALevel
+    /// An optional faster path over a *prepared* activation row (standard blocks followed by an ISA-specific
+    /// sidecar at a 64-byte aligned offset). gemv/gemm use it when present.
+    public let prepared: PreparedPath?
+
+    public struct PreparedPath: Sendable {
+        public let sidecarBytes: @Sendable (_ k: Int) -> Int
+        public let sidecarOffset: @Sendable (_ rowBytes: Int) -> Int
+        public let prepare: @Sendable (_ blocks: UnsafeRawPointer, _ k: Int, _ sidecar: UnsafeMutableRawPointer) -> Void
+        public let dot: DotRow
+    }
+
+    /// Bytes of one activation row as gemv/gemm lay it out (blocks, plus the sidecar when prepared), a multiple of 64.
+    public func activationRowStride(k: Int) -> Int? {
+        guard let blocks = activation.byteCount(elements: k) else { return nil }
+        let total = prepared.map { $0.sidecarOffset(blocks) + $0.sidecarBytes(k) } ?? blocks
+        return (total + 63) & ~63
+    }
 }
 
 public enum QuantTraits {
@@ -52,7 +69,8 @@ public enum QuantTraits {
                 for l in CPUFeatures.ISALevel.allCases where l <= level {
                     if let f = FastDots.dot(type, level: l) { fast = f; from = l }
                 }
-                t[type] = QuantKernels(type: type, activation: act, dequantize: dq, quantize: q, dot: fast, dotISA: from)
+                t[type] = QuantKernels(type: type, activation: act, dequantize: dq, quantize: q, dot: fast, dotISA: from,
+                                       prepared: level == .avx512 ? FastDots.prepared(type) : nil)
             }
             out[level] = t
         }
@@ -67,9 +85,5 @@ public enum QuantTraits {
         tables[level]?[type]
     }
 
-    /// Bytes of one activation row of k values in `type`'s activation format.
-    public static func activationBytes(_ type: GGMLType, k: Int) -> Int? {
-        guard let kern = kernels(type, level: .reference) else { return nil }
-        return kern.activation.byteCount(elements: k)
-    }
+
 }

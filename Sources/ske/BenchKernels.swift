@@ -50,7 +50,7 @@ extension Bench {
                     let kern = QuantTraits.kernels(type)!
                     let rowBytes = type.byteCount(elements: k)!
                     let n = max(64, (mib << 20) / rowBytes)
-                    let arena = try Arena(capacity: n * rowBytes + Matmul.activationBytes(type, k: k, tokens: tokens)! + (tokens * (k + n) + k + n) * 4 + (1 << 20))
+                    let arena = try Arena(capacity: n * rowBytes + Matmul.activationBytes(kern, k: k, tokens: tokens)! + (tokens * (k + n) + k + n) * 4 + (1 << 20))
                     let w = try arena.allocate(n * rowBytes, label: "W")
                     // A few distinct random rows, repeated: the bytes stream from DRAM all the same.
                     var rng = SystemRandomNumberGenerator()
@@ -60,7 +60,7 @@ extension Bench {
                     for r in 0..<min(8, n) { quant(x + (r % tokens) * k, w + r * rowBytes, k) }
                     for r in 8..<n { (w + r * rowBytes).copyMemory(from: w + (r % 8) * rowBytes, byteCount: rowBytes) }
                     let y = try arena.allocate(Float.self, count: tokens * n, label: "Y")
-                    let scratch = try arena.allocate(Matmul.activationBytes(type, k: k, tokens: tokens)!, label: "Xq")
+                    let scratch = try arena.allocate(Matmul.activationBytes(kern, k: k, tokens: tokens)!, label: "Xq")
                     for p in pools {
                         let ms = bestOf(runs: 5) { Matmul.gemv(kern, w: w, rows: n, k: k, x: x, y: y, scratch: scratch, pool: p) }
                         let gbps = Double(n * rowBytes) / (ms / 1e3) / 1e9

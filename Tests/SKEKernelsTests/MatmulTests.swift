@@ -34,7 +34,7 @@ struct MatmulTests {
             for threads in 1...4 {
                 let pool = ThreadPool(threadCount: threads)
                 var y = [Float](repeating: .nan, count: tokens * n)
-                var scratch = [UInt8](repeating: 0, count: Matmul.activationBytes(type, k: k, tokens: tokens)!)
+                var scratch = [UInt8](repeating: 0, count: Matmul.activationBytes(kern, k: k, tokens: tokens)!)
                 w.withUnsafeBytes { wb in x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in scratch.withUnsafeMutableBytes { s in
                     Matmul.gemm(kern, w: wb.baseAddress!, rows: n, k: k, x: xp.baseAddress!, tokens: tokens, y: yp.baseAddress!, scratch: s.baseAddress!, pool: pool)
                 } } } }

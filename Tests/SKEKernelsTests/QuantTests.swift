@@ -87,6 +87,14 @@ struct FastPathTests {
             let kern = try #require(QuantTraits.kernels(type, level: level))
             let got = w.withUnsafeBytes { wb in a.withUnsafeBytes { ab in kern.dot(wb.baseAddress!, ab.baseAddress!, k) } }
             #expect(abs(Double(got) - Double(expected)) <= 1e-6 * scale + 1e-30, "\(type.name) k=\(k) \(level) (\(kern.dotISA)): \(got) vs \(expected)")
+            if let prep = kern.prepared {
+                // The prepared path: the same blocks followed by the sidecar.
+                var row = [UInt8](repeating: 0, count: kern.activationRowStride(k: k)!)
+                row.replaceSubrange(0..<a.count, with: a)
+                row.withUnsafeMutableBytes { r in prep.prepare(r.baseAddress!, k, r.baseAddress! + prep.sidecarOffset(a.count)) }
+                let got2 = w.withUnsafeBytes { wb in row.withUnsafeBytes { rb in prep.dot(wb.baseAddress!, rb.baseAddress!, k) } }
+                #expect(abs(Double(got2) - Double(expected)) <= 1e-6 * scale + 1e-30, "\(type.name) k=\(k) \(level) prepared: \(got2) vs \(expected)")
+            }
         }
     }
 

@@ -1,0 +1,174 @@
+// 512-bit dot kernels over a *prepared* activation row (AVX-512 level only).
+//
+// Activations are quantized once per token to the standard block format (Q8_0 / Q8_1) and then prepared
+// once more into a sidecar laid out for 512-bit registers, so that every weight row's dot product does
+// only weight-side work: two blocks per instruction, no sign tricks (the −8/−16/−128 offsets of the
+// unsigned weight codes are folded into precomputed per-lane activation sums, used as vpdpbusd's
+// accumulator input), and the activation scales already broadcast.
+//
+// Sidecar, per pair of blocks p (blocks 2p and 2p+1; an odd last block is handled by the 256-bit kernel):
+//   Q8_0 (320 B): q[64] int8 | da[16] f32 (d₂ₚ×8, d₂ₚ₊₁×8) | s8, s16, s128: [16] int32, −c·Σ of each lane's 4 values
+//   Q8_1 (192 B): q[64] int8 | da[16] f32 | sa[16] f32 (s₂ₚ/8 ×8, s₂ₚ₊₁/8 ×8: the block sum term spread over lanes)
+// Contract: `a` is the standard activation row; its sidecar starts at a + sidecarOffset(row bytes).
+// Results equal the reference within 1e-6·Σ|w·a| (integer block sums are exact).
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+import SKECore
+
+public enum PreparedDots {
+    public static let q8_0PairBytes = 320
+    public static let q8_1PairBytes = 192
+
+    /// Where the sidecar starts after `rowBytes` of standard blocks (64-byte aligned).
+    @inline(__always) public static func sidecarOffset(_ rowBytes: Int) -> Int { (rowBytes + 63) & ~63 }
+
+    public static func sidecarBytes(activation: GGMLType, k: Int) -> Int {
+        let pairs = k / 64
+        return activation == .q8_1 ? pairs * q8_1PairBytes : pairs * q8_0PairBytes
+    }
+
+    /// Builds the Q8_0 sidecar from k/32 standard Q8_0 blocks.
+    public static func prepareQ8_0(_ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutableRawPointer) {
+        for p in 0..<(k / 64) {
+            let rec = out + p * q8_0PairBytes
+            for half in 0..<2 {
+                let blk = a + (2 * p + half) * 34
+                (rec + 32 * half).copyMemory(from: blk + 2, byteCount: 32)
+                let d = Float(Float16(bitPattern: blk.loadUnaligned(as: UInt16.self)))
+                for l in 0..<8 { rec.storeBytes(of: d, toByteOffset: 64 + 4 * (8 * half + l), as: Float.self) }
+            }
+            for lane in 0..<16 {
+                var s: Int32 = 0
+                for j in 0..<4 { s += Int32(rec.load(fromByteOffset: 4 * lane + j, as: Int8.self)) }
+                rec.storeBytes(of: -8 * s, toByteOffset: 128 + 4 * lane, as: Int32.self)
+                rec.storeBytes(of: -16 * s, toByteOffset: 192 + 4 * lane, as: Int32.self)
+                rec.storeBytes(of: -128 * s, toByteOffset: 256 + 4 * lane, as: Int32.self)
+            }
+        }
+    }
+
+    /// Builds the Q8_1 sidecar from k/32 standard Q8_1 blocks.
+    public static func prepareQ8_1(_ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutableRawPointer) {
+        for p in 0..<(k / 64) {
+            let rec = out + p * q8_1PairBytes
+            for half in 0..<2 {
+                let blk = a + (2 * p + half) * 36
+                (rec + 32 * half).copyMemory(from: blk + 4, byteCount: 32)
+                let d = Float(Float16(bitPattern: blk.loadUnaligned(as: UInt16.self)))
+                let s = Float(Float16(bitPattern: blk.loadUnaligned(fromByteOffset: 2, as: UInt16.self))) / 8
+                for l in 0..<8 {
+                    rec.storeBytes(of: d, toByteOffset: 64 + 4 * (8 * half + l), as: Float.self)
+                    rec.storeBytes(of: s, toByteOffset: 128 + 4 * (8 * half + l), as: Float.self)
+                }
+            }
+        }
+    }
+
+    @inline(__always) static func ld512(_ p: UnsafeRawPointer) -> __m512i { _mm512_loadu_si512(p) }
+    @inline(__always) static func ld128(_ p: UnsafeRawPointer) -> __m128i { _mm_loadu_si128(p.assumingMemoryBound(to: __m128i.self)) }
+    @inline(__always) static func ld256(_ p: UnsafeRawPointer) -> __m256i { _mm256_loadu_si256(p.assumingMemoryBound(to: __m256i.self)) }
+
+    /// [qs₀ low nibbles, qs₀ high, qs₁ low, qs₁ high]: elements 0–31 of block 0 then of block 1.
+    @inline(__always) static func nibbles64(_ q0: UnsafeRawPointer, _ q1: UnsafeRawPointer) -> __m512i {
+        let v = _mm512_mask_broadcast_i32x4(_mm512_broadcast_i32x4(ld128(q0)), 0xFF00, ld128(q1))
+        let shifts = _mm512_set_epi64(0x0004_0004_0004_0004, 0x0004_0004_0004_0004, 0, 0, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004, 0, 0)
+        return _mm512_and_si512(_mm512_srlv_epi16(v, shifts), _mm512_set1_epi8(0x0F))
+    }
+
+    /// Two f16 at p0 and p1 → [f(p0) ×8, f(p1) ×8].
+    @inline(__always) static func pairScale(_ p0: UnsafeRawPointer, _ p1: UnsafeRawPointer) -> __m512 {
+        let bits = UInt32(p0.loadUnaligned(as: UInt16.self)) | UInt32(p1.loadUnaligned(as: UInt16.self)) << 16
+        let f = _mm_cvtph_ps(_mm_cvtsi32_si128(Int32(bitPattern: bits)))
+        return _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), _mm512_castps128_ps512(f))
+    }
+
+    public static func dotQ4_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        let nb = k / 32, side = a + sidecarOffset(nb * 34)
+        var acc = _mm512_setzero_ps()
+        for p in 0..<(nb / 2) {
+            let x0 = w + 36 * p, x1 = x0 + 18, s = side + q8_0PairBytes * p
+            prefetch(x0 + weightPrefetchDistance)
+            let prod = _mm512_dpbusd_epi32(ld512(s + 128), nibbles64(x0 + 2, x1 + 2), ld512(s))
+            acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), pairScale(x0, x1), acc)
+        }
+        var total = _mm512_reduce_add_ps(acc)
+        if nb % 2 == 1 { total += SIMDDots.dotQ4_0(w + 18 * (nb - 1), a + 34 * (nb - 1), 32) }
+        return total
+    }
+
+    public static func dotQ5_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        let nb = k / 32, side = a + sidecarOffset(nb * 34)
+        var acc = _mm512_setzero_ps()
+        let bit4 = _mm512_set1_epi8(0x10)
+        for p in 0..<(nb / 2) {
+            let x0 = w + 44 * p, x1 = x0 + 22, s = side + q8_0PairBytes * p
+            prefetch(x0 + weightPrefetchDistance)
+            let hbits = UInt64(x0.loadUnaligned(fromByteOffset: 2, as: UInt32.self)) | UInt64(x1.loadUnaligned(fromByteOffset: 2, as: UInt32.self)) << 32
+            let q = _mm512_or_si512(nibbles64(x0 + 6, x1 + 6), _mm512_and_si512(_mm512_movm_epi8(hbits), bit4))
+            let prod = _mm512_dpbusd_epi32(ld512(s + 192), q, ld512(s))
+            acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), pairScale(x0, x1), acc)
+        }
+        var total = _mm512_reduce_add_ps(acc)
+        if nb % 2 == 1 { total += SIMDDots.dotQ5_0(w + 22 * (nb - 1), a + 34 * (nb - 1), 32) }
+        return total
+    }
+
+    public static func dotQ8_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        let nb = k / 32, side = a + sidecarOffset(nb * 34)
+        var acc = _mm512_setzero_ps()
+        let flip = _mm512_set1_epi8(-128)
+        for p in 0..<(nb / 2) {
+            let x0 = w + 68 * p, x1 = x0 + 34, s = side + q8_0PairBytes * p
+            prefetch(x0 + weightPrefetchDistance)
+            // w + 128 as unsigned bytes; the −128·Σa term comes in through the accumulator.
+            let v = _mm512_mask_broadcast_i64x4(_mm512_castsi256_si512(ld256(x0 + 2)), 0xF0, ld256(x1 + 2))
+            let prod = _mm512_dpbusd_epi32(ld512(s + 256), _mm512_xor_si512(v, flip), ld512(s))
+            acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), pairScale(x0, x1), acc)
+        }
+        var total = _mm512_reduce_add_ps(acc)
+        if nb % 2 == 1 { total += SIMDDots.dotQ8_0(w + 34 * (nb - 1), a + 34 * (nb - 1), 32) }
+        return total
+    }
+
+    public static func dotQ4_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        let nb = k / 32, side = a + sidecarOffset(nb * 36)
+        var acc = _mm512_setzero_ps()
+        for p in 0..<(nb / 2) {
+            let x0 = w + 40 * p, x1 = x0 + 20, s = side + q8_1PairBytes * p
+            prefetch(x0 + weightPrefetchDistance)
+            let prod = _mm512_dpbusd_epi32(_mm512_setzero_si512(), nibbles64(x0 + 4, x1 + 4), ld512(s))
+            acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), pairScale(x0, x1), acc)
+            acc = _mm512_fmadd_ps(pairScale(x0 + 2, x1 + 2), _mm512_loadu_ps(s + 128), acc)
+        }
+        var total = _mm512_reduce_add_ps(acc)
+        if nb % 2 == 1 { total += SIMDDots.dotQ4_1(w + 20 * (nb - 1), a + 36 * (nb - 1), 32) }
+        return total
+    }
+
+    public static func dotQ5_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        let nb = k / 32, side = a + sidecarOffset(nb * 36)
+        var acc = _mm512_setzero_ps()
+        let bit4 = _mm512_set1_epi8(0x10)
+        for p in 0..<(nb / 2) {
+            let x0 = w + 48 * p, x1 = x0 + 24, s = side + q8_1PairBytes * p
+            prefetch(x0 + weightPrefetchDistance)
+            let hbits = UInt64(x0.loadUnaligned(fromByteOffset: 4, as: UInt32.self)) | UInt64(x1.loadUnaligned(fromByteOffset: 4, as: UInt32.self)) << 32
+            let q = _mm512_or_si512(nibbles64(x0 + 8, x1 + 8), _mm512_and_si512(_mm512_movm_epi8(hbits), bit4))
+            let prod = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, ld512(s))
+            acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), pairScale(x0, x1), acc)
+            acc = _mm512_fmadd_ps(pairScale(x0 + 2, x1 + 2), _mm512_loadu_ps(s + 128), acc)
+        }
+        var total = _mm512_reduce_add_ps(acc)
+        if nb % 2 == 1 { total += SIMDDots.dotQ5_1(w + 24 * (nb - 1), a + 36 * (nb - 1), 32) }
+        return total
+    }
+
+    public typealias Prepare = @Sendable (UnsafeRawPointer, Int, UnsafeMutableRawPointer) -> Void
+
+    /// Weight type → (prepare for its activation format, prepared dot).
+    public static let table: [GGMLType: (prepare: Prepare, dot: SIMDDots.Dot)] = [
+        .q4_0: (prepareQ8_0, dotQ4_0), .q5_0: (prepareQ8_0, dotQ5_0), .q8_0: (prepareQ8_0, dotQ8_0),
+        .q4_1: (prepareQ8_1, dotQ4_1), .q5_1: (prepareQ8_1, dotQ5_1),
+    ]
+}
+#endif
