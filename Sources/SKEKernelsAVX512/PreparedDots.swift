@@ -24,7 +24,11 @@ public enum PreparedDots {
 
     public static func sidecarBytes(activation: GGMLType, k: Int) -> Int {
         let pairs = k / 64
-        return activation == .q8_1 ? pairs * q8_1PairBytes : pairs * q8_0PairBytes
+        switch activation {
+        case .q8_1: return pairs * q8_1PairBytes
+        case .q8_K: return k / 256 * q8_KBlockBytes
+        default: return pairs * q8_0PairBytes
+        }
     }
 
     /// Builds the Q8_0 sidecar from k/32 standard Q8_0 blocks.
@@ -163,12 +167,116 @@ public enum PreparedDots {
         return total
     }
 
+    // MARK: k-quants (Q8_K activations)
+    //
+    // Q8_K sidecar, per 256-value super-block (320 B):
+    //   q[256] int8 reordered as sub-blocks 0,2 | 1,3 | 4,6 | 5,7 (each 32 values), so one 64-byte load
+    //          matches the low (or high) nibbles of 64 bytes of Q4_K/Q5_K codes
+    //   d f32 at 256 | S[8] int32 at 260: the sum of each 32-value sub-block (for the min term) | padding
+    public static let q8_KBlockBytes = 320
+    static let kOrder = [0, 2, 1, 3, 4, 6, 5, 7]
+
+    public static func prepareQ8_K(_ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutableRawPointer) {
+        for b in 0..<(k / 256) {
+            let blk = a + 292 * b, rec = out + q8_KBlockBytes * b
+            for (slot, sub) in kOrder.enumerated() { (rec + 32 * slot).copyMemory(from: blk + 4 + 32 * sub, byteCount: 32) }
+            rec.storeBytes(of: blk.loadUnaligned(as: UInt32.self), toByteOffset: 256, as: UInt32.self)
+            for j in 0..<8 {
+                let s = Int32(blk.loadUnaligned(fromByteOffset: 260 + 4 * j, as: Int16.self)) + Int32(blk.loadUnaligned(fromByteOffset: 262 + 4 * j, as: Int16.self))
+                rec.storeBytes(of: s, toByteOffset: 260 + 4 * j, as: Int32.self)
+            }
+        }
+    }
+
+    /// The 8 six-bit scales and 8 mins of a Q4_K/Q5_K super-block (ggml's utmp unpacking).
+    @inline(__always) static func kScalesMins(_ p: UnsafeRawPointer) -> (scales: UInt64, mins: UInt64) {
+        let u0 = p.loadUnaligned(as: UInt32.self), u1 = p.loadUnaligned(fromByteOffset: 4, as: UInt32.self), u2 = p.loadUnaligned(fromByteOffset: 8, as: UInt32.self)
+        let k1: UInt32 = 0x3f3f_3f3f, k2: UInt32 = 0x0f0f_0f0f, k3: UInt32 = 0x0303_0303
+        let m3 = ((u2 >> 4) & k2) | (((u1 >> 6) & k3) << 4)
+        let m2 = u1 & k1
+        let s1 = (u2 & k2) | (((u0 >> 6) & k3) << 4)
+        let s0 = u0 & k1
+        return (UInt64(s0) | UInt64(s1) << 32, UInt64(m2) | UInt64(m3) << 32)
+    }
+
+    /// Σ_j m_j·S_j for the 8 mins (bytes of `mins`) and the sidecar's 8 sub-block sums.
+    @inline(__always) static func minTerm(_ mins: UInt64, _ s: UnsafeRawPointer) -> Int32 {
+        var t: Int32 = 0
+        for j in 0..<8 { t &+= Int32((mins >> UInt64(8 * j)) & 0xFF) &* s.loadUnaligned(fromByteOffset: 4 * j, as: Int32.self) }
+        return t
+    }
+
+    public static func dotQ4_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        let nb = k / 256, side = a + sidecarOffset(nb * 292)
+        var acc = _mm512_setzero_ps()
+        var mins: Float = 0
+        let low = _mm512_set1_epi8(0x0F)
+        let i02 = _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0), i13 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)
+        let i46 = _mm512_set_epi32(6, 6, 6, 6, 6, 6, 6, 6, 4, 4, 4, 4, 4, 4, 4, 4), i57 = _mm512_set_epi32(7, 7, 7, 7, 7, 7, 7, 7, 5, 5, 5, 5, 5, 5, 5, 5)
+        for b in 0..<nb {
+            let x = w + 144 * b, s = side + q8_KBlockBytes * b
+            prefetch(x + weightPrefetchDistance); prefetch(x + weightPrefetchDistance + 64); prefetch(x + weightPrefetchDistance + 128)
+            let (sc, mn) = kScalesMins(x + 4)
+            let scf = _mm512_castps256_ps512(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(Int64(bitPattern: sc)))))
+            let v0 = ld512(x + 16), v1 = ld512(x + 80)
+            let p0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v0, low), ld512(s))
+            let p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(_mm512_srli_epi16(v0, 4), low), ld512(s + 64))
+            let p2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v1, low), ld512(s + 128))
+            let p3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(_mm512_srli_epi16(v1, 4), low), ld512(s + 192))
+            var sb = _mm512_mul_ps(_mm512_cvtepi32_ps(p0), _mm512_permutexvar_ps(i02, scf))
+            sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p1), _mm512_permutexvar_ps(i13, scf), sb)
+            sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p2), _mm512_permutexvar_ps(i46, scf), sb)
+            sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p3), _mm512_permutexvar_ps(i57, scf), sb)
+            let da = s.loadUnaligned(fromByteOffset: 256, as: Float.self)
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(da * h16(x, 0)), sb, acc)
+            mins += da * h16(x, 2) * Float(minTerm(mn, s + 260))
+        }
+        return _mm512_reduce_add_ps(acc) - mins
+    }
+
+    public static func dotQ5_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        let nb = k / 256, side = a + sidecarOffset(nb * 292)
+        var acc = _mm512_setzero_ps()
+        var mins: Float = 0
+        let low = _mm512_set1_epi8(0x0F), one = _mm512_set1_epi8(1)
+        let i02 = _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0), i13 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)
+        let i46 = _mm512_set_epi32(6, 6, 6, 6, 6, 6, 6, 6, 4, 4, 4, 4, 4, 4, 4, 4), i57 = _mm512_set_epi32(7, 7, 7, 7, 7, 7, 7, 7, 5, 5, 5, 5, 5, 5, 5, 5)
+        // Per 16-bit lane shift counts: low 256 bits by j, high 256 bits by j + 2 (sub-blocks j and j + 2).
+        @inline(__always) func shifts(_ j: Int) -> __m512i {
+            let lo = Int64(j) * 0x0001_0001_0001_0001, hi = Int64(j + 2) * 0x0001_0001_0001_0001
+            return _mm512_set_epi64(hi, hi, hi, hi, lo, lo, lo, lo)
+        }
+        let sh0 = shifts(0), sh1 = shifts(1), sh4 = shifts(4), sh5 = shifts(5)
+        for b in 0..<nb {
+            let x = w + 176 * b, s = side + q8_KBlockBytes * b
+            prefetch(x + weightPrefetchDistance); prefetch(x + weightPrefetchDistance + 64); prefetch(x + weightPrefetchDistance + 128)
+            let (sc, mn) = kScalesMins(x + 4)
+            let scf = _mm512_castps256_ps512(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(Int64(bitPattern: sc)))))
+            let qh = _mm512_broadcast_i64x4(ld256(x + 16))
+            @inline(__always) func high(_ sh: __m512i) -> __m512i { _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, sh), one), 4) }
+            let v0 = ld512(x + 48), v1 = ld512(x + 112)
+            let p0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_or_si512(_mm512_and_si512(v0, low), high(sh0)), ld512(s))
+            let p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v0, 4), low), high(sh1)), ld512(s + 64))
+            let p2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_or_si512(_mm512_and_si512(v1, low), high(sh4)), ld512(s + 128))
+            let p3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v1, 4), low), high(sh5)), ld512(s + 192))
+            var sb = _mm512_mul_ps(_mm512_cvtepi32_ps(p0), _mm512_permutexvar_ps(i02, scf))
+            sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p1), _mm512_permutexvar_ps(i13, scf), sb)
+            sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p2), _mm512_permutexvar_ps(i46, scf), sb)
+            sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p3), _mm512_permutexvar_ps(i57, scf), sb)
+            let da = s.loadUnaligned(fromByteOffset: 256, as: Float.self)
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(da * h16(x, 0)), sb, acc)
+            mins += da * h16(x, 2) * Float(minTerm(mn, s + 260))
+        }
+        return _mm512_reduce_add_ps(acc) - mins
+    }
+
     public typealias Prepare = @Sendable (UnsafeRawPointer, Int, UnsafeMutableRawPointer) -> Void
 
     /// Weight type → (prepare for its activation format, prepared dot).
     public static let table: [GGMLType: (prepare: Prepare, dot: SIMDDots.Dot)] = [
         .q4_0: (prepareQ8_0, dotQ4_0), .q5_0: (prepareQ8_0, dotQ5_0), .q8_0: (prepareQ8_0, dotQ8_0),
         .q4_1: (prepareQ8_1, dotQ4_1), .q5_1: (prepareQ8_1, dotQ5_1),
+        .q4_K: (prepareQ8_K, dotQ4_K), .q5_K: (prepareQ8_K, dotQ5_K),
     ]
 }
 #endif
