@@ -5,6 +5,7 @@
 //   forward       y  = x·Wᵀ      gemm(A: x,        B: Wᵀ)
 //   input grad    dx += dy·W     gemm(A: dy,       B: W)
 //   weight grad   dW += dyᵀ·x    gemm(A: dyᵀ,      B: x)
+// Either operand may be bf16 (mixed-precision training keeps weights in bf16; they are widened while packing).
 // The workspace (packing buffers) is the caller's: `Sgemm.workspaceFloats(threads:)` floats.
 import SKECore
 #if arch(x86_64)
@@ -13,13 +14,29 @@ import SKEKernelsAVX512
 #endif
 
 public enum Sgemm {
+    /// Element (i, j) at base[i·rowStride + j·colStride], f32 or bf16 (widened exactly to f32 when read).
     public struct Operand {
-        public let base: UnsafePointer<Float>
+        public let raw: UnsafeRawPointer
         public let rowStride: Int, colStride: Int
+        public let bf16: Bool
         public init(_ base: UnsafePointer<Float>, rowStride: Int, colStride: Int) {
-            self.base = base; self.rowStride = rowStride; self.colStride = colStride
+            raw = UnsafeRawPointer(base); self.rowStride = rowStride; self.colStride = colStride; bf16 = false
         }
-        @inline(__always) func at(_ i: Int, _ j: Int) -> Float { base[i * rowStride + j * colStride] }
+        public init(bf16 base: UnsafeRawPointer, rowStride: Int, colStride: Int) {
+            raw = base; self.rowStride = rowStride; self.colStride = colStride; bf16 = true
+        }
+        @inline(__always) func at(_ i: Int, _ j: Int) -> Float {
+            let o = i * rowStride + j * colStride
+            return bf16 ? bf16ToF32(raw.loadUnaligned(fromByteOffset: 2 * o, as: UInt16.self)) : raw.loadUnaligned(fromByteOffset: 4 * o, as: Float.self)
+        }
+        #if arch(x86_64)
+        var avx2: SKEKernelsAVX2.SGEMM.Operand {
+            bf16 ? .init(bf16: raw, rowStride: rowStride, colStride: colStride) : .init(raw.assumingMemoryBound(to: Float.self), rowStride: rowStride, colStride: colStride)
+        }
+        var avx512: SKEKernelsAVX512.SGEMM.Operand {
+            bf16 ? .init(bf16: raw, rowStride: rowStride, colStride: colStride) : .init(raw.assumingMemoryBound(to: Float.self), rowStride: rowStride, colStride: colStride)
+        }
+        #endif
     }
 
     public static func workspaceFloats(threads: Int) -> Int {
@@ -39,12 +56,10 @@ public enum Sgemm {
             reference(m: m, n: n, k: k, a: a, b: b, c: c, ldc: ldc, accumulate: accumulate)
         #if arch(x86_64)
         case .avx2:
-            SKEKernelsAVX2.SGEMM.gemm(m: m, n: n, k: k, a: .init(a.base, rowStride: a.rowStride, colStride: a.colStride),
-                                      b: .init(b.base, rowStride: b.rowStride, colStride: b.colStride), c: c, ldc: ldc,
+            SKEKernelsAVX2.SGEMM.gemm(m: m, n: n, k: k, a: a.avx2, b: b.avx2, c: c, ldc: ldc,
                                       accumulate: accumulate, workspace: workspace, pool: pool)
         case .avx512:
-            SKEKernelsAVX512.SGEMM.gemm(m: m, n: n, k: k, a: .init(a.base, rowStride: a.rowStride, colStride: a.colStride),
-                                        b: .init(b.base, rowStride: b.rowStride, colStride: b.colStride), c: c, ldc: ldc,
+            SKEKernelsAVX512.SGEMM.gemm(m: m, n: n, k: k, a: a.avx512, b: b.avx512, c: c, ldc: ldc,
                                         accumulate: accumulate, workspace: workspace, pool: pool)
         #else
         default:

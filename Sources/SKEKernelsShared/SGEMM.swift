@@ -31,12 +31,21 @@ public enum SGEMM {
     /// Floats of workspace `gemm` needs for `threads` threads.
     public static func workspaceFloats(threads: Int) -> Int { KC * NC + threads * (MC * KC + MR * NR) }
 
-    /// A matrix operand: element (i, j) is at base[i·rowStride + j·colStride].
+    /// A matrix operand: element (i, j) is at base[i·rowStride + j·colStride], stored as f32 or as bf16
+    /// (bf16 weights for mixed-precision training are widened to f32 while packing; C stays f32).
     public struct Operand {
-        public let base: UnsafePointer<Float>
+        public let raw: UnsafeRawPointer
         public let rowStride: Int, colStride: Int
+        public let bf16: Bool
         public init(_ base: UnsafePointer<Float>, rowStride: Int, colStride: Int) {
-            self.base = base; self.rowStride = rowStride; self.colStride = colStride
+            raw = UnsafeRawPointer(base); self.rowStride = rowStride; self.colStride = colStride; bf16 = false
+        }
+        public init(bf16 base: UnsafeRawPointer, rowStride: Int, colStride: Int) {
+            raw = base; self.rowStride = rowStride; self.colStride = colStride; bf16 = true
+        }
+        @inline(__always) func at(_ offset: Int) -> Float {
+            bf16 ? Float(bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: 2 * offset, as: UInt16.self)) << 16)
+                 : raw.loadUnaligned(fromByteOffset: 4 * offset, as: Float.self)
         }
     }
 
@@ -95,8 +104,8 @@ public enum SGEMM {
     @inline(__always)
     static func packA(_ a: Operand, row0: Int, col0: Int, kc: Int, mr: Int, into p: UnsafeMutablePointer<Float>) {
         for kk in 0..<kc {
-            let src = a.base + (col0 + kk) * a.colStride + row0 * a.rowStride
-            for i in 0..<MR { p[kk * MR + i] = i < mr ? src[i * a.rowStride] : 0 }
+            let src = (col0 + kk) * a.colStride + row0 * a.rowStride
+            for i in 0..<MR { p[kk * MR + i] = i < mr ? a.at(src + i * a.rowStride) : 0 }
         }
     }
 
@@ -104,11 +113,11 @@ public enum SGEMM {
     @inline(__always)
     static func packB(_ b: Operand, row0: Int, col0: Int, kc: Int, nr: Int, into p: UnsafeMutablePointer<Float>) {
         for kk in 0..<kc {
-            let src = b.base + (row0 + kk) * b.rowStride + col0 * b.colStride
-            if b.colStride == 1 && nr == NR {
-                (p + kk * NR).update(from: src, count: NR)
+            let src = (row0 + kk) * b.rowStride + col0 * b.colStride
+            if !b.bf16 && b.colStride == 1 && nr == NR {
+                (p + kk * NR).update(from: b.raw.assumingMemoryBound(to: Float.self) + src, count: NR)
             } else {
-                for j in 0..<NR { p[kk * NR + j] = j < nr ? src[j * b.colStride] : 0 }
+                for j in 0..<NR { p[kk * NR + j] = j < nr ? b.at(src + j * b.colStride) : 0 }
             }
         }
     }

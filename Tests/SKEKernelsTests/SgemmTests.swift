@@ -35,3 +35,28 @@ struct SgemmTests {
         }
     }
 }
+
+@Suite("SGEMM with bf16 operands")
+struct SgemmBF16Tests {
+    @Test("bf16 weights: every ISA path equals the reference on the widened values", arguments: [(5, 33, 7), (40, 70, 300)])
+    func bf16(_ s: (Int, Int, Int)) throws {
+        let (n, k, m) = s
+        var rng = SeededRandom(seed: 77)
+        let x = (0..<(n * k)).map { _ in rng.normal() }
+        let wBits = (0..<(m * k)).map { _ in f32ToBF16(rng.normal()) }
+        let wWide = wBits.map(bf16ToF32)
+        var expected = [Float](repeating: 0, count: n * m)
+        LinearF32.forward(x: x, w: wWide, bias: nil, y: &expected, rows: n, inputs: k, outputs: m)
+        for level in isaLevels {
+            var y = [Float](repeating: .nan, count: n * m)
+            var ws = [Float](repeating: 0, count: Sgemm.workspaceFloats(threads: 2))
+            x.withUnsafeBufferPointer { xp in wBits.withUnsafeBytes { wb in ws.withUnsafeMutableBufferPointer { wsp in
+                Sgemm.gemm(m: n, n: m, k: k, a: .init(xp.baseAddress!, rowStride: k, colStride: 1),
+                           b: .init(bf16: wb.baseAddress!, rowStride: 1, colStride: k), c: &y, ldc: m, accumulate: false,
+                           workspace: wsp.baseAddress!, pool: ThreadPool(threadCount: 2), level: level)
+            } } }
+            let worst = zip(y, expected).map { abs($0 - $1) / max(1, abs($1)) }.max()!
+            #expect(worst <= 1e-4, "\(level): \(worst)")
+        }
+    }
+}
