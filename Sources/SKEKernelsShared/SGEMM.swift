@@ -69,16 +69,26 @@ public enum SGEMM {
                 pool.parallelFor(panels) { r in
                     for jp in r { packB(b, row0: pc, col0: jc + jp * NR, kc: kc, nr: min(NR, nc - jp * NR), into: bPack + jp * kc * NR) }
                 }
+                // Work items are (M block, run of N panels) pairs, dealt round-robin, so two threads are busy
+                // even when M has few blocks; a thread re-packs A only when its M block changes.
                 let mBlocks = (m + MC - 1) / MC
+                let chunksPerBlock = max(1, min(panels, (4 * pool.threadCount + mBlocks - 1) / mBlocks))
+                let panelsPerChunk = (panels + chunksPerBlock - 1) / chunksPerBlock
+                let items = mBlocks * chunksPerBlock
                 pool.run { t, threads in
                     let aPack = workspace + KC * NC + t * (MC * KC + MR * NR)
                     let tile = aPack + MC * KC
-                    var ib = t
-                    while ib < mBlocks {
+                    var packed = -1
+                    var item = t
+                    while item < items {
+                        let ib = item / chunksPerBlock, chunk = item % chunksPerBlock
                         let ic = ib * MC, mc = min(MC, m - ic)
                         let aPanels = (mc + MR - 1) / MR
-                        for ip in 0..<aPanels { packA(a, row0: ic + ip * MR, col0: pc, kc: kc, mr: min(MR, mc - ip * MR), into: aPack + ip * kc * MR) }
-                        for jp in 0..<panels {
+                        if packed != ib {
+                            for ip in 0..<aPanels { packA(a, row0: ic + ip * MR, col0: pc, kc: kc, mr: min(MR, mc - ip * MR), into: aPack + ip * kc * MR) }
+                            packed = ib
+                        }
+                        for jp in (chunk * panelsPerChunk)..<min(panels, (chunk + 1) * panelsPerChunk) {
                             let nr = min(NR, nc - jp * NR)
                             for ip in 0..<aPanels {
                                 let mr = min(MR, mc - ip * MR)
@@ -91,7 +101,7 @@ public enum SGEMM {
                                 }
                             }
                         }
-                        ib += threads
+                        item += threads
                     }
                 }
                 pc += kc
