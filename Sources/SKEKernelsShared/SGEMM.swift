@@ -88,7 +88,8 @@ public enum SGEMM {
                             for ip in 0..<aPanels { packA(a, row0: ic + ip * MR, col0: pc, kc: kc, mr: min(MR, mc - ip * MR), into: aPack + ip * kc * MR) }
                             packed = ib
                         }
-                        for jp in (chunk * panelsPerChunk)..<min(panels, (chunk + 1) * panelsPerChunk) {
+                        let firstPanel = min(panels, chunk * panelsPerChunk), endPanel = min(panels, firstPanel + panelsPerChunk)
+                        for jp in firstPanel..<endPanel {
                             let nr = min(NR, nc - jp * NR)
                             for ip in 0..<aPanels {
                                 let mr = min(MR, mc - ip * MR)
