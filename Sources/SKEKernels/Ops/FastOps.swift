@@ -1,0 +1,54 @@
+// Dispatch for the float ops on the decode path: the reference (generic, in Ops/) or the SIMD versions in
+// the ISA modules (Sources/SKEKernelsShared/SIMDOps.swift), chosen by ISA level like the quant dots.
+// Shapes as in the reference ops. Contract: within 1e-5 relative of the reference.
+import SKECore
+#if arch(x86_64)
+import SKEKernelsAVX2
+import SKEKernelsAVX512
+#endif
+
+public enum FastOps {
+    public static func rmsNorm(x: UnsafePointer<Float>, weight: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, rows n: Int, cols c: Int, eps: Float,
+                               level: CPUFeatures.ISALevel = QuantTraits.activeLevel) {
+        switch level {
+        #if arch(x86_64)
+        case .avx2: SKEKernelsAVX2.SIMDOps.rmsNorm(x: x, weight: weight, y: y, rows: n, cols: c, eps: eps)
+        case .avx512: SKEKernelsAVX512.SIMDOps.rmsNorm(x: x, weight: weight, y: y, rows: n, cols: c, eps: eps)
+        #endif
+        default: Norm.rmsNormForward(x: x, weight: weight, y: y, rstd: nil, rows: n, cols: c, eps: eps)
+        }
+    }
+
+    public static func softmax(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows n: Int, cols c: Int,
+                               level: CPUFeatures.ISALevel = QuantTraits.activeLevel) {
+        switch level {
+        #if arch(x86_64)
+        case .avx2: SKEKernelsAVX2.SIMDOps.softmax(x, y, rows: n, cols: c)
+        case .avx512: SKEKernelsAVX512.SIMDOps.softmax(x, y, rows: n, cols: c)
+        #endif
+        default: Softmax.forward(x, y, rows: n, cols: c)
+        }
+    }
+
+    /// Decode attention over an f32 KV cache (cache slot j holds position j). `heads` lets threads split heads.
+    public static func attentionDecode(q: UnsafePointer<Float>, positions: UnsafePointer<Int32>, tokens t: Int,
+                                       kCache: UnsafePointer<Float>, vCache: UnsafePointer<Float>, cacheLength tk: Int,
+                                       out: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>, _ p: AttentionParameters,
+                                       heads: Range<Int>? = nil, level: CPUFeatures.ISALevel = QuantTraits.activeLevel) {
+        let range = heads ?? 0..<p.heads
+        switch level {
+        #if arch(x86_64)
+        case .avx2:
+            SKEKernelsAVX2.SIMDOps.attentionDecode(q: q, positions: positions, tokens: t, kCache: kCache, vCache: vCache, cacheLength: tk, out: out, row: row,
+                                                   heads: p.heads, kvHeads: p.kvHeads, headSize: p.headSize, scale: Float(p.scale), window: p.window,
+                                                   softCap: Float(p.softCap), headRange: range)
+        case .avx512:
+            SKEKernelsAVX512.SIMDOps.attentionDecode(q: q, positions: positions, tokens: t, kCache: kCache, vCache: vCache, cacheLength: tk, out: out, row: row,
+                                                     heads: p.heads, kvHeads: p.kvHeads, headSize: p.headSize, scale: Float(p.scale), window: p.window,
+                                                     softCap: Float(p.softCap), headRange: range)
+        #endif
+        default:
+            Attention.decode(q: q, positions: positions, tokens: t, kCache: kCache, vCache: vCache, cacheLength: tk, out: out, row: row, p, heads: range)
+        }
+    }
+}

@@ -1,0 +1,1 @@
+../SKEKernelsShared/SIMDOps.swift

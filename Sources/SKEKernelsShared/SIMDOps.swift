@@ -1,0 +1,108 @@
+// SIMD versions of the float ops on the decode path (written once, compiled into SKEKernelsAVX2 with
+// SIMD8<Float> and into SKEKernelsAVX512 with SIMD16<Float>; see SGEMM.swift for `Vec`).
+//   rmsNorm  x [N, C], w [C] → y [N, C]         (x·rstd)·w, as the reference
+//   softmax  x [N, C] → y [N, C]                 exp via the reference's own libm call per element
+//   dot / axpy                                   the inner loops of attention over a KV cache
+//   attentionDecode  q [T, NH, HS], K/V cache [TK, NKV, HS] → out [T, NH, HS], one score row at a time
+// Contract: equal to SKEKernels' reference ops within 1e-5 relative (only summation order differs).
+// Not done: vectorised exp/tanh (softmax and soft-capping call libm per element), RoPE (pairwise, cheap).
+#if arch(x86_64)
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum SIMDOps {
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Vec { UnsafeRawPointer(p).loadUnaligned(as: Vec.self) }
+    @inline(__always) static func store(_ v: Vec, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec.self) }
+
+    /// Σ a[i]·b[i] with four vector accumulators.
+    @inline(__always)
+    public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        let w = Vec.scalarCount
+        var s0 = Vec(), s1 = Vec(), s2 = Vec(), s3 = Vec()
+        var i = 0
+        while i + 4 * w <= n {
+            s0.addProduct(load(a + i), load(b + i)); s1.addProduct(load(a + i + w), load(b + i + w))
+            s2.addProduct(load(a + i + 2 * w), load(b + i + 2 * w)); s3.addProduct(load(a + i + 3 * w), load(b + i + 3 * w))
+            i += 4 * w
+        }
+        while i + w <= n { s0.addProduct(load(a + i), load(b + i)); i += w }
+        var s = ((s0 + s1) + (s2 + s3)).sum()
+        while i < n { s += a[i] * b[i]; i += 1 }
+        return s
+    }
+
+    /// y[i] += α·x[i]
+    @inline(__always)
+    public static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        let w = Vec.scalarCount, av = Vec(repeating: alpha)
+        var i = 0
+        while i + w <= n { store(load(y + i).addingProduct(av, load(x + i)), y + i); i += w }
+        while i < n { y[i] += alpha * x[i]; i += 1 }
+    }
+
+    public static func rmsNorm(x: UnsafePointer<Float>, weight: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, rows n: Int, cols c: Int, eps: Float) {
+        let w = Vec.scalarCount
+        for r in 0..<n {
+            let xi = x + r * c, yi = y + r * c
+            let scale = 1 / (dot(xi, xi, c) / Float(c) + eps).squareRoot()
+            let sv = Vec(repeating: scale)
+            var i = 0
+            if let weight {
+                while i + w <= c { store((load(xi + i) * sv) * load(weight + i), yi + i); i += w }
+                while i < c { yi[i] = (xi[i] * scale) * weight[i]; i += 1 }
+            } else {
+                while i + w <= c { store(load(xi + i) * sv, yi + i); i += w }
+                while i < c { yi[i] = xi[i] * scale; i += 1 }
+            }
+        }
+    }
+
+    public static func softmax(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows n: Int, cols c: Int) {
+        let w = Vec.scalarCount
+        for r in 0..<n {
+            let xi = x + r * c, yi = y + r * c
+            var mv = Vec(repeating: -.infinity)
+            var i = 0
+            while i + w <= c { mv = pointwiseMax(mv, load(xi + i)); i += w }
+            var m = mv.max()
+            while i < c { m = Swift.max(m, xi[i]); i += 1 }
+            var s: Float = 0
+            for j in 0..<c { let e = expf(xi[j] - m); yi[j] = e; s += e }
+            let inv = Vec(repeating: 1 / s)
+            i = 0
+            while i + w <= c { store(load(yi + i) * inv, yi + i); i += w }
+            while i < c { yi[i] *= 1 / s; i += 1 }
+        }
+    }
+
+    /// Decode attention over an f32 cache; `row` holds TK scores. Heads `heads` only (threads split heads).
+    public static func attentionDecode(q: UnsafePointer<Float>, positions: UnsafePointer<Int32>, tokens t: Int,
+                                       kCache: UnsafePointer<Float>, vCache: UnsafePointer<Float>, cacheLength tk: Int,
+                                       out: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>,
+                                       heads nh: Int, kvHeads nkv: Int, headSize hs: Int, scale: Float, window: Int, softCap: Float,
+                                       headRange: Range<Int>) {
+        let group = nh / nkv
+        for i in 0..<t {
+            let pos = Int(positions[i])
+            let first = window > 0 ? Swift.max(0, pos - window + 1) : 0, last = Swift.min(tk - 1, pos)
+            for h in headRange {
+                let kh = h / group, qi = q + (i * nh + h) * hs, o = out + (i * nh + h) * hs
+                for d in 0..<hs { o[d] = 0 }
+                guard first <= last else { continue }
+                var m = -Float.infinity
+                for j in first...last {
+                    var s = dot(qi, kCache + (j * nkv + kh) * hs, hs) * scale
+                    if softCap > 0 { s = softCap * tanhf(s / softCap) }
+                    row[j] = s
+                    m = Swift.max(m, s)
+                }
+                var sum: Float = 0
+                for j in first...last { let e = expf(row[j] - m); row[j] = e; sum += e }
+                let inv = 1 / sum
+                for j in first...last { axpy(row[j] * inv, vCache + (j * nkv + kh) * hs, o, hs) }
+            }
+        }
+    }
+}
+#endif

@@ -1,0 +1,49 @@
+import Testing
+@testable import SKEKernels
+import SKECore
+
+@Suite("SIMD float ops equal the reference")
+struct FastOpsTests {
+    static func close(_ a: [Float], _ b: [Float], _ what: String, tol: Float = 1e-5) {
+        let worst = zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+        #expect(worst <= tol, "\(what): worst \(worst)")
+    }
+
+    @Test("RMSNorm and softmax, odd sizes, every ISA path", arguments: [(1, 1), (3, 7), (2, 31), (4, 257), (1, 576)])
+    func normAndSoftmax(_ s: (Int, Int)) {
+        let (n, c) = s
+        var rng = SeededRandom(seed: UInt64(n * 1000 + c))
+        let x = (0..<(n * c)).map { _ in rng.normal() * 3 }, w = (0..<c).map { _ in rng.normal() }
+        var refN = [Float](repeating: 0, count: n * c), refS = refN
+        Norm.rmsNormForward(x: x, weight: w, y: &refN, rstd: nil, rows: n, cols: c, eps: 1e-6)
+        Softmax.forward(x, &refS, rows: n, cols: c)
+        for level in isaLevels {
+            var y = [Float](repeating: .nan, count: n * c), z = y
+            FastOps.rmsNorm(x: x, weight: w, y: &y, rows: n, cols: c, eps: 1e-6, level: level)
+            FastOps.softmax(x, &z, rows: n, cols: c, level: level)
+            Self.close(y, refN, "rmsnorm \(level) \(s)"); Self.close(z, refS, "softmax \(level) \(s)")
+        }
+    }
+
+    static let attn: [AttentionParameters] = [
+        AttentionParameters(heads: 4, kvHeads: 1, headSize: 256, window: 5),
+        AttentionParameters(heads: 9, kvHeads: 3, headSize: 64),
+        AttentionParameters(heads: 2, kvHeads: 2, headSize: 7, softCap: 30),
+    ]
+
+    @Test("decode attention over a cache, every ISA path", arguments: attn)
+    func decode(_ p: AttentionParameters) {
+        let tk = 11, t = 3
+        var rng = SeededRandom(seed: 5)
+        let q = (0..<(t * p.heads * p.headSize)).map { _ in rng.normal() }
+        let k = (0..<(tk * p.kvHeads * p.headSize)).map { _ in rng.normal() }, v = (0..<(tk * p.kvHeads * p.headSize)).map { _ in rng.normal() }
+        let pos: [Int32] = [8, 9, 10]
+        var ref = [Float](repeating: 0, count: q.count), row = [Float](repeating: 0, count: tk)
+        Attention.decode(q: q, positions: pos, tokens: t, kCache: k, vCache: v, cacheLength: tk, out: &ref, row: &row, p)
+        for level in isaLevels {
+            var out = [Float](repeating: .nan, count: q.count)
+            FastOps.attentionDecode(q: q, positions: pos, tokens: t, kCache: k, vCache: v, cacheLength: tk, out: &out, row: &row, p, level: level)
+            Self.close(out, ref, "attention \(level)")
+        }
+    }
+}
