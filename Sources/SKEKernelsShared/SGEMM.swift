@@ -114,21 +114,44 @@ public enum SGEMM {
     /// Packs A[row0..<row0+mr, col0..<col0+kc] k-major (MR values per k, zero-padded).
     @inline(__always)
     static func packA(_ a: Operand, row0: Int, col0: Int, kc: Int, mr: Int, into p: UnsafeMutablePointer<Float>) {
-        for kk in 0..<kc {
-            let src = (col0 + kk) * a.colStride + row0 * a.rowStride
-            for i in 0..<MR { p[kk * MR + i] = i < mr ? a.at(src + i * a.rowStride) : 0 }
+        if a.bf16 {
+            for kk in 0..<kc {
+                let src = (col0 + kk) * a.colStride + row0 * a.rowStride
+                for i in 0..<MR { p[kk * MR + i] = i < mr ? a.at(src + i * a.rowStride) : 0 }
+            }
+            return
+        }
+        let base = a.raw.assumingMemoryBound(to: Float.self)
+        if mr == MR {
+            for kk in 0..<kc {
+                let src = base + (col0 + kk) * a.colStride + row0 * a.rowStride
+                for i in 0..<MR { p[kk * MR + i] = src[i * a.rowStride] }
+            }
+        } else {
+            for kk in 0..<kc {
+                let src = base + (col0 + kk) * a.colStride + row0 * a.rowStride
+                for i in 0..<MR { p[kk * MR + i] = i < mr ? src[i * a.rowStride] : 0 }
+            }
         }
     }
 
     /// Packs B[row0..<row0+kc, col0..<col0+nr] k-major (NR values per k, zero-padded).
     @inline(__always)
     static func packB(_ b: Operand, row0: Int, col0: Int, kc: Int, nr: Int, into p: UnsafeMutablePointer<Float>) {
-        for kk in 0..<kc {
-            let src = (row0 + kk) * b.rowStride + col0 * b.colStride
-            if !b.bf16 && b.colStride == 1 && nr == NR {
-                (p + kk * NR).update(from: b.raw.assumingMemoryBound(to: Float.self) + src, count: NR)
-            } else {
+        if b.bf16 {
+            for kk in 0..<kc {
+                let src = (row0 + kk) * b.rowStride + col0 * b.colStride
                 for j in 0..<NR { p[kk * NR + j] = j < nr ? b.at(src + j * b.colStride) : 0 }
+            }
+            return
+        }
+        let base = b.raw.assumingMemoryBound(to: Float.self)
+        for kk in 0..<kc {
+            let src = base + (row0 + kk) * b.rowStride + col0 * b.colStride
+            if b.colStride == 1 && nr == NR {
+                (p + kk * NR).update(from: src, count: NR)
+            } else {
+                for j in 0..<NR { p[kk * NR + j] = j < nr ? src[j * b.colStride] : 0 }
             }
         }
     }

@@ -28,9 +28,14 @@ struct ModelOption: ParsableArguments {
     var path: String { model ?? DefaultModel.path }
 }
 
-/// Runs `body`, printing a FormatError/SKEError as one clear line and exiting non-zero.
+/// Runs `body`, printing a FormatError/SKEError as one clear line and exiting non-zero. Checks the
+/// environment settings first (SKE_THREADS, SKE_ISA), so a bad value is an error, not a silent default.
 func reportingErrors<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let e as FormatError {
+    do {
+        _ = try ThreadPool.defaultThreadCount()
+        _ = try CPUFeatures.host.selectedISALevel()
+        return try body()
+    } catch let e as FormatError {
         FileHandle.standardError.write(Data("error: \(e)\n".utf8))
         throw ExitCode(1)
     } catch let e as SKEError {
