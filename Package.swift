@@ -43,16 +43,19 @@ let package = Package(
             name: "SKEKernels",
             dependencies: ["SKECore", "SKEKernelsAVX2", "SKEKernelsAVX512", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: baselineCPU),
+        // Tokenizer: standalone BPE/SPM; the GGUF metadata adapter is its only use of SKEFormats.
+        .target(name: "SKETokenizer", dependencies: ["SKECore", "SKEFormats"], swiftSettings: baselineCPU),
         .executableTarget(
             name: "ske",
             dependencies: [
-                "SKECore", "SKEFormats", "SKEKernels",
+                "SKECore", "SKEFormats", "SKEKernels", "SKETokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: baselineCPU),
         .testTarget(
             name: "SKEKernelsTests", dependencies: ["SKECore", "SKEKernels"],
             resources: [.copy("Fixtures")], swiftSettings: baselineCPU),
+        .testTarget(name: "SKETokenizerTests", dependencies: ["SKETokenizer", "SKEFormats"], swiftSettings: baselineCPU),
         .testTarget(name: "SKECoreTests", dependencies: ["SKECore"], swiftSettings: baselineCPU),
         .testTarget(
             name: "SKEFormatsTests", dependencies: ["SKECore", "SKEFormats"],

@@ -1,0 +1,129 @@
+// Flat hash tables for the tokenizer's hot path: byte strings → token id, and (left id, right id) → merge.
+// Open addressing with linear probing over power-of-two arrays; keys are compared against the bytes stored
+// once in the vocabulary's flat byte buffer. No String keys, no per-lookup allocation.
+
+/// FNV-1a over bytes.
+@inline(__always) func fnv1a(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for i in 0..<n { h = (h ^ UInt64(p[i])) &* 0x100_0000_01b3 }
+    return h
+}
+
+/// Token byte strings stored back to back; `lookup(bytes)` finds an id.
+struct TokenStore {
+    private(set) var bytes: [UInt8] = []
+    private(set) var offsets: [Int] = [0]
+    private var slots: [Int32] = []
+    private var mask = 0
+
+    var count: Int { offsets.count - 1 }
+
+    init(_ tokens: [[UInt8]]) {
+        for t in tokens { bytes += t; offsets.append(bytes.count) }
+        var cap = 16
+        while cap < 2 * max(1, tokens.count) + 16 { cap <<= 1 }
+        rehash(capacity: cap)
+    }
+
+    private mutating func rehash(capacity: Int) {
+        slots = [Int32](repeating: -1, count: capacity)
+        mask = capacity - 1
+        for id in 0..<count { insertSlot(Int32(id), firstWins: true) }
+    }
+
+    /// Inserts id's bytes as a key. Duplicate strings keep the first id (llama.cpp's map keeps the first too).
+    private mutating func insertSlot(_ id: Int32, firstWins: Bool) {
+        let (lo, hi) = (offsets[Int(id)], offsets[Int(id) + 1])
+        let h = bytes.withUnsafeBufferPointer { Int(truncatingIfNeeded: fnv1a($0.baseAddress! + lo, hi - lo)) }
+        var i = h & mask
+        while slots[i] >= 0 {
+            if equal(slots[i], lo, hi) { if !firstWins { slots[i] = id }; return }
+            i = (i + 1) & mask
+        }
+        slots[i] = id
+    }
+
+    private func equal(_ id: Int32, _ lo: Int, _ hi: Int) -> Bool {
+        let (a, b) = (offsets[Int(id)], offsets[Int(id) + 1])
+        guard b - a == hi - lo else { return false }
+        for k in 0..<(hi - lo) where bytes[a + k] != bytes[lo + k] { return false }
+        return true
+    }
+
+    /// Appends a string that is not a vocabulary token (a merge intermediate); returns its id (≥ vocab size).
+    mutating func appendExtra(_ s: [UInt8]) -> Int32 {
+        if let id = lookup(s) { return id }
+        bytes += s
+        offsets.append(bytes.count)
+        let id = Int32(count - 1)
+        if 2 * count > slots.count { rehash(capacity: slots.count * 2) } else { insertSlot(id, firstWins: true) }
+        return id
+    }
+
+    func lookup(_ p: UnsafeBufferPointer<UInt8>) -> Int32? {
+        guard let base = p.baseAddress else { return lookupEmpty() }
+        var i = Int(truncatingIfNeeded: fnv1a(base, p.count)) & mask
+        while true {
+            let id = slots[i]
+            if id < 0 { return nil }
+            let (a, b) = (offsets[Int(id)], offsets[Int(id) + 1])
+            if b - a == p.count {
+                var same = true
+                for k in 0..<p.count where bytes[a + k] != p[k] { same = false; break }
+                if same { return id }
+            }
+            i = (i + 1) & mask
+        }
+    }
+
+    func lookup(_ s: [UInt8]) -> Int32? { s.withUnsafeBufferPointer { lookup($0) } }
+
+    private func lookupEmpty() -> Int32? {
+        for id in 0..<count where offsets[id] == offsets[id + 1] { return Int32(id) }
+        return nil
+    }
+
+    func tokenBytes(_ id: Int32) -> ArraySlice<UInt8> { bytes[offsets[Int(id)]..<offsets[Int(id) + 1]] }
+}
+
+/// (left, right) → (rank, merged id) for BPE merges.
+struct MergeTable {
+    private var keys: [UInt64] = []
+    private var values: [(rank: Int32, merged: Int32)] = []
+    private var mask = 0
+    private static let empty = UInt64.max
+
+    init(capacityFor n: Int) {
+        var cap = 16
+        while cap < 2 * n + 16 { cap <<= 1 }
+        keys = [UInt64](repeating: Self.empty, count: cap)
+        values = [(Int32, Int32)](repeating: (0, 0), count: cap)
+        mask = cap - 1
+    }
+
+    @inline(__always) static func key(_ l: Int32, _ r: Int32) -> UInt64 { UInt64(UInt32(bitPattern: l)) << 32 | UInt64(UInt32(bitPattern: r)) }
+    @inline(__always) static func hash(_ k: UInt64) -> Int { Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) >> 17) }
+
+    /// First insertion wins (a pair listed twice keeps its best rank).
+    mutating func insert(_ l: Int32, _ r: Int32, rank: Int32, merged: Int32) {
+        let k = Self.key(l, r)
+        var i = Self.hash(k) & mask
+        while keys[i] != Self.empty {
+            if keys[i] == k { return }
+            i = (i + 1) & mask
+        }
+        keys[i] = k
+        values[i] = (rank, merged)
+    }
+
+    @inline(__always) func find(_ l: Int32, _ r: Int32) -> (rank: Int32, merged: Int32)? {
+        let k = Self.key(l, r)
+        var i = Self.hash(k) & mask
+        while true {
+            let s = keys[i]
+            if s == k { return values[i] }
+            if s == Self.empty { return nil }
+            i = (i + 1) & mask
+        }
+    }
+}

@@ -1,0 +1,386 @@
+// Tokenizer: byte-level BPE (tokenizer.ggml.model = gpt2) and SentencePiece-style BPE (= llama), token for
+// token as llama.cpp's llama-vocab.cpp does it:
+//   1. special tokens are cut out of the text first (control/unknown ones only when parseSpecial);
+//   2. BPE: pre-tokenize into words, map bytes to GPT-2's printable code points, merge the lowest-ranked
+//      adjacent pair until none is left (a word that is itself a token is taken whole for llama3-style vocabs);
+//   3. SPM: spaces become "▁" (a leading one when add_space_prefix), merge the highest-scoring adjacent pair
+//      whose concatenation is a token, unknown pieces fall back to <0xNN> byte tokens.
+// Hot path: ids and byte slices only (TokenStore/MergeTable), one reusable heap, no String keys.
+
+public enum TokenType: Int32, Sendable { case undefined = 0, normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6 }
+
+/// Everything a tokenizer is built from (what GGUF's tokenizer.ggml.* keys hold).
+public struct TokenizerData: Sendable {
+    public enum Model: String, Sendable { case bpe = "gpt2", spm = "llama" }
+    public var model: Model
+    public var pre: String?
+    public var tokens: [String]
+    public var scores: [Float]
+    public var types: [Int32]
+    public var merges: [String]
+    public var bos: Int32?, eos: Int32?, unk: Int32?, pad: Int32?
+    public var addBOS: Bool, addEOS: Bool, addSpacePrefix: Bool
+
+    public init(model: Model, pre: String? = nil, tokens: [String], scores: [Float] = [], types: [Int32] = [], merges: [String] = [],
+                bos: Int32? = nil, eos: Int32? = nil, unk: Int32? = nil, pad: Int32? = nil,
+                addBOS: Bool = false, addEOS: Bool = false, addSpacePrefix: Bool = true) {
+        self.model = model; self.pre = pre; self.tokens = tokens; self.scores = scores; self.types = types; self.merges = merges
+        self.bos = bos; self.eos = eos; self.unk = unk; self.pad = pad
+        self.addBOS = addBOS; self.addEOS = addEOS; self.addSpacePrefix = addSpacePrefix
+    }
+}
+
+public enum TokenizerError: Error, CustomStringConvertible, Equatable {
+    case unknownModel(String)
+    case unknownPreTokenizer(String)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .unknownModel(let m): return "unsupported tokenizer model '\(m)' (supported: gpt2, llama)"
+        case .unknownPreTokenizer(let p):
+            return "unsupported pre-tokenizer '\(p)' (supported: \(preTokenizers.keys.sorted().joined(separator: ", ")))"
+        case .invalid(let s): return "invalid tokenizer data: \(s)"
+        }
+    }
+}
+
+/// GPT-2's byte ↔ printable code point map (bytes_to_unicode).
+let byteToCodepoint: [UInt32] = {
+    var printable = Array(33...126) + Array(161...172) + Array(174...255)
+    var map = [UInt32](repeating: 0, count: 256)
+    for b in printable { map[b] = UInt32(b) }
+    var n: UInt32 = 0
+    for b in 0..<256 where !printable.contains(b) { map[b] = 256 + n; n += 1 }
+    printable.removeAll()
+    return map
+}()
+
+func utf8(_ cp: UInt32) -> [UInt8] { Array(String(Character(Unicode.Scalar(cp)!)).utf8) }
+
+public final class Tokenizer: @unchecked Sendable {
+    public let data: TokenizerData
+    public var vocabSize: Int { data.tokens.count }
+    let store: TokenStore
+    let merges: MergeTable
+    let pre: PreTokenizer
+    let ignoreMerges: Bool
+    /// BPE: id of the token for each byte's mapped code point. SPM: id of <0xNN>.
+    let byteTokens: [Int32]
+    /// Special tokens to cut out of text, longest first.
+    let specials: [(id: Int32, bytes: [UInt8], control: Bool)]
+    /// For decoding byte-level BPE: mapped code point → byte.
+    let codepointToByte: [UInt32: UInt8]
+
+    public init(_ d: TokenizerData) throws {
+        data = d
+        let n = d.tokens.count
+        guard n > 0 else { throw TokenizerError.invalid("empty vocabulary") }
+        guard d.scores.isEmpty || d.scores.count == n, d.types.isEmpty || d.types.count == n else {
+            throw TokenizerError.invalid("scores/types arrays do not match the \(n) tokens")
+        }
+        for (name, id) in [("bos", d.bos), ("eos", d.eos), ("unk", d.unk), ("pad", d.pad)] {
+            if let id, id < 0 || Int(id) >= n { throw TokenizerError.invalid("\(name) id \(id) is outside the vocabulary of \(n)") }
+        }
+        var s = TokenStore(d.tokens.map { Array($0.utf8) })
+        var table = MergeTable(capacityFor: d.merges.count)
+        var bt = [Int32](repeating: -1, count: 256)
+        switch d.model {
+        case .bpe:
+            let preName = d.pre ?? "default"
+            guard let stages = preTokenizers[preName] else { throw TokenizerError.unknownPreTokenizer(preName) }
+            pre = PreTokenizer(stages: stages)
+            ignoreMerges = ["llama3", "llama-v3", "llama-bpe", "falcon3", "pixtral"].contains(preName)
+            // A byte without a token (some vocabularies drop bytes that never occur in UTF-8, e.g. 0xC0) gets
+            // an id past the vocabulary: it never merges, and on output becomes the unknown token or nothing.
+            for b in 0..<256 { bt[b] = s.appendExtra(utf8(byteToCodepoint[b])) }
+            for (rank, m) in d.merges.enumerated() {
+                let u = Array(m.utf8)
+                guard u.count > 1, let sp = u[1...].firstIndex(of: 32) else { continue }
+                let a = Array(u[..<sp]), b = Array(u[(sp + 1)...])
+                let l = s.appendExtra(a), r = s.appendExtra(b), merged = s.appendExtra(a + b)
+                table.insert(l, r, rank: Int32(rank), merged: merged)
+            }
+            var inverse: [UInt32: UInt8] = [:]
+            for b in 0..<256 { inverse[byteToCodepoint[b]] = UInt8(b) }
+            codepointToByte = inverse
+        case .spm:
+            pre = PreTokenizer(stages: [])
+            ignoreMerges = false
+            for b in 0..<256 {
+                let hex = "<0x" + String(b, radix: 16, uppercase: true).leftPad2() + ">"
+                bt[b] = s.lookup(Array(hex.utf8)) ?? s.lookup([UInt8(b)]) ?? d.unk ?? -1
+            }
+            codepointToByte = [:]
+        }
+        store = s
+        merges = table
+        byteTokens = bt
+        var sp: [(Int32, [UInt8], Bool)] = []
+        for (i, t) in d.types.enumerated() {
+            let type = TokenType(rawValue: t) ?? .undefined
+            if type == .control || type == .userDefined || type == .unknown {
+                let bytes = Array(d.tokens[i].utf8)
+                if !bytes.isEmpty { sp.append((Int32(i), bytes, type != .userDefined)) }
+            }
+        }
+        specials = sp.sorted { $0.1.count > $1.1.count }
+    }
+
+    public func type(of id: Int32) -> TokenType {
+        guard id >= 0, Int(id) < data.types.count else { return .normal }
+        return TokenType(rawValue: data.types[Int(id)]) ?? .undefined
+    }
+
+    // MARK: encode
+
+    /// Text → ids. `addSpecial`: BOS/EOS as the vocabulary asks; `parseSpecial`: control tokens written in
+    /// the text become their ids (user-defined tokens always do, as in llama.cpp).
+    public func encode(_ text: String, addSpecial: Bool = true, parseSpecial: Bool = false) -> [Int32] {
+        var out: [Int32] = []
+        var work = Workspace()
+        let bytes = Array(text.utf8)
+        if addSpecial && data.addBOS, let bos = data.bos { out.append(bos) }
+        var prevSpecial = true
+        for frag in partition(bytes, parseSpecial: parseSpecial) {
+            switch frag {
+            case .token(let id):
+                out.append(id); prevSpecial = true
+            case .text(let range):
+                switch data.model {
+                case .bpe: encodeBPE(bytes[range], &out, &work)
+                case .spm:
+                    var t: [UInt8] = data.addSpacePrefix && prevSpecial ? [0xE2, 0x96, 0x81] : []
+                    for b in bytes[range] { if b == 32 { t += [0xE2, 0x96, 0x81] } else { t.append(b) } }
+                    encodeSPM(t, &out, &work)
+                }
+                prevSpecial = false
+            }
+        }
+        if addSpecial && data.addEOS, let eos = data.eos { out.append(eos) }
+        return out
+    }
+
+    enum Fragment { case text(Range<Int>), token(Int32) }
+
+    func partition(_ bytes: [UInt8], parseSpecial: Bool) -> [Fragment] {
+        guard !bytes.isEmpty else { return [] }
+        var frags: [Fragment] = [.text(0..<bytes.count)]
+        for sp in specials where parseSpecial || !sp.control {
+            var next: [Fragment] = []
+            for f in frags {
+                guard case .text(let r) = f else { next.append(f); continue }
+                var start = r.lowerBound
+                var i = r.lowerBound
+                let n = sp.bytes.count
+                while i + n <= r.upperBound {
+                    if bytes[i] == sp.bytes[0] && bytes[i..<(i + n)].elementsEqual(sp.bytes) {
+                        if i > start { next.append(.text(start..<i)) }
+                        next.append(.token(sp.id))
+                        i += n; start = i
+                    } else {
+                        i += 1
+                    }
+                }
+                if start < r.upperBound { next.append(.text(start..<r.upperBound)) }
+            }
+            frags = next
+        }
+        return frags
+    }
+
+    /// Reusable buffers for one encode call.
+    struct Workspace {
+        var cps: [UInt32] = [], offsets: [Int] = [], pieces: [Int] = [], scratch: [Int] = []
+        var ids: [Int32] = [], prev: [Int] = [], next: [Int] = [], start: [Int] = [], end: [Int] = []
+        var heap = BigramHeap()
+        var mapped: [UInt8] = []
+    }
+
+    func encodeBPE(_ text: ArraySlice<UInt8>, _ out: inout [Int32], _ w: inout Workspace) {
+        let bytes = Array(text)
+        bytes.withUnsafeBufferPointer { decodeUTF8($0, into: &w.cps, offsets: &w.offsets) }
+        pre.split(w.cps, into: &w.pieces, scratch: &w.scratch)
+        var cp = 0
+        for len in w.pieces {
+            let lo = w.offsets[cp], hi = w.offsets[cp + len]
+            cp += len
+            bpeWord(bytes, lo, hi, &out, &w)
+        }
+    }
+
+    func bpeWord(_ bytes: [UInt8], _ lo: Int, _ hi: Int, _ out: inout [Int32], _ w: inout Workspace) {
+        if ignoreMerges {
+            w.mapped.removeAll(keepingCapacity: true)
+            for i in lo..<hi { w.mapped += store.tokenBytes(byteTokens[Int(bytes[i])]) }
+            if let id = store.lookup(w.mapped), Int(id) < vocabSize { out.append(id); return }
+        }
+        let n = hi - lo
+        w.ids.removeAll(keepingCapacity: true); w.prev.removeAll(keepingCapacity: true); w.next.removeAll(keepingCapacity: true)
+        w.start.removeAll(keepingCapacity: true); w.end.removeAll(keepingCapacity: true)
+        for i in 0..<n {
+            w.ids.append(byteTokens[Int(bytes[lo + i])]); w.prev.append(i - 1); w.next.append(i + 1 < n ? i + 1 : -1)
+            w.start.append(lo + i); w.end.append(lo + i + 1)
+        }
+        w.heap.clear(lowestFirst: true)
+        @inline(__always) func push(_ l: Int, _ r: Int, _ w: inout Workspace) {
+            guard l >= 0, r >= 0, let m = merges.find(w.ids[l], w.ids[r]) else { return }
+            w.heap.push(Bigram(key: Float(m.rank), left: Int32(l), right: Int32(r), a: w.ids[l], b: w.ids[r], merged: m.merged))
+        }
+        for i in 1..<max(1, n) { push(i - 1, i, &w) }
+        while let g = w.heap.pop() {
+            let l = Int(g.left), r = Int(g.right)
+            guard w.end[l] > w.start[l], w.end[r] > w.start[r], w.next[l] == r, w.ids[l] == g.a, w.ids[r] == g.b else { continue }
+            w.ids[l] = g.merged
+            w.end[l] = w.end[r]; w.start[r] = w.end[r]
+            w.next[l] = w.next[r]
+            if w.next[r] >= 0 { w.prev[w.next[r]] = l }
+            push(w.prev[l], l, &w)
+            push(l, w.next[l], &w)
+        }
+        var i = n > 0 ? 0 : -1
+        while i >= 0 {
+            if w.end[i] > w.start[i] {
+                let id = w.ids[i]
+                if Int(id) < vocabSize { out.append(id) } else {
+                    for b in w.start[i]..<w.end[i] {
+                        let t = byteTokens[Int(bytes[b])]
+                        if Int(t) < vocabSize { out.append(t) } else if let unk = data.unk { out.append(unk) }
+                    }
+                }
+            }
+            i = w.next[i]
+        }
+    }
+
+    func encodeSPM(_ text: [UInt8], _ out: inout [Int32], _ w: inout Workspace) {
+        text.withUnsafeBufferPointer { decodeUTF8($0, into: &w.cps, offsets: &w.offsets) }
+        let n = w.cps.count
+        w.prev.removeAll(keepingCapacity: true); w.next.removeAll(keepingCapacity: true)
+        w.start.removeAll(keepingCapacity: true); w.end.removeAll(keepingCapacity: true)
+        for i in 0..<n { w.prev.append(i - 1); w.next.append(i + 1 < n ? i + 1 : -1); w.start.append(w.offsets[i]); w.end.append(w.offsets[i + 1]) }
+        w.heap.clear(lowestFirst: false)
+        text.withUnsafeBufferPointer { tb in
+            func tryAdd(_ l: Int, _ r: Int, _ w: inout Workspace) {
+                guard l >= 0, r >= 0 else { return }
+                let s = UnsafeBufferPointer(rebasing: tb[w.start[l]..<w.end[r]])
+                guard let id = store.lookup(s), Int(id) < vocabSize else { return }
+                let score = data.scores.isEmpty ? 0 : data.scores[Int(id)]
+                w.heap.push(Bigram(key: score, left: Int32(l), right: Int32(r), a: Int32(s.count), b: 0, merged: id))
+            }
+            for i in 1..<max(1, n) { tryAdd(i - 1, i, &w) }
+            while let g = w.heap.pop() {
+                let l = Int(g.left), r = Int(g.right)
+                let ln = w.end[l] - w.start[l], rn = w.end[r] - w.start[r]
+                guard ln > 0, rn > 0, ln + rn == Int(g.a) else { continue }
+                w.end[l] = w.end[r]; w.start[r] = w.end[r]
+                w.next[l] = w.next[r]
+                if w.next[r] >= 0 { w.prev[w.next[r]] = l }
+                tryAdd(w.prev[l], l, &w)
+                tryAdd(l, w.next[l], &w)
+            }
+            var i = n > 0 ? 0 : -1
+            while i >= 0 {
+                if w.end[i] > w.start[i] {
+                    let s = UnsafeBufferPointer(rebasing: tb[w.start[i]..<w.end[i]])
+                    if let id = store.lookup(s), Int(id) < vocabSize { out.append(id) } else { for b in s where byteTokens[Int(b)] >= 0 { out.append(byteTokens[Int(b)]) } }
+                }
+                i = w.next[i]
+            }
+        }
+    }
+
+    // MARK: decode
+
+    /// The bytes a token stands for (special tokens give their text only when `special`).
+    public func pieceBytes(_ id: Int32, special: Bool = false) -> [UInt8] {
+        guard id >= 0, Int(id) < vocabSize else { return [] }
+        let raw = Array(store.tokenBytes(id))
+        switch type(of: id) {
+        case .control, .unknown: return special ? raw : []
+        case .userDefined: return raw
+        case .byte:
+            if raw.count == 6, let v = UInt8(String(decoding: raw[3..<5], as: UTF8.self), radix: 16) { return [v] }
+            return raw
+        default:
+            switch data.model {
+            case .spm:
+                var out: [UInt8] = []
+                var i = 0
+                while i < raw.count {
+                    if i + 2 < raw.count && raw[i] == 0xE2 && raw[i + 1] == 0x96 && raw[i + 2] == 0x81 { out.append(32); i += 3 } else { out.append(raw[i]); i += 1 }
+                }
+                return out
+            case .bpe:
+                var out: [UInt8] = []
+                for s in String(decoding: raw, as: UTF8.self).unicodeScalars {
+                    if let b = codepointToByte[s.value] { out.append(b) } else { out += Array(String(s).utf8) }
+                }
+                return out
+            }
+        }
+    }
+
+    /// ids → bytes (and text). For SPM the space a leading "▁" stands for is dropped, as llama.cpp does.
+    public func decodeBytes(_ ids: [Int32], special: Bool = false) -> [UInt8] {
+        var out: [UInt8] = []
+        for id in ids { out += pieceBytes(id, special: special) }
+        if data.model == .spm && data.addSpacePrefix, out.first == 32, let first = ids.first, type(of: first) == .normal {
+            out.removeFirst()
+        }
+        return out
+    }
+
+    public func decode(_ ids: [Int32], special: Bool = false) -> String { String(decoding: decodeBytes(ids, special: special), as: UTF8.self) }
+}
+
+/// A merge candidate: BPE uses key = rank (lowest first), SPM key = score (highest first); ties go to the left.
+struct Bigram {
+    var key: Float
+    var left: Int32, right: Int32
+    var a: Int32, b: Int32
+    var merged: Int32
+}
+
+/// Binary heap over a reusable array.
+struct BigramHeap {
+    private var items: [Bigram] = []
+    private var lowest = true
+    /// Empties the heap and sets its order: lowest key first (BPE ranks) or highest first (SPM scores).
+    mutating func clear(lowestFirst: Bool) { items.removeAll(keepingCapacity: true); lowest = lowestFirst }
+
+    @inline(__always) private func before(_ x: Bigram, _ y: Bigram) -> Bool {
+        if x.key != y.key { return lowest ? x.key < y.key : x.key > y.key }
+        return x.left < y.left
+    }
+    mutating func push(_ g: Bigram) {
+        items.append(g)
+        var i = items.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            guard before(items[i], items[p]) else { break }
+            items.swapAt(i, p); i = p
+        }
+    }
+    mutating func pop() -> Bigram? {
+        guard let top = items.first else { return nil }
+        let last = items.removeLast()
+        if !items.isEmpty {
+            items[0] = last
+            var i = 0
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var m = i
+                if l < items.count && before(items[l], items[m]) { m = l }
+                if r < items.count && before(items[r], items[m]) { m = r }
+                if m == i { break }
+                items.swapAt(i, m); i = m
+            }
+        }
+        return top
+    }
+}
+
+extension String {
+    func leftPad2() -> String { count >= 2 ? self : "0" + self }
+}

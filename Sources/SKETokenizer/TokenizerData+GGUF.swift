@@ -1,0 +1,22 @@
+// Adapter: the tokenizer.ggml.* metadata of a GGUF or .bump file → TokenizerData.
+import SKEFormats
+
+extension TokenizerData {
+    public init(metadata md: GGUFMetadata) throws {
+        guard let modelName = md.string("tokenizer.ggml.model") else { throw TokenizerError.invalid("missing tokenizer.ggml.model") }
+        guard let model = Model(rawValue: modelName) else { throw TokenizerError.unknownModel(modelName) }
+        guard let tokens = md.array("tokenizer.ggml.tokens")?.strings else { throw TokenizerError.invalid("missing tokenizer.ggml.tokens") }
+        let defaultBOS = model == .spm
+        self.init(model: model, pre: md.string("tokenizer.ggml.pre"), tokens: tokens,
+                  scores: md.array("tokenizer.ggml.scores")?.floats ?? [],
+                  types: md.array("tokenizer.ggml.token_type")?.ints?.map { Int32(truncatingIfNeeded: $0) } ?? [],
+                  merges: md.array("tokenizer.ggml.merges")?.strings ?? [],
+                  bos: md.int("tokenizer.ggml.bos_token_id").map { Int32(truncatingIfNeeded: $0) },
+                  eos: md.int("tokenizer.ggml.eos_token_id").map { Int32(truncatingIfNeeded: $0) },
+                  unk: md.int("tokenizer.ggml.unknown_token_id").map { Int32(truncatingIfNeeded: $0) },
+                  pad: md.int("tokenizer.ggml.padding_token_id").map { Int32(truncatingIfNeeded: $0) },
+                  addBOS: md.bool("tokenizer.ggml.add_bos_token") ?? defaultBOS,
+                  addEOS: md.bool("tokenizer.ggml.add_eos_token") ?? false,
+                  addSpacePrefix: model == .spm ? (md.bool("tokenizer.ggml.add_space_prefix") ?? true) : false)
+    }
+}

@@ -1,0 +1,46 @@
+// llama.cpp's own tokenizer test vectors (models/ggml-vocab-*.gguf{,.inp,.out}, fetched from the
+// llama-cpp-python sdist by scripts/fetch-vocabs.sh): every input must give exactly llama.cpp's ids
+// (add_special = false, parse_special = false, as llama.cpp's test-tokenizer-0 runs them).
+import Foundation
+import Testing
+@testable import SKETokenizer
+import SKEFormats
+
+enum Vocabs {
+    static let dir = ProcessInfo.processInfo.environment["SKE_VOCAB_DIR"].map { URL(fileURLWithPath: $0) }
+        ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("models/vocab")
+    static let required = ProcessInfo.processInfo.environment["SKE_REQUIRE_MODELS"] == "1"
+    static func path(_ name: String) -> String { dir.appendingPathComponent("ggml-vocab-\(name).gguf").path }
+    static var available: Bool { FileManager.default.fileExists(atPath: path("gpt-2")) }
+    static func tokenizer(_ name: String) throws -> Tokenizer {
+        try Tokenizer(TokenizerData(metadata: GGUFFile(path: path(name)).metadata))
+    }
+}
+
+@Suite("llama.cpp tokenizer test vectors", .enabled(if: Vocabs.required || Vocabs.available, "run scripts/fetch-vocabs.sh"))
+struct LlamaVocabTests {
+    /// The suites ske supports (the pre-tokenizers listed in the issue that llama.cpp ships vectors for).
+    static let suites = ["gpt-2", "llama-bpe", "llama-spm", "qwen2", "starcoder", "refact", "command-r", "mpt", "phi-3"]
+
+    @Test("every test string tokenizes exactly as llama.cpp", arguments: suites)
+    func suite(_ name: String) throws {
+        let inp = try String(contentsOfFile: Vocabs.path(name) + ".inp", encoding: .utf8)
+        let out = try String(contentsOfFile: Vocabs.path(name) + ".out", encoding: .utf8)
+        let texts = inp.components(separatedBy: "\n__ggml_vocab_test__\n").dropLast()
+        let expected = out.components(separatedBy: "\n").prefix(texts.count).map { line in
+            line.split(separator: " ").map { Int32($0)! }
+        }
+        try #require(texts.count == expected.count && texts.count > 10)
+        let tok = try Vocabs.tokenizer(name)
+        var failures = 0
+        for (text, ids) in zip(texts, expected) {
+            let got = tok.encode(text, addSpecial: false, parseSpecial: false)
+            if got != ids {
+                failures += 1
+                if failures <= 3 { Issue.record("\(name): \(text.debugDescription)\n  got      \(got)\n  expected \(ids)") }
+            }
+        }
+        #expect(failures == 0, "\(name): \(failures) of \(texts.count) strings differ")
+    }
+}
