@@ -55,7 +55,9 @@ let package = Package(
         .testTarget(
             name: "SKEKernelsTests", dependencies: ["SKECore", "SKEKernels"],
             resources: [.copy("Fixtures")], swiftSettings: baselineCPU),
-        .testTarget(name: "SKETokenizerTests", dependencies: ["SKETokenizer", "SKEFormats"], swiftSettings: baselineCPU),
+        .testTarget(
+            name: "SKETokenizerTests", dependencies: ["SKETokenizer", "SKEFormats"],
+            resources: [.copy("Fixtures")], swiftSettings: baselineCPU),
         .testTarget(name: "SKECoreTests", dependencies: ["SKECore"], swiftSettings: baselineCPU),
         .testTarget(
             name: "SKEFormatsTests", dependencies: ["SKECore", "SKEFormats"],

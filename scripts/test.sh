@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/fetch-models.sh
+scripts/fetch-vocabs.sh
 if ! python3 -c 'import gguf, numpy' 2>/dev/null; then
   python3 -m pip install -q gguf numpy
 fi
