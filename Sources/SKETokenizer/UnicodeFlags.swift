@@ -9,6 +9,7 @@ struct CodepointFlags: OptionSet, Sendable {
     static let number = CodepointFlags(rawValue: 2)
     static let whitespace = CodepointFlags(rawValue: 4)
     static let mark = CodepointFlags(rawValue: 8)
+    static let punctuation = CodepointFlags(rawValue: 16)
 
     static func compute(_ cp: UInt32) -> CodepointFlags {
         guard let s = Unicode.Scalar(cp) else { return [] }
@@ -17,6 +18,8 @@ struct CodepointFlags: OptionSet, Sendable {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: f.insert(.letter)
         case .decimalNumber, .letterNumber, .otherNumber: f.insert(.number)
         case .nonspacingMark, .spacingMark, .enclosingMark: f.insert(.mark)
+        case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation,
+             .finalPunctuation, .otherPunctuation: f.insert(.punctuation)
         default: break
         }
         if s.properties.isWhitespace { f.insert(.whitespace) }

@@ -21,7 +21,8 @@ enum Vocabs {
 @Suite("llama.cpp tokenizer test vectors", .enabled(if: Vocabs.required || Vocabs.available, "run scripts/fetch-vocabs.sh"))
 struct LlamaVocabTests {
     /// The suites ske supports (the pre-tokenizers listed in the issue that llama.cpp ships vectors for).
-    static let suites = ["gpt-2", "llama-bpe", "llama-spm", "qwen2", "starcoder", "refact", "command-r", "mpt", "phi-3"]
+    static let suites = ["gpt-2", "llama-bpe", "llama-spm", "qwen2", "starcoder", "refact", "command-r", "mpt", "phi-3",
+                         "falcon", "deepseek-llm", "deepseek-coder"]
 
     @Test("every test string tokenizes exactly as llama.cpp", arguments: suites)
     func suite(_ name: String) throws {
