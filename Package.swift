@@ -56,7 +56,7 @@ let package = Package(
             name: "SKEKernelsTests", dependencies: ["SKECore", "SKEKernels"],
             resources: [.copy("Fixtures")], swiftSettings: baselineCPU),
         .testTarget(
-            name: "SKETokenizerTests", dependencies: ["SKETokenizer", "SKEFormats"],
+            name: "SKETokenizerTests", dependencies: ["SKETokenizer", "SKEFormats", "SKECore"],
             resources: [.copy("Fixtures")], swiftSettings: baselineCPU),
         .testTarget(name: "SKECoreTests", dependencies: ["SKECore"], swiftSettings: baselineCPU),
         .testTarget(

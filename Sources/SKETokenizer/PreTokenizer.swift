@@ -60,6 +60,7 @@ public struct CharClass: Sendable {
     static let collapsedLetters = CharClass([65...90, 97...122], letters: true)
     static let collapsedPunctuation = CharClass([33...35, 37...42, 44...47, 58...59, 63...64, 91...93, 95...95, 123...123, 125...125], punctuation: true)
     static let falconPunctuation = CharClass([33...47, 58...64, 91...96, 123...126], punctuation: true)
+    static let defaultPunctuation = CharClass([33...47, 58...64, 91...95, 123...126], punctuation: true)  // falcon's without `
     static let cjkHangul = CharClass(bracket: "一-龥ࠀ-一가-퟿")
     static let newline = CharClass([10...10, 13...13])
     static let deepseekLetters = CharClass(bracket: "A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃")
@@ -70,7 +71,9 @@ public struct CharClass: Sendable {
 /// llama.cpp's `tokenizer.ggml.pre` names → stages. Unknown names are refused by the tokenizer.
 public let preTokenizers: [String: [PreTokenizerStage]] = [
     "gpt-2": [.gpt2], "mpt": [.gpt2], "olmo": [.gpt2], "jais": [.gpt2], "trillion": [.gpt2], "granite-docling": [.gpt2],
-    "gpt-neox": [.gpt2],
+    "phi-2": [.gpt2], "mellum": [.gpt2],
+    // llama.cpp's "default" (a BPE vocabulary without tokenizer.ggml.pre, e.g. GPT-NeoX's).
+    "default": [.isolate(.defaultPunctuation, .run), .gpt2, .isolate(.collapsedNumbers, .run), .digitTriples],
     "llama3": [.llama3(maxDigits: 3)], "llama-v3": [.llama3(maxDigits: 3)], "llama-bpe": [.llama3(maxDigits: 3)],
     "falcon3": [.llama3(maxDigits: 3)], "pixtral": [.llama3(maxDigits: 3)], "dbrx": [.llama3(maxDigits: 3)], "smaug-bpe": [.llama3(maxDigits: 3)],
     "qwen2": [.llama3(maxDigits: 1)], "stablelm2": [.llama3(maxDigits: 1)], "hunyuan": [.llama3(maxDigits: 1)],

@@ -7,6 +7,8 @@
 //      whose concatenation is a token, unknown pieces fall back to <0xNN> byte tokens.
 // Hot path: ids and byte slices only (TokenStore/MergeTable), one reusable heap, no String keys.
 
+import SKECore
+
 public enum TokenType: Int32, Sendable { case undefined = 0, normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6 }
 
 /// Everything a tokenizer is built from (what GGUF's tokenizer.ggml.* keys hold).
@@ -383,4 +385,84 @@ struct BigramHeap {
 
 extension String {
     func leftPad2() -> String { count >= 2 ? self : "0" + self }
+}
+
+// MARK: parallel encode and streaming decode
+
+extension Tokenizer {
+    /// Encodes long text on every thread of `pool`: the text is cut after a newline that sits between two
+    /// visible ASCII characters ("x\nY") — a point no byte-level pre-tokenizer ske supports lets a piece
+    /// cross (a lone newline is always its own piece there, whatever follows) — and
+    /// the chunks are tokenized independently. Gives the same ids as `encode` (a test checks it on the
+    /// Shakespeare corpus). SPM vocabularies have no pre-tokenizer, so they are encoded on one thread.
+    public func encodeParallel(_ text: String, addSpecial: Bool = true, parseSpecial: Bool = false, pool: ThreadPool) -> [Int32] {
+        let bytes = Array(text.utf8)
+        let parts = pool.threadCount
+        guard data.model == .bpe, parts > 1, bytes.count > 1 << 16 else { return encode(text, addSpecial: addSpecial, parseSpecial: parseSpecial) }
+        var cuts = [0]
+        for p in 1..<parts {
+            var i = max(cuts.last!, bytes.count * p / parts)
+            while i < bytes.count - 1 && !(i > 0 && bytes[i] == 10 && bytes[i - 1] > 32 && bytes[i - 1] < 127 && bytes[i + 1] > 32 && bytes[i + 1] < 127) { i += 1 }
+            if i < bytes.count - 1 { cuts.append(i + 1) }
+        }
+        cuts.append(bytes.count)
+        var results = [[Int32]](repeating: [], count: cuts.count - 1)
+        results.withUnsafeMutableBufferPointer { res in
+            pool.run { t, n in
+                var c = t
+                while c < cuts.count - 1 {
+                    let chunk = String(decoding: bytes[cuts[c]..<cuts[c + 1]], as: UTF8.self)
+                    res[c] = encode(chunk, addSpecial: false, parseSpecial: parseSpecial)
+                    c += n
+                }
+            }
+        }
+        var out: [Int32] = []
+        if addSpecial && data.addBOS, let bos = data.bos { out.append(bos) }
+        for r in results { out += r }
+        if addSpecial && data.addEOS, let eos = data.eos { out.append(eos) }
+        return out
+    }
+}
+
+/// Turns ids into text as they are generated, emitting a multi-byte character only once all of its bytes
+/// have arrived (a token may end in the middle of one).
+public struct StreamingDecoder {
+    let tokenizer: Tokenizer
+    var pending: [UInt8] = []
+    var atStart = true
+    public let special: Bool
+
+    public init(_ tokenizer: Tokenizer, special: Bool = false) { self.tokenizer = tokenizer; self.special = special }
+
+    /// The text that became complete with this token ("" while a character is still incomplete).
+    public mutating func push(_ id: Int32) -> String {
+        var bytes = tokenizer.pieceBytes(id, special: special)
+        if atStart && tokenizer.data.model == .spm && tokenizer.data.addSpacePrefix && tokenizer.type(of: id) == .normal && bytes.first == 32 {
+            bytes.removeFirst()
+        }
+        if !bytes.isEmpty { atStart = false }
+        pending += bytes
+        // Emit up to the last complete UTF-8 sequence.
+        var end = pending.count
+        var back = 0
+        while back < min(4, pending.count) {
+            let b = pending[pending.count - 1 - back]
+            if b & 0xC0 != 0x80 {
+                let need = b < 0x80 ? 1 : b & 0xE0 == 0xC0 ? 2 : b & 0xF0 == 0xE0 ? 3 : b & 0xF8 == 0xF0 ? 4 : 1
+                if need > back + 1 { end = pending.count - 1 - back }
+                break
+            }
+            back += 1
+        }
+        let out = String(decoding: pending[0..<end], as: UTF8.self)
+        pending.removeFirst(end)
+        return out
+    }
+
+    /// Whatever is left (an incomplete character is emitted as U+FFFD).
+    public mutating func flush() -> String {
+        defer { pending.removeAll() }
+        return String(decoding: pending, as: UTF8.self)
+    }
 }

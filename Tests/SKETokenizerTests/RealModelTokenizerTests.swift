@@ -4,6 +4,7 @@ import Foundation
 import Testing
 @testable import SKETokenizer
 import SKEFormats
+import SKECore
 
 @Suite("Real-model tokenizers vs llama.cpp", .enabled(if: Vocabs.required || Vocabs.available, "run scripts/fetch-models.sh and scripts/fetch-vocabs.sh"))
 struct RealModelTokenizerTests {
@@ -46,6 +47,35 @@ struct RealModelTokenizerTests {
             for _ in 0..<Int.random(in: 0...40, using: &rng) { s.unicodeScalars.append(pool.randomElement(using: &rng)!) }
             let ids = tok.encode(s, addSpecial: false, parseSpecial: false)
             #expect(tok.decode(ids) == s, "\(c.0): \(s.debugDescription)")
+        }
+    }
+}
+
+@Suite("Streaming decode and parallel encode", .enabled(if: Vocabs.required || Vocabs.available, "run the fetch scripts"))
+struct StreamingAndParallelTests {
+    @Test("streamed text equals the whole decode and never splits a character", arguments: RealModelTokenizerTests.cases)
+    func streaming(_ c: (String, String)) throws {
+        let tok = try Tokenizer(TokenizerData(metadata: GGUFFile(path: RealModelTokenizerTests.modelsDir.appendingPathComponent(c.1).path).metadata))
+        let text = String(decoding: try RealModelTokenizerTests.fixture("text.txt"), as: UTF8.self)
+        let ids = tok.encode(text, addSpecial: false, parseSpecial: true)
+        var d = StreamingDecoder(tok, special: true)
+        var streamed = ""
+        for id in ids {
+            let piece = d.push(id)
+            #expect(!piece.unicodeScalars.contains("\u{FFFD}") || text.unicodeScalars.contains("\u{FFFD}"))
+            streamed += piece
+        }
+        streamed += d.flush()
+        #expect(streamed == tok.decode(ids, special: true))
+    }
+
+    @Test("parallel encode gives the same ids as one thread", arguments: [RealModelTokenizerTests.cases[0], RealModelTokenizerTests.cases[2]])
+    func parallel(_ c: (String, String)) throws {
+        let tok = try Tokenizer(TokenizerData(metadata: GGUFFile(path: RealModelTokenizerTests.modelsDir.appendingPathComponent(c.1).path).metadata))
+        let text = String(repeating: String(decoding: try RealModelTokenizerTests.fixture("text.txt"), as: UTF8.self), count: 5)
+        for threads in [2, 3] {
+            let par = tok.encodeParallel(text, pool: ThreadPool(threadCount: threads)), ser = tok.encode(text)
+            #expect(par.count == ser.count && par == ser, "\(c.0) threads \(threads): \(par.count) vs \(ser.count) tokens")
         }
     }
 }
