@@ -69,8 +69,9 @@ public final class Tokenizer: @unchecked Sendable {
     let ignoreMerges: Bool
     /// BPE: id of the token for each byte's mapped code point. SPM: id of <0xNN>.
     let byteTokens: [Int32]
-    /// Special tokens to cut out of text, longest first.
+    /// Special tokens to cut out of text, longest first, and their indices by first byte.
     let specials: [(id: Int32, bytes: [UInt8], control: Bool)]
+    let specialsByFirstByte: [[Int]]
     /// For decoding byte-level BPE: mapped code point → byte.
     let codepointToByte: [UInt32: UInt8]
 
@@ -126,7 +127,10 @@ public final class Tokenizer: @unchecked Sendable {
                 if !bytes.isEmpty { sp.append((Int32(i), bytes, type != .userDefined)) }
             }
         }
-        specials = sp.sorted { $0.1.count > $1.1.count }
+        specials = sp.enumerated().sorted { $0.element.1.count != $1.element.1.count ? $0.element.1.count > $1.element.1.count : $0.offset < $1.offset }.map(\.element)
+        var byFirst = [[Int]](repeating: [], count: 256)
+        for (k, t) in specials.enumerated() { byFirst[Int(t.bytes[0])].append(k) }
+        specialsByFirstByte = byFirst
     }
 
     public func type(of id: Int32) -> TokenType {
@@ -165,29 +169,48 @@ public final class Tokenizer: @unchecked Sendable {
 
     enum Fragment { case text(Range<Int>), token(Int32) }
 
+    /// Cuts special tokens out of the text with llama.cpp's semantics (longest token first, each token's
+    /// occurrences left to right, never overlapping an earlier cut) but in one pass over the text: all
+    /// occurrences are found with a first-byte index, then accepted in llama.cpp's order.
     func partition(_ bytes: [UInt8], parseSpecial: Bool) -> [Fragment] {
         guard !bytes.isEmpty else { return [] }
-        var frags: [Fragment] = [.text(0..<bytes.count)]
-        for sp in specials where parseSpecial || !sp.control {
-            var next: [Fragment] = []
-            for f in frags {
-                guard case .text(let r) = f else { next.append(f); continue }
-                var start = r.lowerBound
-                var i = r.lowerBound
+        var found: [(special: Int, pos: Int)] = []
+        for i in 0..<bytes.count {
+            for k in specialsByFirstByte[Int(bytes[i])] {
+                let sp = specials[k]
+                if sp.control && !parseSpecial { continue }
                 let n = sp.bytes.count
-                while i + n <= r.upperBound {
-                    if bytes[i] == sp.bytes[0] && bytes[i..<(i + n)].elementsEqual(sp.bytes) {
-                        if i > start { next.append(.text(start..<i)) }
-                        next.append(.token(sp.id))
-                        i += n; start = i
-                    } else {
-                        i += 1
-                    }
-                }
-                if start < r.upperBound { next.append(.text(start..<r.upperBound)) }
+                if i + n <= bytes.count && bytes[i..<(i + n)].elementsEqual(sp.bytes) { found.append((k, i)) }
             }
-            frags = next
         }
+        guard !found.isEmpty else { return [.text(0..<bytes.count)] }
+        found.sort { $0.special != $1.special ? $0.special < $1.special : $0.pos < $1.pos }
+        var accepted: [(start: Int, end: Int, id: Int32)] = []  // kept sorted by start
+        var k = 0
+        while k < found.count {
+            let sp = found[k].special
+            var lastEnd = -1
+            while k < found.count && found[k].special == sp {
+                let pos = found[k].pos, end = pos + specials[sp].bytes.count
+                k += 1
+                guard pos >= lastEnd else { continue }
+                // Insertion point among accepted cuts; reject overlaps with the neighbours.
+                var lo = 0, hi = accepted.count
+                while lo < hi { let mid = (lo + hi) / 2; if accepted[mid].start < pos { lo = mid + 1 } else { hi = mid } }
+                if lo > 0 && accepted[lo - 1].end > pos { continue }
+                if lo < accepted.count && accepted[lo].start < end { continue }
+                accepted.insert((pos, end, specials[sp].id), at: lo)
+                lastEnd = end
+            }
+        }
+        var frags: [Fragment] = []
+        var at = 0
+        for a in accepted {
+            if a.start > at { frags.append(.text(at..<a.start)) }
+            frags.append(.token(a.id))
+            at = a.end
+        }
+        if at < bytes.count { frags.append(.text(at..<bytes.count)) }
         return frags
     }
 
