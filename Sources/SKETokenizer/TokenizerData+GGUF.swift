@@ -1,4 +1,4 @@
-// Adapter: the tokenizer.ggml.* metadata of a GGUF or .bump file → TokenizerData.
+// Adapter: the tokenizer.ggml.* metadata of a GGUF or .bump file ↔ TokenizerData.
 import SKEFormats
 
 extension TokenizerData {
@@ -18,5 +18,26 @@ extension TokenizerData {
                   addBOS: md.bool("tokenizer.ggml.add_bos_token") ?? defaultBOS,
                   addEOS: md.bool("tokenizer.ggml.add_eos_token") ?? false,
                   addSpacePrefix: model == .spm ? (md.bool("tokenizer.ggml.add_space_prefix") ?? true) : false)
+    }
+}
+
+extension TokenizerData {
+    /// The tokenizer.ggml.* metadata llama.cpp reads (for writing a tokenizer-only GGUF or a model's GGUF).
+    public var ggufMetadata: GGUFMetadata {
+        var md = GGUFMetadata()
+        md["tokenizer.ggml.model"] = .string(model.rawValue)
+        if let pre { md["tokenizer.ggml.pre"] = .string(pre) }
+        md["tokenizer.ggml.tokens"] = .array(.string(tokens))
+        if !scores.isEmpty { md["tokenizer.ggml.scores"] = .array(.float32(scores)) }
+        if !types.isEmpty { md["tokenizer.ggml.token_type"] = .array(.int32(types)) }
+        if !merges.isEmpty { md["tokenizer.ggml.merges"] = .array(.string(merges)) }
+        if let bos { md["tokenizer.ggml.bos_token_id"] = .uint32(UInt32(bos)) }
+        if let eos { md["tokenizer.ggml.eos_token_id"] = .uint32(UInt32(eos)) }
+        if let unk { md["tokenizer.ggml.unknown_token_id"] = .uint32(UInt32(unk)) }
+        if let pad { md["tokenizer.ggml.padding_token_id"] = .uint32(UInt32(pad)) }
+        md["tokenizer.ggml.add_bos_token"] = .bool(addBOS)
+        md["tokenizer.ggml.add_eos_token"] = .bool(addEOS)
+        if model == .spm { md["tokenizer.ggml.add_space_prefix"] = .bool(addSpacePrefix) }
+        return md
     }
 }
