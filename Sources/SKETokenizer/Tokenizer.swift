@@ -214,12 +214,13 @@ public final class Tokenizer: @unchecked Sendable {
         return frags
     }
 
-    /// Reusable buffers for one encode call.
+    /// Reusable buffers for one encode call, and its cache of already-encoded words.
     struct Workspace {
         var cps: [UInt32] = [], offsets: [Int] = [], pieces: [Int] = [], scratch: [Int] = []
         var ids: [Int32] = [], prev: [Int] = [], next: [Int] = [], start: [Int] = [], end: [Int] = []
         var heap = BigramHeap()
         var mapped: [UInt8] = []
+        var cache = WordCache()
     }
 
     func encodeBPE(_ text: ArraySlice<UInt8>, _ out: inout [Int32], _ w: inout Workspace) {
@@ -235,6 +236,14 @@ public final class Tokenizer: @unchecked Sendable {
     }
 
     func bpeWord(_ bytes: [UInt8], _ lo: Int, _ hi: Int, _ out: inout [Int32], _ w: inout Workspace) {
+        let hash = bytes.withUnsafeBufferPointer { fnv1a($0.baseAddress! + lo, hi - lo) }
+        if w.cache.lookup(hash, bytes, lo, hi, into: &out) { return }
+        let before = out.count
+        bpeWordUncached(bytes, lo, hi, &out, &w)
+        w.cache.insert(hash, bytes, lo, hi, out[before...])
+    }
+
+    func bpeWordUncached(_ bytes: [UInt8], _ lo: Int, _ hi: Int, _ out: inout [Int32], _ w: inout Workspace) {
         if ignoreMerges {
             w.mapped.removeAll(keepingCapacity: true)
             for i in lo..<hi { w.mapped += store.tokenBytes(byteTokens[Int(bytes[i])]) }
@@ -357,6 +366,37 @@ public final class Tokenizer: @unchecked Sendable {
     }
 
     public func decode(_ ids: [Int32], special: Bool = false) -> String { String(decoding: decodeBytes(ids, special: special), as: UTF8.self) }
+}
+
+/// Words already encoded in this call (text repeats its words), keyed by the word's bytes. Open addressing
+/// over flat arrays; stops growing at `limit` words.
+struct WordCache {
+    private var slots = [Int32](repeating: -1, count: 1 << 15)
+    private var hashes: [UInt64] = [], keyStart: [Int] = [0], keys: [UInt8] = [], idStart: [Int] = [0], ids: [Int32] = []
+    private let limit = 1 << 14
+
+    func lookup(_ h: UInt64, _ b: [UInt8], _ lo: Int, _ hi: Int, into out: inout [Int32]) -> Bool {
+        var i = Int(truncatingIfNeeded: h) & (slots.count - 1)
+        while slots[i] >= 0 {
+            let e = Int(slots[i])
+            if hashes[e] == h && keyStart[e + 1] - keyStart[e] == hi - lo && keys[keyStart[e]..<keyStart[e + 1]].elementsEqual(b[lo..<hi]) {
+                out.append(contentsOf: ids[idStart[e]..<idStart[e + 1]])
+                return true
+            }
+            i = (i + 1) & (slots.count - 1)
+        }
+        return false
+    }
+
+    mutating func insert(_ h: UInt64, _ b: [UInt8], _ lo: Int, _ hi: Int, _ result: ArraySlice<Int32>) {
+        guard hashes.count < limit else { return }
+        var i = Int(truncatingIfNeeded: h) & (slots.count - 1)
+        while slots[i] >= 0 { i = (i + 1) & (slots.count - 1) }
+        slots[i] = Int32(hashes.count)
+        hashes.append(h)
+        keys.append(contentsOf: b[lo..<hi]); keyStart.append(keys.count)
+        ids.append(contentsOf: result); idStart.append(ids.count)
+    }
 }
 
 /// A merge candidate: BPE uses key = rank (lowest first), SPM key = score (highest first); ties go to the left.
