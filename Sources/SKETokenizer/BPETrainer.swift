@@ -42,11 +42,12 @@ public enum BPETrainer {
                 pairWords[k, default: []].append(Int32(wi))
             }
         }
-        var heap = PairHeap()
-        for (k, c) in pairCount { heap.push(c, k) }
+        var heap = BinaryHeap<PairCount>()
+        for (k, c) in pairCount { heap.push(PairCount(count: c, pair: k)) }
         var merges: [(Int32, Int32)] = []
         let target = vocabSize - specialTokens.count
-        while symbolBytes.count < target, let (c, k) = heap.pop() {
+        while symbolBytes.count < target, let top = heap.pop() {
+            let (c, k) = (top.count, top.pair)
             guard pairCount[k] == c, c > 0 else { continue }  // stale entry
             let a = Int32(truncatingIfNeeded: k >> 32), b = Int32(truncatingIfNeeded: k & 0xFFFF_FFFF)
             let new = Int32(symbolBytes.count)
@@ -73,7 +74,7 @@ public enum BPETrainer {
                 words[Int(wi)] = merged
             }
             pairWords[k] = nil
-            for p in touched { if let c2 = pairCount[p], c2 > 0 { heap.push(c2, p) } else { pairCount[p] = nil } }
+            for p in touched { if let c2 = pairCount[p], c2 > 0 { heap.push(PairCount(count: c2, pair: p)) } else { pairCount[p] = nil } }
         }
         // 3. Vocabulary in GPT-2's printable form.
         func printable(_ b: [UInt8]) -> String {
@@ -91,31 +92,8 @@ public enum BPETrainer {
     }
 }
 
-/// Max-heap of (count, pair); ties pop the smaller pair key first.
-struct PairHeap {
-    private var items: [(Int, UInt64)] = []
-    @inline(__always) private func before(_ x: (Int, UInt64), _ y: (Int, UInt64)) -> Bool { x.0 != y.0 ? x.0 > y.0 : x.1 < y.1 }
-    mutating func push(_ c: Int, _ k: UInt64) {
-        items.append((c, k))
-        var i = items.count - 1
-        while i > 0 { let p = (i - 1) / 2; guard before(items[i], items[p]) else { break }; items.swapAt(i, p); i = p }
-    }
-    mutating func pop() -> (Int, UInt64)? {
-        guard let top = items.first else { return nil }
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < items.count && before(items[l], items[m]) { m = l }
-                if r < items.count && before(items[r], items[m]) { m = r }
-                if m == i { break }
-                items.swapAt(i, m); i = m
-            }
-        }
-        return top
-    }
+/// Pair statistics entry: the highest count first, ties to the smaller pair key.
+struct PairCount: HeapOrdered {
+    var count: Int, pair: UInt64
+    @inline(__always) static func before(_ x: PairCount, _ y: PairCount) -> Bool { x.count != y.count ? x.count > y.count : x.pair < y.pair }
 }
-

@@ -256,7 +256,7 @@ public final class Tokenizer: @unchecked Sendable {
             w.ids.append(byteTokens[Int(bytes[lo + i])]); w.prev.append(i - 1); w.next.append(i + 1 < n ? i + 1 : -1)
             w.start.append(lo + i); w.end.append(lo + i + 1)
         }
-        w.heap.clear(lowestFirst: true)
+        w.heap.clear()
         @inline(__always) func push(_ l: Int, _ r: Int, _ w: inout Workspace) {
             guard l >= 0, r >= 0, let m = merges.find(w.ids[l], w.ids[r]) else { return }
             w.heap.push(Bigram(key: Float(m.rank), left: Int32(l), right: Int32(r), a: w.ids[l], b: w.ids[r], merged: m.merged))
@@ -293,14 +293,14 @@ public final class Tokenizer: @unchecked Sendable {
         w.prev.removeAll(keepingCapacity: true); w.next.removeAll(keepingCapacity: true)
         w.start.removeAll(keepingCapacity: true); w.end.removeAll(keepingCapacity: true)
         for i in 0..<n { w.prev.append(i - 1); w.next.append(i + 1 < n ? i + 1 : -1); w.start.append(w.offsets[i]); w.end.append(w.offsets[i + 1]) }
-        w.heap.clear(lowestFirst: false)
+        w.heap.clear()
         text.withUnsafeBufferPointer { tb in
             func tryAdd(_ l: Int, _ r: Int, _ w: inout Workspace) {
                 guard l >= 0, r >= 0 else { return }
                 let s = UnsafeBufferPointer(rebasing: tb[w.start[l]..<w.end[r]])
                 guard let id = store.lookup(s), Int(id) < vocabSize else { return }
                 let score = data.scores.isEmpty ? 0 : data.scores[Int(id)]
-                w.heap.push(Bigram(key: score, left: Int32(l), right: Int32(r), a: Int32(s.count), b: 0, merged: id))
+                w.heap.push(Bigram(key: -score, left: Int32(l), right: Int32(r), a: Int32(s.count), b: 0, merged: id))
             }
             for i in 1..<max(1, n) { tryAdd(i - 1, i, &w) }
             while let g = w.heap.pop() {
@@ -399,35 +399,34 @@ struct WordCache {
     }
 }
 
-/// A merge candidate: BPE uses key = rank (lowest first), SPM key = score (highest first); ties go to the left.
-struct Bigram {
+/// A merge candidate, ordered by `key` (lowest first: BPE pushes the merge rank, SPM the negated score) and
+/// then by position (leftmost first), as llama.cpp's two bigram queues order them.
+struct Bigram: HeapOrdered {
     var key: Float
     var left: Int32, right: Int32
     var a: Int32, b: Int32
     var merged: Int32
+    @inline(__always) static func before(_ x: Bigram, _ y: Bigram) -> Bool { x.key != y.key ? x.key < y.key : x.left < y.left }
 }
 
-/// Binary heap over a reusable array.
-struct BigramHeap {
-    private var items: [Bigram] = []
-    private var lowest = true
-    /// Empties the heap and sets its order: lowest key first (BPE ranks) or highest first (SPM scores).
-    mutating func clear(lowestFirst: Bool) { items.removeAll(keepingCapacity: true); lowest = lowestFirst }
+typealias BigramHeap = BinaryHeap<Bigram>
 
-    @inline(__always) private func before(_ x: Bigram, _ y: Bigram) -> Bool {
-        if x.key != y.key { return lowest ? x.key < y.key : x.key > y.key }
-        return x.left < y.left
-    }
-    mutating func push(_ g: Bigram) {
+protocol HeapOrdered { static func before(_ x: Self, _ y: Self) -> Bool }
+
+/// Binary heap over a reusable array; `pop` returns the element that comes first by `before`.
+struct BinaryHeap<Element: HeapOrdered> {
+    private var items: [Element] = []
+    mutating func clear() { items.removeAll(keepingCapacity: true) }
+    mutating func push(_ g: Element) {
         items.append(g)
         var i = items.count - 1
         while i > 0 {
             let p = (i - 1) / 2
-            guard before(items[i], items[p]) else { break }
+            guard Element.before(items[i], items[p]) else { break }
             items.swapAt(i, p); i = p
         }
     }
-    mutating func pop() -> Bigram? {
+    mutating func pop() -> Element? {
         guard let top = items.first else { return nil }
         let last = items.removeLast()
         if !items.isEmpty {
@@ -436,8 +435,8 @@ struct BigramHeap {
             while true {
                 let l = 2 * i + 1, r = l + 1
                 var m = i
-                if l < items.count && before(items[l], items[m]) { m = l }
-                if r < items.count && before(items[r], items[m]) { m = r }
+                if l < items.count && Element.before(items[l], items[m]) { m = l }
+                if r < items.count && Element.before(items[r], items[m]) { m = r }
                 if m == i { break }
                 items.swapAt(i, m); i = m
             }
