@@ -58,6 +58,9 @@ let package = Package(
         .testTarget(
             name: "SKETokenizerTests", dependencies: ["SKETokenizer", "SKEFormats", "SKECore"],
             resources: [.copy("Fixtures")], swiftSettings: baselineCPU),
+        .testTarget(
+            name: "EndToEndTests", dependencies: ["SKECore", "SKEFormats", "SKEKernels", "SKETokenizer"],
+            resources: [.copy("Fixtures")], swiftSettings: baselineCPU),
         .testTarget(name: "SKECoreTests", dependencies: ["SKECore"], swiftSettings: baselineCPU),
         .testTarget(
             name: "SKEFormatsTests", dependencies: ["SKECore", "SKEFormats"],
