@@ -1,0 +1,49 @@
+// Hostile tokenizer metadata and text: clear errors or working tokenizers, never a trap.
+import Testing
+@testable import SKETokenizer
+
+@Suite("Hostile tokenizer data")
+struct HostileTokenizerTests {
+    static let bytes256: [String] = (0..<256).map { String(Unicode.Scalar(byteToCodepoint[$0])!) }
+
+    @Test("bad metadata is a typed error")
+    func errors() {
+        #expect(throws: TokenizerError.self) { try Tokenizer(TokenizerData(model: .bpe, pre: "gpt-2", tokens: [])) }
+        #expect(throws: TokenizerError.self) { try Tokenizer(TokenizerData(model: .bpe, pre: "gpt-2", tokens: Self.bytes256, scores: [1, 2])) }
+        #expect(throws: TokenizerError.self) { try Tokenizer(TokenizerData(model: .bpe, pre: "gpt-2", tokens: Self.bytes256, bos: 999)) }
+        #expect(throws: TokenizerError.self) { try Tokenizer(TokenizerData(model: .bpe, pre: "gpt-2", tokens: Self.bytes256, eos: -5)) }
+        #expect(throws: TokenizerError.unknownPreTokenizer("klingon")) { try Tokenizer(TokenizerData(model: .bpe, pre: "klingon", tokens: Self.bytes256)) }
+    }
+
+    @Test("odd but legal vocabularies still tokenize and round-trip")
+    func oddVocabularies() throws {
+        // Duplicate and empty tokens, merges without a space, merges of strings that are not tokens,
+        // unknown token types, a vocabulary missing most bytes.
+        var tokens = Self.bytes256 + ["", "ab", "ab", "Ġthe"]
+        let merges = ["a b", "nospace", " lead", "x y", "Ġ t", "Ġt h", "Ġth e", "q q q"]
+        var types = [Int32](repeating: 1, count: tokens.count)
+        types[3] = 77; types[256] = 3
+        let t = try Tokenizer(TokenizerData(model: .bpe, pre: "llama-bpe", tokens: tokens, types: types, merges: merges))
+        for text in ["", "ab ab the the", "xyz qqq", "\u{0}\u{1}\u{7f}", "é漢😀", String(repeating: " ", count: 100)] {
+            #expect(t.decode(t.encode(text, addSpecial: false)) == text)
+        }
+        tokens = Array(Self.bytes256[0..<10])
+        let sparse = try Tokenizer(TokenizerData(model: .bpe, pre: "gpt-2", tokens: tokens, unk: 0))
+        _ = sparse.encode("bytes the vocabulary lacks: é漢😀", addSpecial: false)  // unknown bytes → unk, no trap
+        let spm = try Tokenizer(TokenizerData(model: .spm, tokens: ["<unk>", "▁", "a", "▁a"], scores: [0, -1, -2, -0.5], types: [2, 1, 1, 1], unk: 0))
+        #expect(spm.encode("a a", addSpecial: false) == [3, 3])
+        _ = spm.encode("zzz 漢", addSpecial: false)  // no byte tokens: unknown pieces become <unk>
+    }
+
+    @Test("random byte soup never traps", arguments: ["gpt-2", "llama-bpe", "qwen2", "smollm", "falcon", "deepseek-llm", "deepseek-coder", "default"])
+    func soup(_ pre: String) throws {
+        let t = try BPETrainer.train(text: "the quick brown fox 123 jumps over the lazy dog ü漢 ", vocabSize: 300, pre: pre)
+        let tok = try Tokenizer(t)
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<300 {
+            let bytes = (0..<Int.random(in: 0...64, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let s = String(decoding: bytes, as: UTF8.self)
+            #expect(tok.decode(tok.encode(s, addSpecial: true, parseSpecial: true)) == s)
+        }
+    }
+}
