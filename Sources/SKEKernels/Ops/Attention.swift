@@ -41,34 +41,43 @@ public enum Attention {
             for h in 0..<nh {
                 let kh = h / group
                 for i in 0..<t {
-                    let qi = q + ((bi * t + i) * nh + h) * hs
-                    let row = att + ((bi * nh + h) * t + i) * t
-                    var m = -F.infinity
-                    for j in 0..<t {
-                        guard p.visible(query: i, key: j) else { row[j] = -F.infinity; continue }
-                        let kj = k + ((bi * t + j) * nkv + kh) * hs
-                        var s: F = 0
-                        for d in 0..<hs { s += qi[d] * kj[d] }
-                        s *= scale
-                        if cap > 0 { s = cap * F.tanh(s / cap) }
-                        row[j] = s
-                        m = max(m, s)
-                    }
-                    var sum: F = 0
-                    for j in 0..<t {
-                        let e = row[j] == -F.infinity ? 0 : F.exp(row[j] - m)
-                        row[j] = e; sum += e
-                    }
-                    let inv = 1 / sum
-                    let o = out + ((bi * t + i) * nh + h) * hs
-                    for d in 0..<hs { o[d] = 0 }
-                    for j in 0..<t where row[j] != 0 {
-                        row[j] *= inv
-                        let vj = v + ((bi * t + j) * nkv + kh) * hs
-                        for d in 0..<hs { o[d] += row[j] * vj[d] }
-                    }
+                    attendRow(q: q + ((bi * t + i) * nh + h) * hs, keys: k + (bi * t * nkv + kh) * hs, values: v + (bi * t * nkv + kh) * hs,
+                              stride: nkv * hs, count: t, visible: { p.visible(query: i, key: $0) }, headSize: hs, scale: scale, cap: cap,
+                              row: att + ((bi * nh + h) * t + i) * t, out: out + ((bi * t + i) * nh + h) * hs)
                 }
             }
+        }
+    }
+
+    /// One query row: scores against `count` keys (masked keys get probability 0), softmax into `row`
+    /// (normalised, so the training forward can keep it), then out = Σ row[j]·v_j. Keys/values at stride.
+    @inlinable @inline(__always)
+    static func attendRow<F: Real & BinaryFloatingPoint>(
+        q qi: UnsafePointer<F>, keys: UnsafePointer<F>, values: UnsafePointer<F>, stride: Int, count: Int, visible: (Int) -> Bool,
+        headSize hs: Int, scale: F, cap: F, row: UnsafeMutablePointer<F>, out o: UnsafeMutablePointer<F>
+    ) {
+        var m = -F.infinity
+        for j in 0..<count {
+            guard visible(j) else { row[j] = -F.infinity; continue }
+            let kj = keys + j * stride
+            var s: F = 0
+            for d in 0..<hs { s += qi[d] * kj[d] }
+            s *= scale
+            if cap > 0 { s = cap * F.tanh(s / cap) }
+            row[j] = s
+            m = max(m, s)
+        }
+        var sum: F = 0
+        for j in 0..<count {
+            let e = row[j] == -F.infinity ? 0 : F.exp(row[j] - m)
+            row[j] = e; sum += e
+        }
+        let inv = sum > 0 ? 1 / sum : 0
+        for d in 0..<hs { o[d] = 0 }
+        for j in 0..<count where row[j] != 0 {
+            row[j] *= inv
+            let vj = values + j * stride
+            for d in 0..<hs { o[d] += row[j] * vj[d] }
         }
     }
 
@@ -129,30 +138,8 @@ public enum Attention {
             let pos = Int(positions[i])
             for h in heads ?? 0..<nh {
                 let kh = h / group
-                let qi = q + (i * nh + h) * hs
-                var m = -F.infinity
-                for j in 0..<tk {
-                    guard p.visible(query: pos, key: j) else { row[j] = -F.infinity; continue }
-                    let kj = kCache + (j * nkv + kh) * hs
-                    var s: F = 0
-                    for d in 0..<hs { s += qi[d] * kj[d] }
-                    s *= scale
-                    if cap > 0 { s = cap * F.tanh(s / cap) }
-                    row[j] = s
-                    m = max(m, s)
-                }
-                var sum: F = 0
-                for j in 0..<tk {
-                    let e = row[j] == -F.infinity ? 0 : F.exp(row[j] - m)
-                    row[j] = e; sum += e
-                }
-                let inv = 1 / sum
-                let o = out + (i * nh + h) * hs
-                for d in 0..<hs { o[d] = 0 }
-                for j in 0..<tk where row[j] != 0 {
-                    let w = row[j] * inv, vj = vCache + (j * nkv + kh) * hs
-                    for d in 0..<hs { o[d] += w * vj[d] }
-                }
+                attendRow(q: q + (i * nh + h) * hs, keys: kCache + kh * hs, values: vCache + kh * hs, stride: nkv * hs, count: tk,
+                          visible: { p.visible(query: pos, key: $0) }, headSize: hs, scale: scale, cap: cap, row: row, out: out + (i * nh + h) * hs)
             }
         }
     }
