@@ -1,6 +1,7 @@
 // GGMLType — the tensor element types GGUF files name, with their block layout as a table.
 // The table is the single source of truth for "how many bytes does a row of N elements take";
-// kernels (SKEKernels) add their own per-type rows (dequantize, dot, activation format) keyed by this.
+// kernels (SKEKernels.QuantTraits) add their own per-type rows (dequantize, dot, activation format); a type
+// without such a row can be read, inspected and converted but not computed with.
 
 /// A ggml tensor type, by the numeric id GGUF stores (ggml.h `enum ggml_type`).
 public enum GGMLType: UInt32, Sendable, CaseIterable, Codable {
@@ -15,44 +16,42 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, Codable {
         public let name: String
         public let blockSize: Int
         public let blockBytes: Int
-        /// True for the types ske's kernels compute with (the others can be read, inspected and converted).
-        public let supported: Bool
     }
 
     /// One row per type (ggml's `type_traits`: block size and bytes per block).
     private static let table: [GGMLType: Traits] = [
-        .f32: .init(name: "F32", blockSize: 1, blockBytes: 4, supported: true),
-        .f16: .init(name: "F16", blockSize: 1, blockBytes: 2, supported: true),
-        .bf16: .init(name: "BF16", blockSize: 1, blockBytes: 2, supported: true),
-        .q4_0: .init(name: "Q4_0", blockSize: 32, blockBytes: 18, supported: true),
-        .q4_1: .init(name: "Q4_1", blockSize: 32, blockBytes: 20, supported: true),
-        .q5_0: .init(name: "Q5_0", blockSize: 32, blockBytes: 22, supported: true),
-        .q5_1: .init(name: "Q5_1", blockSize: 32, blockBytes: 24, supported: true),
-        .q8_0: .init(name: "Q8_0", blockSize: 32, blockBytes: 34, supported: true),
-        .q8_1: .init(name: "Q8_1", blockSize: 32, blockBytes: 36, supported: true),  // f16 d, f16 s, 32×i8
-        .q2_K: .init(name: "Q2_K", blockSize: 256, blockBytes: 84, supported: false),
-        .q3_K: .init(name: "Q3_K", blockSize: 256, blockBytes: 110, supported: false),
-        .q4_K: .init(name: "Q4_K", blockSize: 256, blockBytes: 144, supported: true),
-        .q5_K: .init(name: "Q5_K", blockSize: 256, blockBytes: 176, supported: true),
-        .q6_K: .init(name: "Q6_K", blockSize: 256, blockBytes: 210, supported: true),
-        .q8_K: .init(name: "Q8_K", blockSize: 256, blockBytes: 292, supported: true),
-        .iq2_xxs: .init(name: "IQ2_XXS", blockSize: 256, blockBytes: 66, supported: false),
-        .iq2_xs: .init(name: "IQ2_XS", blockSize: 256, blockBytes: 74, supported: false),
-        .iq3_xxs: .init(name: "IQ3_XXS", blockSize: 256, blockBytes: 98, supported: false),
-        .iq1_s: .init(name: "IQ1_S", blockSize: 256, blockBytes: 50, supported: false),
-        .iq4_nl: .init(name: "IQ4_NL", blockSize: 32, blockBytes: 18, supported: false),
-        .iq3_s: .init(name: "IQ3_S", blockSize: 256, blockBytes: 110, supported: false),
-        .iq2_s: .init(name: "IQ2_S", blockSize: 256, blockBytes: 82, supported: false),
-        .iq4_xs: .init(name: "IQ4_XS", blockSize: 256, blockBytes: 136, supported: false),
-        .i8: .init(name: "I8", blockSize: 1, blockBytes: 1, supported: false),
-        .i16: .init(name: "I16", blockSize: 1, blockBytes: 2, supported: false),
-        .i32: .init(name: "I32", blockSize: 1, blockBytes: 4, supported: false),
-        .i64: .init(name: "I64", blockSize: 1, blockBytes: 8, supported: false),
-        .f64: .init(name: "F64", blockSize: 1, blockBytes: 8, supported: false),
-        .iq1_m: .init(name: "IQ1_M", blockSize: 256, blockBytes: 56, supported: false),
-        .tq1_0: .init(name: "TQ1_0", blockSize: 256, blockBytes: 54, supported: false),
-        .tq2_0: .init(name: "TQ2_0", blockSize: 256, blockBytes: 66, supported: false),
-        .mxfp4: .init(name: "MXFP4", blockSize: 32, blockBytes: 17, supported: false),
+        .f32: .init(name: "F32", blockSize: 1, blockBytes: 4),
+        .f16: .init(name: "F16", blockSize: 1, blockBytes: 2),
+        .bf16: .init(name: "BF16", blockSize: 1, blockBytes: 2),
+        .q4_0: .init(name: "Q4_0", blockSize: 32, blockBytes: 18),
+        .q4_1: .init(name: "Q4_1", blockSize: 32, blockBytes: 20),
+        .q5_0: .init(name: "Q5_0", blockSize: 32, blockBytes: 22),
+        .q5_1: .init(name: "Q5_1", blockSize: 32, blockBytes: 24),
+        .q8_0: .init(name: "Q8_0", blockSize: 32, blockBytes: 34),
+        .q8_1: .init(name: "Q8_1", blockSize: 32, blockBytes: 36),  // f16 d, f16 s, 32×i8
+        .q2_K: .init(name: "Q2_K", blockSize: 256, blockBytes: 84),
+        .q3_K: .init(name: "Q3_K", blockSize: 256, blockBytes: 110),
+        .q4_K: .init(name: "Q4_K", blockSize: 256, blockBytes: 144),
+        .q5_K: .init(name: "Q5_K", blockSize: 256, blockBytes: 176),
+        .q6_K: .init(name: "Q6_K", blockSize: 256, blockBytes: 210),
+        .q8_K: .init(name: "Q8_K", blockSize: 256, blockBytes: 292),
+        .iq2_xxs: .init(name: "IQ2_XXS", blockSize: 256, blockBytes: 66),
+        .iq2_xs: .init(name: "IQ2_XS", blockSize: 256, blockBytes: 74),
+        .iq3_xxs: .init(name: "IQ3_XXS", blockSize: 256, blockBytes: 98),
+        .iq1_s: .init(name: "IQ1_S", blockSize: 256, blockBytes: 50),
+        .iq4_nl: .init(name: "IQ4_NL", blockSize: 32, blockBytes: 18),
+        .iq3_s: .init(name: "IQ3_S", blockSize: 256, blockBytes: 110),
+        .iq2_s: .init(name: "IQ2_S", blockSize: 256, blockBytes: 82),
+        .iq4_xs: .init(name: "IQ4_XS", blockSize: 256, blockBytes: 136),
+        .i8: .init(name: "I8", blockSize: 1, blockBytes: 1),
+        .i16: .init(name: "I16", blockSize: 1, blockBytes: 2),
+        .i32: .init(name: "I32", blockSize: 1, blockBytes: 4),
+        .i64: .init(name: "I64", blockSize: 1, blockBytes: 8),
+        .f64: .init(name: "F64", blockSize: 1, blockBytes: 8),
+        .iq1_m: .init(name: "IQ1_M", blockSize: 256, blockBytes: 56),
+        .tq1_0: .init(name: "TQ1_0", blockSize: 256, blockBytes: 54),
+        .tq2_0: .init(name: "TQ2_0", blockSize: 256, blockBytes: 66),
+        .mxfp4: .init(name: "MXFP4", blockSize: 32, blockBytes: 17),
     ]
 
     public var traits: Traits { Self.table[self]! }

@@ -94,6 +94,12 @@ extension QuantReference {
         return s
     }
 
+    /// Σ of the 32 activations of sub-block j of a Q8_K block (its two 16-element sums).
+    @inline(__always) static func q8KSubBlockSum(_ y: UnsafeRawPointer, _ j: Int) -> Int32 {
+        Int32(Int16(littleEndian: y.loadUnaligned(fromByteOffset: 260 + 4 * j, as: Int16.self)))
+            + Int32(Int16(littleEndian: y.loadUnaligned(fromByteOffset: 262 + 4 * j, as: Int16.self)))
+    }
+
     /// Q4_K · Q8_K: Σ_sub d·sc·Σq·a − dmin·m·Σa (the activation's 16-element sums give Σa per sub-block).
     public static func dotQ4_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
         var s: Float = 0
@@ -107,9 +113,7 @@ extension QuantReference {
                 var dot: Int32 = 0
                 for l in 0..<32 { dot += Int32((qs.u8(l) >> shift) & 0xF) * Int32(y.i8(4 + 32 * j + l)) }
                 sumi += Int32(sc) * dot
-                let bs = Int32(Int16(littleEndian: y.loadUnaligned(fromByteOffset: 260 + 4 * j, as: Int16.self)))
-                    + Int32(Int16(littleEndian: y.loadUnaligned(fromByteOffset: 262 + 4 * j, as: Int16.self)))
-                mins += Int32(m) * bs
+                mins += Int32(m) * q8KSubBlockSum(y, j)
             }
             s += d * Float(sumi) - dmin * Float(mins)
         }
@@ -132,9 +136,7 @@ extension QuantReference {
                     dot += q * Int32(y.i8(4 + 32 * j + l))
                 }
                 sumi += Int32(sc) * dot
-                let bs = Int32(Int16(littleEndian: y.loadUnaligned(fromByteOffset: 260 + 4 * j, as: Int16.self)))
-                    + Int32(Int16(littleEndian: y.loadUnaligned(fromByteOffset: 262 + 4 * j, as: Int16.self)))
-                mins += Int32(m) * bs
+                mins += Int32(m) * q8KSubBlockSum(y, j)
             }
             s += d * Float(sumi) - dmin * Float(mins)
         }

@@ -58,6 +58,13 @@ let byteToCodepoint: [UInt32] = {
     return map
 }()
 
+/// The inverse map: printable code point → byte (−1 where none), indexed by code point.
+let codepointToByte: [Int16] = {
+    var t = [Int16](repeating: -1, count: Int(byteToCodepoint.max()!) + 1)
+    for b in 0..<256 { t[Int(byteToCodepoint[b])] = Int16(b) }
+    return t
+}()
+
 func utf8(_ cp: UInt32) -> [UInt8] { Array(String(Character(Unicode.Scalar(cp)!)).utf8) }
 
 public final class Tokenizer: @unchecked Sendable {
@@ -72,8 +79,9 @@ public final class Tokenizer: @unchecked Sendable {
     /// Special tokens to cut out of text, longest first, and their indices by first byte.
     let specials: [(id: Int32, bytes: [UInt8], control: Bool)]
     let specialsByFirstByte: [[Int]]
-    /// For decoding byte-level BPE: mapped code point → byte.
-    let codepointToByte: [UInt32: UInt8]
+    /// Every token's decoded bytes, back to back (see `decodedPiece`).
+    let pieces: [UInt8]
+    let pieceOffsets: [Int]
 
     public init(_ d: TokenizerData) throws {
         data = d
@@ -104,9 +112,6 @@ public final class Tokenizer: @unchecked Sendable {
                 let l = s.appendExtra(a), r = s.appendExtra(b), merged = s.appendExtra(a + b)
                 table.insert(l, r, rank: Int32(rank), merged: merged)
             }
-            var inverse: [UInt32: UInt8] = [:]
-            for b in 0..<256 { inverse[byteToCodepoint[b]] = UInt8(b) }
-            codepointToByte = inverse
         case .spm:
             pre = PreTokenizer(stages: [])
             ignoreMerges = false
@@ -114,8 +119,16 @@ public final class Tokenizer: @unchecked Sendable {
                 let hex = "<0x" + String(b, radix: 16, uppercase: true).leftPad2() + ">"
                 bt[b] = s.lookup(Array(hex.utf8)) ?? s.lookup([UInt8(b)]) ?? d.unk ?? -1
             }
-            codepointToByte = [:]
         }
+        var dec: [UInt8] = [], offs = [0]
+        dec.reserveCapacity(s.tokenBytes(0).count * n)
+        for id in 0..<n {
+            let type = id < d.types.count ? TokenType(rawValue: d.types[id]) ?? .undefined : .normal
+            dec += Self.decodedPiece(s.tokenBytes(Int32(id)), type: type, model: d.model)
+            offs.append(dec.count)
+        }
+        pieces = dec
+        pieceOffsets = offs
         store = s
         merges = table
         byteTokens = bt
@@ -326,32 +339,42 @@ public final class Tokenizer: @unchecked Sendable {
 
     // MARK: decode
 
-    /// The bytes a token stands for (special tokens give their text only when `special`).
-    public func pieceBytes(_ id: Int32, special: Bool = false) -> [UInt8] {
+    /// The bytes a token stands for (control/unknown tokens give their text only when `special`). A slice of
+    /// the table built once at init: decoding during generation does no string work per token.
+    public func pieceBytes(_ id: Int32, special: Bool = false) -> ArraySlice<UInt8> {
         guard id >= 0, Int(id) < vocabSize else { return [] }
-        let raw = Array(store.tokenBytes(id))
         switch type(of: id) {
-        case .control, .unknown: return special ? raw : []
-        case .userDefined: return raw
+        case .control, .unknown: return special ? store.tokenBytes(id) : []
+        default: return pieces[pieceOffsets[Int(id)]..<pieceOffsets[Int(id) + 1]]
+        }
+    }
+
+    /// What a non-control token decodes to: byte tokens <0xNN> → the byte, SPM "▁" → space, byte-level BPE
+    /// code points → their bytes (GPT-2's map), user-defined tokens → their text.
+    static func decodedPiece(_ raw: ArraySlice<UInt8>, type: TokenType, model: TokenizerData.Model) -> [UInt8] {
+        switch type {
+        case .userDefined: return Array(raw)
         case .byte:
-            if raw.count == 6, let v = UInt8(String(decoding: raw[3..<5], as: UTF8.self), radix: 16) { return [v] }
-            return raw
+            if raw.count == 6, let v = UInt8(String(decoding: raw.dropFirst(3).prefix(2), as: UTF8.self), radix: 16) { return [v] }
+            return Array(raw)
         default:
-            switch data.model {
+            var out: [UInt8] = []
+            switch model {
             case .spm:
-                var out: [UInt8] = []
-                var i = 0
-                while i < raw.count {
-                    if i + 2 < raw.count && raw[i] == 0xE2 && raw[i + 1] == 0x96 && raw[i + 2] == 0x81 { out.append(32); i += 3 } else { out.append(raw[i]); i += 1 }
+                var i = raw.startIndex
+                while i < raw.endIndex {
+                    if i + 2 < raw.endIndex && raw[i] == 0xE2 && raw[i + 1] == 0x96 && raw[i + 2] == 0x81 { out.append(32); i += 3 } else { out.append(raw[i]); i += 1 }
                 }
-                return out
             case .bpe:
-                var out: [UInt8] = []
                 for s in String(decoding: raw, as: UTF8.self).unicodeScalars {
-                    if let b = codepointToByte[s.value] { out.append(b) } else { out += Array(String(s).utf8) }
+                    if s.value < UInt32(codepointToByte.count), codepointToByte[Int(s.value)] >= 0 {
+                        out.append(UInt8(codepointToByte[Int(s.value)]))
+                    } else {
+                        out += Array(String(s).utf8)
+                    }
                 }
-                return out
             }
+            return out
         }
     }
 
@@ -501,7 +524,7 @@ public struct StreamingDecoder {
     public mutating func push(_ id: Int32) -> String {
         var bytes = tokenizer.pieceBytes(id, special: special)
         if atStart && tokenizer.data.model == .spm && tokenizer.data.addSpacePrefix && tokenizer.type(of: id) == .normal && bytes.first == 32 {
-            bytes.removeFirst()
+            bytes = bytes.dropFirst()
         }
         if !bytes.isEmpty { atStart = false }
         pending += bytes
