@@ -45,10 +45,20 @@ let package = Package(
             swiftSettings: baselineCPU),
         // Tokenizer: standalone BPE/SPM; the GGUF metadata adapter is its only use of SKEFormats.
         .target(name: "SKETokenizer", dependencies: ["SKECore", "SKEFormats"], swiftSettings: baselineCPU),
+        // The compiler: IR, verifier, fusion, memory planner, lowering to a Plan.
+        .target(name: "SKEGraph", dependencies: ["SKECore", "SKEKernels"], swiftSettings: baselineCPU),
+        // Architectures (one file each) building IR from GGUF metadata.
+        .target(name: "SKEModels", dependencies: ["SKEGraph", "SKEFormats", "SKEKernels"], swiftSettings: baselineCPU),
+        // Executes Plans: engine, KV cache, sampling, generation, perplexity, chat templates.
+        .target(
+            name: "SKERuntime",
+            dependencies: ["SKECore", "SKEFormats", "SKEKernels", "SKEGraph", "SKEModels", "SKETokenizer",
+                           .product(name: "RealModule", package: "swift-numerics")],
+            swiftSettings: baselineCPU),
         .executableTarget(
             name: "ske",
             dependencies: [
-                "SKECore", "SKEFormats", "SKEKernels", "SKETokenizer",
+                "SKECore", "SKEFormats", "SKEKernels", "SKETokenizer", "SKEGraph", "SKEModels", "SKERuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: baselineCPU),
@@ -59,7 +69,7 @@ let package = Package(
             name: "SKETokenizerTests", dependencies: ["SKETokenizer", "SKEFormats", "SKECore"],
             resources: [.copy("Fixtures")], swiftSettings: baselineCPU),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["SKECore", "SKEFormats", "SKEKernels", "SKETokenizer"],
+            name: "EndToEndTests", dependencies: ["SKECore", "SKEFormats", "SKEKernels", "SKETokenizer", "SKEGraph", "SKEModels", "SKERuntime"],
             resources: [.copy("Fixtures")], swiftSettings: baselineCPU),
         .testTarget(name: "SKECoreTests", dependencies: ["SKECore"], swiftSettings: baselineCPU),
         .testTarget(

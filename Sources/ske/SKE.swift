@@ -9,7 +9,7 @@ struct SKE: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ske",
         abstract: "Swift Kernel Engine: run and train transformer models on CPUs.",
-        subcommands: [Inspect.self, Convert.self, Tokenize.self, TokenizerCommand.self, Bench.self])
+        subcommands: [Run.self, Perplexity.self, Compile.self, Inspect.self, Convert.self, Tokenize.self, TokenizerCommand.self, Bench.self])
 }
 
 /// The model the README's first command fetches, used when `-m` is not given.
@@ -39,6 +39,12 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
         FileHandle.standardError.write(Data("error: \(e)\n".utf8))
         throw ExitCode(1)
     } catch let e as SKEError {
+        FileHandle.standardError.write(Data("error: \(e)\n".utf8))
+        throw ExitCode(1)
+    } catch let e as ExitCode {
+        throw e
+    } catch let e as any Error & CustomStringConvertible {
+        // GraphError, ModelError, RuntimeError, TokenizerError, TemplateError: each says what to do.
         FileHandle.standardError.write(Data("error: \(e)\n".utf8))
         throw ExitCode(1)
     }

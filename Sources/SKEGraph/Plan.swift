@@ -1,0 +1,256 @@
+// Lowering: a verified (and usually fused) graph becomes a Plan — a flat list of kernel calls whose operands
+// are resolved: arena byte offsets for activations and scratch, pointers for weights, kernels from the quant
+// traits table. The runtime executes the steps in order; the emitter prints them as Swift.
+import SKECore
+import SKEKernels
+
+/// A stored tensor a step reads: its name (for printing), bytes (mmapped, never copied), type and shape.
+public struct WeightRef: @unchecked Sendable {
+    public let name: String
+    public let pointer: UnsafeRawPointer
+    public let type: GGMLType
+    /// [N, K] rows-first (a vector is [1, C]).
+    public let rows: Int, cols: Int
+    public var rowBytes: Int { type.byteCount(elements: cols)! }
+    public var floats: UnsafePointer<Float> { pointer.assumingMemoryBound(to: Float.self) }
+}
+
+/// Arithmetic of the matmuls' activations.
+public enum ActivationPrecision: String, Sendable, CaseIterable {
+    /// Quantized to each weight type's activation format before the integer dot (llama.cpp's arithmetic; fastest).
+    case quantized
+    /// Kept in float32; weights are dequantized row by row in registers (the float reference's arithmetic).
+    case float
+}
+
+public struct LinearStep: Sendable {
+    public struct Part: Sendable {
+        public let weight: WeightRef
+        public let kernels: QuantKernels
+        /// Which quantized activation buffer this part reads (index into `activations`).
+        public let activation: Int
+        /// Output offset (part-major layout) — unused with a GLU epilogue.
+        public let y: Int
+    }
+    public struct Activation: Sendable {
+        public let kernels: QuantKernels
+        public let offset: Int
+        public let rowStride: Int
+    }
+    public enum Finish: Sendable { case store, addResidual(Int), glu(gelu: Bool) }
+
+    public let x: Int
+    public let k: Int
+    public let rows: RowKind
+    public let norm: (weight: WeightRef, eps: Float)?
+    /// Float mode with a norm: the normalized input [R, K] f32.
+    public let normalized: Int?
+    public let activations: [Activation]
+    public let parts: [Part]
+    public let finish: Finish
+    /// Output of the GLU / residual epilogue [R, N].
+    public let out: Int
+    public let precision: ActivationPrecision
+}
+
+public enum Step: Sendable {
+    /// y[t] = table[ids[t]] · scale.
+    case embedding(table: WeightRef, tokens: Int, y: Int, scale: Float)
+    case rmsNorm(x: Int, weight: WeightRef, y: Int, cols: Int, eps: Float, rows: RowKind)
+    case headNorm(x: Int, weight: WeightRef, y: Int, cols: Int, headSize: Int, eps: Float, rows: RowKind)
+    case linear(LinearStep)
+    case add(a: Int, b: Int, y: Int, cols: Int, rows: RowKind)
+    case addBias(x: Int, bias: WeightRef, y: Int, cols: Int, rows: RowKind)
+    case rope(x: Int, y: Int, cols: Int, headSize: Int, RopeParameters)
+    /// Rotate (when rope is set) and write [T, cols] rows into the layer's K or V cache at the batch positions.
+    case kvWrite(x: Int, layer: Int, value: Bool, cols: Int, rope: RopeParameters?, headSize: Int)
+    case attention(q: Int, y: Int, layer: Int, AttentionParameters)
+    case glu(gate: Int, up: Int, y: Int, cols: Int, gelu: Bool, rows: RowKind)
+    case outputRows(x: Int, y: Int, cols: Int)
+
+    public var name: String {
+        switch self {
+        case .embedding: "embedding"
+        case .rmsNorm: "rms_norm"
+        case .headNorm: "head_norm"
+        case .linear(let l): l.parts.count > 1 || l.norm != nil || { if case .store = l.finish { return false }; return true }() ? "linear(fused)" : "linear"
+        case .add: "add"
+        case .addBias: "add_bias"
+        case .rope: "rope"
+        case .kvWrite(_, _, let v, _, let r, _): r != nil ? "rope_kv" : (v ? "kv_write_v" : "kv_write_k")
+        case .attention: "attention"
+        case .glu: "glu"
+        case .outputRows: "output_rows"
+        }
+    }
+}
+
+public struct Plan: Sendable {
+    public let steps: [Step]
+    public let limits: GraphLimits
+    /// Activation + scratch arena bytes.
+    public let arenaBytes: Int
+    /// What the same buffers would take with one allocation each.
+    public let separateBytes: Int
+    /// Per-thread float scratch (attention score rows, dequantized weight rows), values per thread.
+    public let threadScratchFloats: Int
+    public let tokensOffset: Int
+    public let logitsOffset: Int
+    public let vocabulary: Int
+    public let cacheRowValues: [Int]
+    public let fusion: [String]
+    public let precision: ActivationPrecision
+
+    public var memorySummary: String {
+        let mb = { (b: Int) in "\(Double((b * 100) >> 20) / 100) MB" }
+        return "activations: \(mb(arenaBytes)) planned vs \(mb(separateBytes)) if every tensor had its own buffer"
+    }
+}
+
+public enum Lowering {
+    /// Lowers `g` (node order = execution order). `weights` maps a tensor name to its bytes.
+    public static func lower(_ g: Graph, weights: (String) -> UnsafeRawPointer?, precision: ActivationPrecision,
+                             fusion: [String]) throws -> Plan {
+        try Verifier.verify(g)
+        let n = g.nodes.count
+        // Storage owner of each value (views live in their parent) and its last reader.
+        func owner(_ i: Int) -> Int { g.nodes[i].isView ? owner(g.nodes[i].inputs[0]) : i }
+        var last = [Int](repeating: -1, count: n)
+        for node in g.nodes { for i in node.inputs { last[owner(i)] = max(last[owner(i)], node.id) } }
+        last[owner(g.output)] = n
+
+        var requests: [Planner.Request] = []
+        var requestOf = [Int: Int]()
+        for node in g.nodes where !node.isView {
+            switch node.dtype {
+            case .f32, .i32:
+                requestOf[node.id] = requests.count
+                requests.append(.init(bytes: node.elementCount * 4, first: node.id, last: max(last[node.id], node.id)))
+            default: break
+            }
+        }
+        // Scratch of fused linears: quantized activations (or the normalized input in float mode).
+        var scratchOf = [Int: [Int]]()
+        func weightRef(_ id: Int) throws -> WeightRef {
+            let w = g.nodes[id]
+            guard case .weight(let name) = w.op, case .weight(let type) = w.dtype else {
+                throw GraphError.invalid(node: id, op: w.op.name, reason: "expected a stored weight")
+            }
+            guard let p = weights(name) else { throw GraphError.missingWeight(name) }
+            let rows = w.shape.count == 2 ? w.shape[0] : 1
+            return WeightRef(name: name, pointer: p, type: type, rows: rows, cols: w.shape.last!)
+        }
+        func kernels(_ w: WeightRef) throws -> QuantKernels {
+            guard let k = QuantTraits.kernels(w.type) else { throw GraphError.unsupportedWeightType(name: w.name, type: "\(w.type)") }
+            return k
+        }
+        /// Linear shapes: distinct activation layouts (by weight type) → scratch bytes.
+        func linearLayout(_ node: Node) throws -> (weights: [WeightRef], layouts: [GGMLType]) {
+            guard case .linear(let parts, let norm, _) = node.op else { return ([], []) }
+            let first = norm == nil ? 1 : 2
+            let ws = try node.inputs[first..<(first + parts)].map(weightRef)
+            var layouts: [GGMLType] = []
+            for w in ws where !layouts.contains(w.type) { layouts.append(w.type) }
+            return (ws, layouts)
+        }
+        for node in g.nodes {
+            let k = g.nodes[node.inputs.first ?? 0].shape.last ?? 0
+            let rowsMax = node.rows == .outputs ? g.limits.maxOutputs : g.limits.maxTokens
+            var sizes: [Int] = []
+            switch node.op {
+            case .matmul, .linear:
+                let ws: [WeightRef]
+                if case .matmul = node.op { ws = [try weightRef(node.inputs[1])] } else { ws = try linearLayout(node).weights }
+                if precision == .quantized {
+                    var seen: [GGMLType] = []
+                    for w in ws where !seen.contains(w.type) {
+                        seen.append(w.type)
+                        sizes.append(Matmul.activationBytes(try kernels(w), k: k, tokens: rowsMax)!)
+                    }
+                } else if case .linear(_, .some, _) = node.op {
+                    sizes.append(rowsMax * k * 4)
+                }
+            default: break
+            }
+            scratchOf[node.id] = sizes.map { s in
+                requests.append(.init(bytes: s, first: node.id, last: node.id))
+                return requests.count - 1
+            }
+        }
+        let planned = Planner.assign(requests)
+        func off(_ id: Int) -> Int {
+            let node = g.nodes[id]
+            if case .part(_, let e) = node.op { return off(node.inputs[0]) + e * 4 }
+            return planned.offsets[requestOf[id]!]
+        }
+
+        var steps: [Step] = []
+        var maxK = 0
+        for node in g.nodes {
+            let ins = node.inputs
+            let cols = node.shape.last ?? 0
+            switch node.op {
+            case .tokens, .weight, .part: continue
+            case .embedding(let scale):
+                steps.append(.embedding(table: try weightRef(ins[0]), tokens: off(ins[1]), y: off(node.id), scale: scale))
+            case .rmsNorm(let eps):
+                steps.append(.rmsNorm(x: off(ins[0]), weight: try weightRef(ins[1]), y: off(node.id), cols: cols, eps: eps, rows: node.rows))
+            case .headNorm(let eps, let hs):
+                steps.append(.headNorm(x: off(ins[0]), weight: try weightRef(ins[1]), y: off(node.id), cols: cols, headSize: hs, eps: eps, rows: node.rows))
+            case .add:
+                steps.append(.add(a: off(ins[0]), b: off(ins[1]), y: off(node.id), cols: cols, rows: node.rows))
+            case .addBias:
+                steps.append(.addBias(x: off(ins[0]), bias: try weightRef(ins[1]), y: off(node.id), cols: cols, rows: node.rows))
+            case .rope(let p, let hs):
+                steps.append(.rope(x: off(ins[0]), y: off(node.id), cols: cols, headSize: hs, p))
+            case .kvWrite(let layer, let value):
+                steps.append(.kvWrite(x: off(ins[0]), layer: layer, value: value, cols: g.nodes[ins[0]].shape.last!, rope: nil, headSize: 0))
+            case .ropeKV(let layer, let p, let hs):
+                steps.append(.kvWrite(x: off(ins[0]), layer: layer, value: false, cols: g.nodes[ins[0]].shape.last!, rope: p, headSize: hs))
+            case .attention(let layer, let p):
+                steps.append(.attention(q: off(ins[0]), y: off(node.id), layer: layer, p))
+            case .glu(let gelu):
+                steps.append(.glu(gate: off(ins[0]), up: off(ins[1]), y: off(node.id), cols: cols, gelu: gelu, rows: node.rows))
+            case .outputRows:
+                steps.append(.outputRows(x: off(ins[0]), y: off(node.id), cols: cols))
+            case .matmul, .linear:
+                let parts: Int, norm: Float?, epilogue: Epilogue
+                if case .linear(let p, let nm, let e) = node.op { (parts, norm, epilogue) = (p, nm, e) } else { (parts, norm, epilogue) = (1, nil, .none) }
+                let first = norm == nil ? 1 : 2
+                let k = g.nodes[ins[0]].shape.last!
+                maxK = max(maxK, k)
+                let ws = try ins[first..<(first + parts)].map(weightRef)
+                var layouts: [GGMLType] = [], acts: [LinearStep.Activation] = []
+                let scratch = scratchOf[node.id] ?? []
+                for w in ws where !layouts.contains(w.type) {
+                    layouts.append(w.type)
+                    if precision == .quantized {
+                        let kern = try kernels(w)
+                        acts.append(.init(kernels: kern, offset: planned.offsets[scratch[acts.count]], rowStride: kern.activationRowStride(k: k)!))
+                    }
+                }
+                var partSteps: [LinearStep.Part] = []
+                var yOffset = off(node.id)
+                for w in ws {
+                    partSteps.append(.init(weight: w, kernels: try kernels(w), activation: precision == .quantized ? layouts.firstIndex(of: w.type)! : 0, y: yOffset))
+                    yOffset += (node.rows == .outputs ? g.limits.maxOutputs : g.limits.maxTokens) * w.rows * 4
+                }
+                let finish: LinearStep.Finish
+                switch epilogue {
+                case .none: finish = .store
+                case .addResidual: finish = .addResidual(off(ins.last!))
+                case .glu(let gelu): finish = .glu(gelu: gelu)
+                }
+                let normalized = (precision == .float && norm != nil) ? planned.offsets[scratch[0]] : nil
+                steps.append(.linear(LinearStep(
+                    x: off(ins[0]), k: k, rows: node.rows, norm: try norm.map { (try weightRef(ins[1]), $0) }, normalized: normalized,
+                    activations: acts, parts: partSteps, finish: finish, out: off(node.id), precision: precision)))
+            }
+        }
+        return Plan(steps: steps, limits: g.limits, arenaBytes: planned.plannedBytes, separateBytes: planned.separateBytes,
+                    threadScratchFloats: max(g.limits.contextLength, 2 * maxK) + 16,
+                    tokensOffset: off(g.nodes.first { if case .tokens = $0.op { return true }; return false }!.id),
+                    logitsOffset: off(g.output), vocabulary: g.nodes[g.output].shape.last!,
+                    cacheRowValues: g.cacheRowValues, fusion: fusion, precision: precision)
+    }
+}

@@ -1,0 +1,241 @@
+// Executes a Plan on the thread pool: every step reads and writes the activation arena at the offsets the
+// planner gave, weights stay in the mmapped file, K/V live in their own cache region. Nothing here allocates
+// once the executor exists (buffers, positions and output-row indices are preallocated).
+//
+// Letters: T batch tokens (≤ maxTokens), O output rows (≤ maxOutputs), P0 position of the batch's first token,
+// K input width, N output width, F feed-forward width, NH/NKV heads, HS head size.
+import SKECore
+import SKEGraph
+import SKEKernels
+
+public final class Executor: @unchecked Sendable {
+    public let plan: Plan
+    public let pool: ThreadPool
+    let arena: Arena
+    let base: UnsafeMutableRawPointer
+    let threadScratch: UnsafeMutablePointer<Float>
+    let kCache: [UnsafeMutablePointer<Float>], vCache: [UnsafeMutablePointer<Float>]
+    let positions: UnsafeMutablePointer<Int32>
+    let outputRowIndex: UnsafeMutablePointer<Int32>
+    let f32Dot: DotRow
+    /// Current batch geometry (set by `run`).
+    var tokens = 0, outputs = 0, start = 0
+    /// Per step: the linear's row-dot functions, resolved once against this executor's buffers (so running a
+    /// step creates no closures and allocates nothing).
+    var rowDots: [[RowDot]] = []
+    typealias RowDot = (Int, Int, UnsafeMutablePointer<Float>) -> Float
+
+    public init(plan: Plan, pool: ThreadPool) throws {
+        self.plan = plan
+        self.pool = pool
+        let threads = pool.threadCount
+        let ctx = plan.limits.contextLength
+        let cacheBytes = plan.cacheRowValues.map { 2 * (ctx * $0 * 4 + 64) }.reduce(0, +)
+        let scratchBytes = threads * (plan.threadScratchFloats * 4 + 64)
+        let small = plan.limits.maxTokens * 4 + plan.limits.maxOutputs * 4 + 256
+        arena = try Arena(capacity: plan.arenaBytes + cacheBytes + scratchBytes + small + 64 * (2 * plan.cacheRowValues.count + 8) * 2)
+        base = try arena.allocate(max(plan.arenaBytes, 64), label: "activations")
+        threadScratch = try arena.allocate(Float.self, count: threads * (plan.threadScratchFloats + 16), label: "thread scratch")
+        var k: [UnsafeMutablePointer<Float>] = [], v: [UnsafeMutablePointer<Float>] = []
+        for (l, row) in plan.cacheRowValues.enumerated() {
+            k.append(try arena.allocate(Float.self, count: max(ctx * row, 1), label: "K cache \(l)"))
+            v.append(try arena.allocate(Float.self, count: max(ctx * row, 1), label: "V cache \(l)"))
+        }
+        kCache = k; vCache = v
+        positions = try arena.allocate(Int32.self, count: plan.limits.maxTokens, label: "positions")
+        outputRowIndex = try arena.allocate(Int32.self, count: plan.limits.maxOutputs, label: "output rows")
+        f32Dot = QuantTraits.kernels(.f32)!.dot
+        rowDots = plan.steps.map { step in
+            guard case .linear(let l) = step else { return [] }
+            return l.parts.map { rowDot($0, l) }
+        }
+    }
+
+    /// Bytes of the activation arena + KV cache + scratch.
+    public var arenaCapacity: Int { arena.capacity }
+
+    @inline(__always) func f(_ offset: Int) -> UnsafeMutablePointer<Float> { (base + offset).assumingMemoryBound(to: Float.self) }
+    @inline(__always) func scratch(_ thread: Int) -> UnsafeMutablePointer<Float> { threadScratch + thread * (plan.threadScratchFloats + 16) }
+    @inline(__always) func rowCount(_ k: RowKind) -> Int { k == .outputs ? outputs : tokens }
+
+    /// The logits [O, V] of the last run.
+    public var logits: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: f(plan.logitsOffset), count: outputs * plan.vocabulary) }
+
+    /// Runs one batch: `ids` at positions start..<start+T (the cache must hold 0..<start), logits for `outputRows`
+    /// (indices into the batch). Hot: called once per generated token.
+    public func run(ids: UnsafeBufferPointer<Int32>, start: Int, outputRows: UnsafeBufferPointer<Int32>) {
+        precondition(ids.count >= 1 && ids.count <= plan.limits.maxTokens && outputRows.count <= plan.limits.maxOutputs)
+        precondition(start + ids.count <= plan.limits.contextLength)
+        tokens = ids.count; outputs = outputRows.count; self.start = start
+        let tok = (base + plan.tokensOffset).assumingMemoryBound(to: Int32.self)
+        for i in 0..<tokens { tok[i] = ids[i]; positions[i] = Int32(start + i) }
+        for i in 0..<outputs { outputRowIndex[i] = outputRows[i] }
+        for i in plan.steps.indices { execute(plan.steps[i], i) }
+    }
+
+    func execute(_ step: Step, _ index: Int) {
+        switch step {
+        case .embedding(let table, let tokOff, let y, let scale):
+            let ids = (base + tokOff).assumingMemoryBound(to: Int32.self)
+            let out = f(y)
+            Embedding.forward(table: table.pointer, type: table.type, vocab: table.rows, cols: table.cols, ids: ids, count: tokens, y: out)
+            if scale != 1 { for i in 0..<(tokens * table.cols) { out[i] *= scale } }
+        case .rmsNorm(let x, let w, let y, let cols, let eps, let rows):
+            let r = rowCount(rows)
+            parallelRows(r) { range in
+                FastOps.rmsNorm(x: self.f(x) + range.lowerBound * cols, weight: w.floats, y: self.f(y) + range.lowerBound * cols, rows: range.count, cols: cols, eps: eps)
+            }
+        case .headNorm(let x, let w, let y, let cols, let hs, let eps, let rows):
+            let r = rowCount(rows) * cols / hs
+            parallelRows(r) { range in
+                FastOps.rmsNorm(x: self.f(x) + range.lowerBound * hs, weight: w.floats, y: self.f(y) + range.lowerBound * hs, rows: range.count, cols: hs, eps: eps)
+            }
+        case .linear(let l):
+            linear(l, rowDots[index])
+        case .add(let a, let b, let y, let cols, let rows):
+            let pa = f(a), pb = f(b), py = f(y)
+            for i in 0..<(rowCount(rows) * cols) { py[i] = pa[i] + pb[i] }
+        case .addBias(let x, let bias, let y, let cols, let rows):
+            let px = f(x), py = f(y), b = bias.floats
+            for t in 0..<rowCount(rows) { for i in 0..<cols { py[t * cols + i] = px[t * cols + i] + b[i] } }
+        case .rope(let x, let y, let cols, let hs, let p):
+            Rope.forward(x: f(x), y: f(y), tokens: tokens, heads: cols / hs, headSize: hs, positions: positions, p)
+        case .kvWrite(let x, let layer, let value, let cols, let rope, let hs):
+            let dst = (value ? vCache[layer] : kCache[layer]) + start * cols
+            if let rope {
+                Rope.forward(x: f(x), y: dst, tokens: tokens, heads: cols / hs, headSize: hs, positions: positions, rope)
+            } else {
+                dst.update(from: f(x), count: tokens * cols)
+            }
+        case .attention(let q, let y, let layer, let p):
+            attention(q: f(q), y: f(y), layer: layer, p)
+        case .glu(let gate, let up, let y, let cols, let gelu, let rows):
+            Activation.gluForward(gate: f(gate), up: f(up), f(y), count: rowCount(rows) * cols, gelu: gelu)
+        case .outputRows(let x, let y, let cols):
+            for o in 0..<outputs { (f(y) + o * cols).update(from: f(x) + Int(outputRowIndex[o]) * cols, count: cols) }
+        }
+    }
+
+    /// Splits `rows` over the pool (one call when there is a single row).
+    @inline(__always)
+    func parallelRows(_ rows: Int, _ body: (Range<Int>) -> Void) {
+        if rows == 1 { body(0..<1) } else { pool.parallelFor(rows, body) }
+    }
+
+    /// Causal attention of T queries over the cache (positions 0..<start+T), split over (token, head) pairs.
+    func attention(q: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, layer: Int, _ p: AttentionParameters) {
+        let nh = p.heads, hs = p.headSize, work = tokens * nh
+        let k = kCache[layer], v = vCache[layer], length = start + tokens
+        pool.run { th, n in
+            let row = scratch(th)
+            for item in ThreadPool.partition(work, part: th, of: n) {
+                let t = item / nh, h = item % nh
+                FastOps.attentionDecode(q: q + t * nh * hs, positions: positions + t, tokens: 1, kCache: k, vCache: v, cacheLength: length,
+                                        out: y + t * nh * hs, row: row, p, heads: h..<(h + 1))
+            }
+        }
+    }
+
+    /// A (possibly fused) linear: [norm →] activations → one parallel region over every output row of every part.
+    /// Hot: decode spends most of its time in the dot products here.
+    func linear(_ l: LinearStep, _ dots: [RowDot]) {
+        let r = rowCount(l.rows), k = l.k
+        let x = f(l.x)
+        if l.precision == .quantized {
+            if let norm = l.norm {
+                pool.run { th, n in
+                    let tmp = scratch(th)
+                    for t in ThreadPool.partition(r, part: th, of: n) {
+                        FastOps.rmsNorm(x: x + t * k, weight: norm.weight.floats, y: tmp, rows: 1, cols: k, eps: norm.eps)
+                        for a in l.activations { quantizeRow(a, tmp, t, k) }
+                    }
+                }
+            } else if r == 1 {
+                for a in l.activations { quantizeRow(a, x, 0, k) }
+            } else {
+                pool.run { th, n in
+                    for t in ThreadPool.partition(r, part: th, of: n) { for a in l.activations { quantizeRow(a, x + t * k, t, k) } }
+                }
+            }
+        } else if let norm = l.norm, let nOff = l.normalized {
+            let xn = f(nOff)
+            parallelRows(r) { range in
+                FastOps.rmsNorm(x: x + range.lowerBound * k, weight: norm.weight.floats, y: xn + range.lowerBound * k, rows: range.count, cols: k, eps: norm.eps)
+            }
+        }
+        let out = f(l.out)
+        switch l.finish {
+        case .glu(let gelu):
+            let gate = dots[0], up = dots[1], width = l.parts[0].weight.rows
+            pool.run { th, n in
+                let tmp = scratch(th)
+                for row in ThreadPool.partition(width, part: th, of: n) {
+                    for t in 0..<r {
+                        let g = gate(row, t, tmp), u = up(row, t, tmp + k)
+                        out[t * width + row] = (gelu ? Activation.gelu(g) : Activation.silu(g)) * u
+                    }
+                }
+            }
+        case .store, .addResidual:
+            var residual: UnsafeMutablePointer<Float>? = nil
+            if case .addResidual(let off) = l.finish { residual = f(off) }
+            let total = l.parts.reduce(0) { $0 + $1.weight.rows }
+            pool.run { th, n in
+                let tmp = scratch(th)
+                let mine = ThreadPool.partition(total, part: th, of: n)
+                var partStart = 0
+                for (pi, part) in l.parts.enumerated() {
+                    let width = part.weight.rows
+                    let lo = max(mine.lowerBound, partStart), hi = min(mine.upperBound, partStart + width)
+                    if lo < hi {
+                        let dot = dots[pi]
+                        if let residual {
+                            for gr in lo..<hi { let row = gr - partStart; for t in 0..<r { out[t * width + row] = residual[t * width + row] + dot(row, t, tmp) } }
+                        } else {
+                            let y = self.f(part.y)
+                            for gr in lo..<hi { let row = gr - partStart; for t in 0..<r { y[t * width + row] = dot(row, t, tmp) } }
+                        }
+                    }
+                    partStart += width
+                }
+            }
+        }
+    }
+
+    /// (row, token, scratch) → W[row] · x[token] in the step's arithmetic, with everything per-part resolved
+    /// once. In float mode the weight row is dequantized into the scratch (K floats) at token 0 and reused.
+    func rowDot(_ part: LinearStep.Part, _ l: LinearStep) -> RowDot {
+        let w = part.weight.pointer, rowBytes = part.weight.rowBytes, k = l.k
+        let x = UnsafePointer(f(l.normalized ?? l.x))
+        if l.precision == .quantized {
+            let a = l.activations[part.activation]
+            let xq = UnsafeRawPointer(base + a.offset), stride = a.rowStride
+            let dot = part.kernels.prepared?.dot ?? part.kernels.dot
+            return { row, t, _ in dot(w + row * rowBytes, xq + t * stride, k) }
+        }
+        let f32 = f32Dot
+        if part.weight.type == .f32 { return { row, t, _ in f32(w + row * rowBytes, UnsafeRawPointer(x + t * k), k) } }
+        let dequantize = part.kernels.dequantize
+        return { row, t, tmp in
+            if t == 0 { dequantize(w + row * rowBytes, tmp, k) }
+            return f32(UnsafeRawPointer(tmp), UnsafeRawPointer(x + t * k), k)
+        }
+    }
+
+    @inline(__always)
+    func quantizeRow(_ a: LinearStep.Activation, _ x: UnsafePointer<Float>, _ t: Int, _ k: Int) {
+        let row = base + a.offset + t * a.rowStride
+        QuantKernels.activationQuantizer(a.kernels)(x, row, k)
+        if let prepared = a.kernels.prepared {
+            prepared.prepare(row, k, row + prepared.sidecarOffset(a.kernels.activation.byteCount(elements: k)!))
+        }
+    }
+
+}
+
+extension QuantKernels {
+    /// The quantizer for this weight type's activation format (what Matmul.quantizeActivations uses).
+    static func activationQuantizer(_ k: QuantKernels) -> QuantizeRow {
+        QuantTraits.kernels(k.activation, level: .reference)!.quantize
+    }
+}
