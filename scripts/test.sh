@@ -11,4 +11,6 @@ if ! python3 -c 'import gguf, numpy' 2>/dev/null; then
   python3 -m pip install -q gguf numpy
 fi
 export SKE_REQUIRE_MODELS=1 SKE_REQUIRE_PYTHON=1
-exec swift test --disable-xctest "$@"
+# Release build (-enable-testing keeps @testable imports working): the end-to-end model tests run real models
+# through the kernels and would take many minutes unoptimised.
+exec swift test -c release -Xswiftc -enable-testing --disable-xctest "$@"

@@ -19,8 +19,15 @@ public struct WeightRef: @unchecked Sendable {
 public enum ActivationPrecision: String, Sendable, CaseIterable {
     /// Quantized to each weight type's activation format before the integer dot (llama.cpp's arithmetic; fastest).
     case quantized
-    /// Kept in float32; weights are dequantized row by row in registers (the float reference's arithmetic).
+    /// Kept in float32; weights are dequantized row by row in registers (the float reference's arithmetic),
+    /// or panel by panel for SGEMM when a batch has at least `Plan.sgemmMinimumRows` tokens.
     case float
+    /// Batches of at least `Plan.sgemmMinimumRows` tokens (prefill) in float through SGEMM, smaller ones (decode)
+    /// quantized: the fastest of both.
+    case mixed
+
+    var usesQuantized: Bool { self != .float }
+    var usesFloat: Bool { self != .quantized }
 }
 
 public struct LinearStep: Sendable {
@@ -86,6 +93,8 @@ public enum Step: Sendable {
 }
 
 public struct Plan: Sendable {
+    /// Batches this tall take the SGEMM path in float and mixed precision.
+    public static let sgemmMinimumRows = 16
     public let steps: [Step]
     public let limits: GraphLimits
     /// Activation + scratch arena bytes.
@@ -94,12 +103,16 @@ public struct Plan: Sendable {
     public let separateBytes: Int
     /// Per-thread float scratch (attention score rows, dequantized weight rows), values per thread.
     public let threadScratchFloats: Int
+    /// The widest matmul input (K), for the SGEMM weight panels.
+    public let maxInputWidth: Int
     public let tokensOffset: Int
     public let logitsOffset: Int
     public let vocabulary: Int
     public let cacheRowValues: [Int]
     public let fusion: [String]
     public let precision: ActivationPrecision
+    /// The ISA level whose kernels the steps use.
+    public let level: CPUFeatures.ISALevel
 
     public var memorySummary: String {
         let mb = { (b: Int) in "\(Double((b * 100) >> 20) / 100) MB" }
@@ -110,7 +123,7 @@ public struct Plan: Sendable {
 public enum Lowering {
     /// Lowers `g` (node order = execution order). `weights` maps a tensor name to its bytes.
     public static func lower(_ g: Graph, weights: (String) -> UnsafeRawPointer?, precision: ActivationPrecision,
-                             fusion: [String]) throws -> Plan {
+                             fusion: [String], level: CPUFeatures.ISALevel = QuantTraits.activeLevel) throws -> Plan {
         try Verifier.verify(g)
         let n = g.nodes.count
         // Storage owner of each value (views live in their parent) and its last reader.
@@ -141,7 +154,7 @@ public enum Lowering {
             return WeightRef(name: name, pointer: p, type: type, rows: rows, cols: w.shape.last!)
         }
         func kernels(_ w: WeightRef) throws -> QuantKernels {
-            guard let k = QuantTraits.kernels(w.type) else { throw GraphError.unsupportedWeightType(name: w.name, type: "\(w.type)") }
+            guard let k = QuantTraits.kernels(w.type, level: level) else { throw GraphError.unsupportedWeightType(name: w.name, type: "\(w.type)") }
             return k
         }
         /// Linear shapes: distinct activation layouts (by weight type) → scratch bytes.
@@ -161,13 +174,14 @@ public enum Lowering {
             case .matmul, .linear:
                 let ws: [WeightRef]
                 if case .matmul = node.op { ws = [try weightRef(node.inputs[1])] } else { ws = try linearLayout(node).weights }
-                if precision == .quantized {
+                if precision.usesQuantized {
                     var seen: [GGMLType] = []
                     for w in ws where !seen.contains(w.type) {
                         seen.append(w.type)
                         sizes.append(Matmul.activationBytes(try kernels(w), k: k, tokens: rowsMax)!)
                     }
-                } else if case .linear(_, .some, _) = node.op {
+                }
+                if precision.usesFloat, case .linear(_, .some, _) = node.op {
                     sizes.append(rowsMax * k * 4)
                 }
             default: break
@@ -224,7 +238,7 @@ public enum Lowering {
                 let scratch = scratchOf[node.id] ?? []
                 for w in ws where !layouts.contains(w.type) {
                     layouts.append(w.type)
-                    if precision == .quantized {
+                    if precision.usesQuantized {
                         let kern = try kernels(w)
                         acts.append(.init(kernels: kern, offset: planned.offsets[scratch[acts.count]], rowStride: kern.activationRowStride(k: k)!))
                     }
@@ -232,7 +246,7 @@ public enum Lowering {
                 var partSteps: [LinearStep.Part] = []
                 var yOffset = off(node.id)
                 for w in ws {
-                    partSteps.append(.init(weight: w, kernels: try kernels(w), activation: precision == .quantized ? layouts.firstIndex(of: w.type)! : 0, y: yOffset))
+                    partSteps.append(.init(weight: w, kernels: try kernels(w), activation: precision.usesQuantized ? layouts.firstIndex(of: w.type)! : 0, y: yOffset))
                     yOffset += (node.rows == .outputs ? g.limits.maxOutputs : g.limits.maxTokens) * w.rows * 4
                 }
                 let finish: LinearStep.Finish
@@ -241,16 +255,16 @@ public enum Lowering {
                 case .addResidual: finish = .addResidual(off(ins.last!))
                 case .glu(let gelu): finish = .glu(gelu: gelu)
                 }
-                let normalized = (precision == .float && norm != nil) ? planned.offsets[scratch[0]] : nil
+                let normalized = (precision.usesFloat && norm != nil) ? planned.offsets[scratch.last!] : nil
                 steps.append(.linear(LinearStep(
                     x: off(ins[0]), k: k, rows: node.rows, norm: try norm.map { (try weightRef(ins[1]), $0) }, normalized: normalized,
                     activations: acts, parts: partSteps, finish: finish, out: off(node.id), precision: precision)))
             }
         }
         return Plan(steps: steps, limits: g.limits, arenaBytes: planned.plannedBytes, separateBytes: planned.separateBytes,
-                    threadScratchFloats: max(g.limits.contextLength, 2 * maxK) + 16,
+                    threadScratchFloats: max(g.limits.contextLength, 2 * maxK) + 16, maxInputWidth: maxK,
                     tokensOffset: off(g.nodes.first { if case .tokens = $0.op { return true }; return false }!.id),
                     logitsOffset: off(g.output), vocabulary: g.nodes[g.output].shape.last!,
-                    cacheRowValues: g.cacheRowValues, fusion: fusion, precision: precision)
+                    cacheRowValues: g.cacheRowValues, fusion: fusion, precision: precision, level: level)
     }
 }

@@ -36,6 +36,8 @@ public struct EngineOptions: Sendable {
     /// Fusion patterns to apply (default: what SKE_NO_FUSION leaves on).
     public var fusion: [String]? = nil
     public var threads: Int? = nil
+    /// Kernel ISA level (default: SKE_ISA or the best the CPU has).
+    public var level: CPUFeatures.ISALevel? = nil
     public init() {}
 }
 
@@ -63,7 +65,7 @@ public final class Engine: @unchecked Sendable {
         let fusion = try options.fusion ?? Fusion.enabled()
         graph = try Fusion.run(try ModelRegistry.graph(for: file, limits: limits), patterns: fusion)
         plan = try Lowering.lower(graph, weights: { name in file.tensor(named: name).map { file.data(for: $0).baseAddress! } },
-                                  precision: options.precision, fusion: fusion)
+                                  precision: options.precision, fusion: fusion, level: options.level ?? QuantTraits.activeLevel)
         pool = options.threads.map { ThreadPool(threadCount: $0) } ?? ThreadPool.shared
         executor = try Executor(plan: plan, pool: pool)
         tokenizer = try Tokenizer(TokenizerData(metadata: file.metadata))

@@ -12,6 +12,7 @@ public final class Executor: @unchecked Sendable {
     public let plan: Plan
     public let pool: ThreadPool
     let arena: Arena
+    let sgemmArena: Arena
     let base: UnsafeMutableRawPointer
     let threadScratch: UnsafeMutablePointer<Float>
     let kCache: [UnsafeMutablePointer<Float>], vCache: [UnsafeMutablePointer<Float>]
@@ -22,7 +23,12 @@ public final class Executor: @unchecked Sendable {
     var tokens = 0, outputs = 0, start = 0
     /// Per step: the linear's row-dot functions, resolved once against this executor's buffers (so running a
     /// step creates no closures and allocates nothing).
-    var rowDots: [[RowDot]] = []
+    var quantizedDots: [[RowDot]] = [], floatDots: [[RowDot]] = []
+    /// SGEMM path (float / mixed precision): a dequantized weight panel [panelRows, K], GLU gate/up tiles
+    /// [maxTokens, panelRows] and the SGEMM packing workspace.
+    let panelRows = 256
+    var sgemmPanel: UnsafeMutablePointer<Float>, sgemmGate: UnsafeMutablePointer<Float>, sgemmUp: UnsafeMutablePointer<Float>
+    var sgemmWorkspace: UnsafeMutablePointer<Float>
     typealias RowDot = (Int, Int, UnsafeMutablePointer<Float>) -> Float
 
     public init(plan: Plan, pool: ThreadPool) throws {
@@ -44,10 +50,22 @@ public final class Executor: @unchecked Sendable {
         kCache = k; vCache = v
         positions = try arena.allocate(Int32.self, count: plan.limits.maxTokens, label: "positions")
         outputRowIndex = try arena.allocate(Int32.self, count: plan.limits.maxOutputs, label: "output rows")
-        f32Dot = QuantTraits.kernels(.f32)!.dot
-        rowDots = plan.steps.map { step in
-            guard case .linear(let l) = step else { return [] }
-            return l.parts.map { rowDot($0, l) }
+        f32Dot = QuantTraits.kernels(.f32, level: plan.level)!.dot
+        let panelFloats = plan.precision == .quantized ? 16 : panelRows * plan.maxInputWidth
+        let tileFloats = plan.precision == .quantized ? 16 : plan.limits.maxTokens * panelRows
+        let extra = Arena.capacityFor( [panelFloats, tileFloats, tileFloats, Sgemm.workspaceFloats(threads: threads) + 16])
+        sgemmArena = try Arena(capacity: extra)
+        sgemmPanel = try sgemmArena.allocate(Float.self, count: panelFloats, label: "sgemm panel")
+        sgemmGate = try sgemmArena.allocate(Float.self, count: tileFloats, label: "glu gate tile")
+        sgemmUp = try sgemmArena.allocate(Float.self, count: tileFloats, label: "glu up tile")
+        sgemmWorkspace = try sgemmArena.allocate(Float.self, count: Sgemm.workspaceFloats(threads: threads) + 16, label: "sgemm workspace")
+        quantizedDots = plan.steps.map { step in
+            guard case .linear(let l) = step, plan.precision != .float else { return [] }
+            return l.parts.map { self.rowDot($0, l, quantized: true) }
+        }
+        floatDots = plan.steps.map { step in
+            guard case .linear(let l) = step, plan.precision != .quantized else { return [] }
+            return l.parts.map { self.rowDot($0, l, quantized: false) }
         }
     }
 
@@ -83,15 +101,15 @@ public final class Executor: @unchecked Sendable {
         case .rmsNorm(let x, let w, let y, let cols, let eps, let rows):
             let r = rowCount(rows)
             parallelRows(r) { range in
-                FastOps.rmsNorm(x: self.f(x) + range.lowerBound * cols, weight: w.floats, y: self.f(y) + range.lowerBound * cols, rows: range.count, cols: cols, eps: eps)
+                FastOps.rmsNorm(x: self.f(x) + range.lowerBound * cols, weight: w.floats, y: self.f(y) + range.lowerBound * cols, rows: range.count, cols: cols, eps: eps, level: self.plan.level)
             }
         case .headNorm(let x, let w, let y, let cols, let hs, let eps, let rows):
             let r = rowCount(rows) * cols / hs
             parallelRows(r) { range in
-                FastOps.rmsNorm(x: self.f(x) + range.lowerBound * hs, weight: w.floats, y: self.f(y) + range.lowerBound * hs, rows: range.count, cols: hs, eps: eps)
+                FastOps.rmsNorm(x: self.f(x) + range.lowerBound * hs, weight: w.floats, y: self.f(y) + range.lowerBound * hs, rows: range.count, cols: hs, eps: eps, level: self.plan.level)
             }
         case .linear(let l):
-            linear(l, rowDots[index])
+            linear(l, index)
         case .add(let a, let b, let y, let cols, let rows):
             let pa = f(a), pb = f(b), py = f(y)
             for i in 0..<(rowCount(rows) * cols) { py[i] = pa[i] + pb[i] }
@@ -131,22 +149,23 @@ public final class Executor: @unchecked Sendable {
             for item in ThreadPool.partition(work, part: th, of: n) {
                 let t = item / nh, h = item % nh
                 FastOps.attentionDecode(q: q + t * nh * hs, positions: positions + t, tokens: 1, kCache: k, vCache: v, cacheLength: length,
-                                        out: y + t * nh * hs, row: row, p, heads: h..<(h + 1))
+                                        out: y + t * nh * hs, row: row, p, heads: h..<(h + 1), level: plan.level)
             }
         }
     }
 
-    /// A (possibly fused) linear: [norm →] activations → one parallel region over every output row of every part.
-    /// Hot: decode spends most of its time in the dot products here.
-    func linear(_ l: LinearStep, _ dots: [RowDot]) {
+    /// A (possibly fused) linear: [norm →] activations → one parallel region over every output row of every part
+    /// (or SGEMM over dequantized weight panels for a tall float batch). Hot: decode spends most of its time here.
+    func linear(_ l: LinearStep, _ index: Int) {
         let r = rowCount(l.rows), k = l.k
         let x = f(l.x)
-        if l.precision == .quantized {
+        let float = l.precision == .float || (l.precision == .mixed && r >= Plan.sgemmMinimumRows)
+        if !float {
             if let norm = l.norm {
                 pool.run { th, n in
                     let tmp = scratch(th)
                     for t in ThreadPool.partition(r, part: th, of: n) {
-                        FastOps.rmsNorm(x: x + t * k, weight: norm.weight.floats, y: tmp, rows: 1, cols: k, eps: norm.eps)
+                        FastOps.rmsNorm(x: x + t * k, weight: norm.weight.floats, y: tmp, rows: 1, cols: k, eps: norm.eps, level: self.plan.level)
                         for a in l.activations { quantizeRow(a, tmp, t, k) }
                     }
                 }
@@ -160,9 +179,11 @@ public final class Executor: @unchecked Sendable {
         } else if let norm = l.norm, let nOff = l.normalized {
             let xn = f(nOff)
             parallelRows(r) { range in
-                FastOps.rmsNorm(x: x + range.lowerBound * k, weight: norm.weight.floats, y: xn + range.lowerBound * k, rows: range.count, cols: k, eps: norm.eps)
+                FastOps.rmsNorm(x: x + range.lowerBound * k, weight: norm.weight.floats, y: xn + range.lowerBound * k, rows: range.count, cols: k, eps: norm.eps, level: self.plan.level)
             }
         }
+        if float && r >= Plan.sgemmMinimumRows { return linearSgemm(l, r) }
+        let dots = float ? floatDots[index] : quantizedDots[index]
         let out = f(l.out)
         switch l.finish {
         case .glu(let gelu):
@@ -202,17 +223,60 @@ public final class Executor: @unchecked Sendable {
         }
     }
 
-    /// (row, token, scratch) → W[row] · x[token] in the step's arithmetic, with everything per-part resolved
-    /// once. In float mode the weight row is dequantized into the scratch (K floats) at token 0 and reused.
-    func rowDot(_ part: LinearStep.Part, _ l: LinearStep) -> RowDot {
-        let w = part.weight.pointer, rowBytes = part.weight.rowBytes, k = l.k
+    /// Y[R, N] = X[R, K]·Wᵀ for a tall batch: W is dequantized `panelRows` rows at a time into f32 and multiplied
+    /// with the packed SGEMM (the weight panel is read once per batch, not once per token).
+    func linearSgemm(_ l: LinearStep, _ r: Int) {
+        let k = l.k
         let x = UnsafePointer(f(l.normalized ?? l.x))
-        if l.precision == .quantized {
+        let out = f(l.out)
+        let a = Sgemm.Operand(x, rowStride: k, colStride: 1)
+        func panel(_ part: LinearStep.Part, _ p0: Int, _ count: Int) -> Sgemm.Operand {
+            let w = part.weight, dequantize = part.kernels.dequantize, panel = sgemmPanel
+            pool.parallelFor(count) { rows in
+                for i in rows { dequantize(w.pointer + (p0 + i) * w.rowBytes, panel + i * k, k) }
+            }
+            return Sgemm.Operand(UnsafePointer(panel), rowStride: 1, colStride: k)
+        }
+        switch l.finish {
+        case .glu(let gelu):
+            let width = l.parts[0].weight.rows
+            for p0 in stride(from: 0, to: width, by: panelRows) {
+                let n = min(panelRows, width - p0)
+                Sgemm.gemm(m: r, n: n, k: k, a: a, b: panel(l.parts[0], p0, n), c: sgemmGate, ldc: n, accumulate: false, workspace: sgemmWorkspace, pool: pool, level: plan.level)
+                Sgemm.gemm(m: r, n: n, k: k, a: a, b: panel(l.parts[1], p0, n), c: sgemmUp, ldc: n, accumulate: false, workspace: sgemmWorkspace, pool: pool, level: plan.level)
+                let g = sgemmGate, u = sgemmUp
+                parallelRows(r) { ts in
+                    for t in ts { for j in 0..<n { out[t * width + p0 + j] = (gelu ? Activation.gelu(g[t * n + j]) : Activation.silu(g[t * n + j])) * u[t * n + j] } }
+                }
+            }
+        case .store, .addResidual:
+            var accumulate = false
+            if case .addResidual(let off) = l.finish {
+                out.update(from: f(off), count: r * l.parts[0].weight.rows)
+                accumulate = true
+            }
+            for part in l.parts {
+                let width = part.weight.rows
+                let y = accumulate ? out : f(part.y)
+                for p0 in stride(from: 0, to: width, by: panelRows) {
+                    let n = min(panelRows, width - p0)
+                    Sgemm.gemm(m: r, n: n, k: k, a: a, b: panel(part, p0, n), c: y + p0, ldc: width, accumulate: accumulate, workspace: sgemmWorkspace, pool: pool, level: plan.level)
+                }
+            }
+        }
+    }
+
+    /// (row, token, scratch) → W[row] · x[token] with everything per part resolved once (at init). In float
+    /// arithmetic the weight row is dequantized into the scratch (K floats) at token 0 and reused for the others.
+    func rowDot(_ part: LinearStep.Part, _ l: LinearStep, quantized: Bool) -> RowDot {
+        let w = part.weight.pointer, rowBytes = part.weight.rowBytes, k = l.k
+        if quantized {
             let a = l.activations[part.activation]
             let xq = UnsafeRawPointer(base + a.offset), stride = a.rowStride
             let dot = part.kernels.prepared?.dot ?? part.kernels.dot
             return { row, t, _ in dot(w + row * rowBytes, xq + t * stride, k) }
         }
+        let x = UnsafePointer(f(l.normalized ?? l.x))
         let f32 = f32Dot
         if part.weight.type == .f32 { return { row, t, _ in f32(w + row * rowBytes, UnsafeRawPointer(x + t * k), k) } }
         let dequantize = part.kernels.dequantize
@@ -237,5 +301,12 @@ extension QuantKernels {
     /// The quantizer for this weight type's activation format (what Matmul.quantizeActivations uses).
     static func activationQuantizer(_ k: QuantKernels) -> QuantizeRow {
         QuantTraits.kernels(k.activation, level: .reference)!.quantize
+    }
+}
+
+extension Arena {
+    /// Capacity that holds blocks of these float counts (alignment, guards and header included).
+    static func capacityFor(_ floats: [Int]) -> Int {
+        Arena.headerBytes + floats.map { ($0 * 4 + Arena.alignment - 1) / Arena.alignment * Arena.alignment + Arena.guardBytes + Arena.alignment }.reduce(0, +)
     }
 }

@@ -7,7 +7,7 @@ import SKEFormats
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (release build): model load time, thread-pool overhead, kernels.",
-        subcommands: [Load.self, Threads.self, Kernels.self, Sgemm.self, TokenizerBench.self])
+        subcommands: [Model.self, Load.self, Threads.self, Kernels.self, Sgemm.self, TokenizerBench.self])
 }
 
 extension Bench {

@@ -1,0 +1,115 @@
+// `ske bench model`: prompt processing (pp) and token generation (tg) like llama-bench, with the bandwidth
+// roofline (weight bytes read per token ÷ measured read bandwidth) and time to first token from GGUF vs .bump.
+import ArgumentParser
+import Foundation
+import SKECore
+import SKEFormats
+import SKEGraph
+import SKERuntime
+
+extension Bench {
+    struct Model: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "pp/tg tokens per second like llama-bench, the bandwidth roofline, and time to first token (.gguf vs .bump).")
+
+        @OptionGroup var model: ModelOption
+        @Option(name: .short, help: "Prompt tokens for the pp test (0 = skip).") var p: Int = 128
+        @Option(name: .short, help: "Generated tokens for the tg test (0 = skip).") var n: Int = 64
+        @Option(name: .short, help: "Thread counts, comma separated.") var t: String = "\(ThreadPool.usableCores)"
+        @Option(name: .short, help: "Repetitions (the mean and deviation are reported).") var r: Int = 3
+        @Option(help: "quantized, float or mixed.") var activations: String = "mixed"
+        @Flag(name: .customLong("ttft"), help: "Also time model open → first token for the .gguf and its .bump.") var ttft = false
+        @Flag(help: "Print JSON.") var json = false
+
+        struct Row: Codable {
+            var test: String, threads: Int, tokensPerSecond: Double, stddev: Double
+            var weightBytesPerToken: Int?, readGBps: Double?, rooflineFraction: Double?
+        }
+        struct TTFT: Codable { var source: String; var milliseconds: Double }
+        struct Report: Codable { var model: String; var activations: String; var rows: [Row]; var timeToFirstToken: [TTFT] }
+
+        func run() throws {
+            try reportingErrors {
+                guard let precision = ActivationPrecision(rawValue: activations) else { throw RuntimeError.invalidOption("--activations: quantized, float or mixed") }
+                let threads = try t.split(separator: ",").map { s -> Int in
+                    guard let v = Int(s), v >= 1 else { throw RuntimeError.invalidOption("-t takes thread counts like 1,2") }
+                    return v
+                }
+                let file = try ModelFile.open(model.path)
+                var rows: [Row] = []
+                for th in threads {
+                    var o = EngineOptions()
+                    o.threads = th; o.precision = precision; o.contextLength = max(p, n, 1) + 1; o.batchSize = max(p, 1)
+                    let e = try Engine(file: file, options: o)
+                    let rng = (0..<max(p, n)).map { Int32(($0 * 7919 + 13) % e.vocabulary) }
+                    func measure(_ body: () throws -> Int) throws -> (Double, Double) {
+                        _ = try body()   // warm-up
+                        var rates: [Double] = []
+                        for _ in 0..<max(1, r) {
+                            let t0 = monotonicNanoseconds()
+                            let tokens = try body()
+                            rates.append(Double(tokens) / (Double(monotonicNanoseconds() - t0) / 1e9))
+                        }
+                        let mean = rates.reduce(0, +) / Double(rates.count)
+                        let sd = (rates.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(rates.count - 1, 1))).squareRoot()
+                        return (mean, sd)
+                    }
+                    if p > 0 {
+                        let (m, sd) = try measure { e.reset(); try e.evaluate(Array(rng.prefix(p))) { _, _ in }; return p }
+                        rows.append(Row(test: "pp\(p)", threads: th, tokensPerSecond: m, stddev: sd))
+                    }
+                    if n > 0 {
+                        let (m, sd) = try measure {
+                            e.reset()
+                            for i in 0..<n { try e.evaluate([rng[i]]) { _, _ in } }
+                            return n
+                        }
+                        let bytes = weightBytesPerToken(e)
+                        let pool = ThreadPool(threadCount: th)
+                        let bw = try MemoryProbe.readBandwidth(pool: pool).gigabytesPerSecond
+                        let roof = bw * 1e9 / Double(bytes)
+                        rows.append(Row(test: "tg\(n)", threads: th, tokensPerSecond: m, stddev: sd, weightBytesPerToken: bytes, readGBps: bw, rooflineFraction: m / roof))
+                    }
+                }
+                var ttftRows: [TTFT] = []
+                if ttft {
+                    let gguf = model.path.hasSuffix(".bump") ? nil : model.path
+                    let bump = gguf.map { String($0.dropLast(5)) + ".bump" } ?? model.path
+                    if let gguf, !FileManager.default.fileExists(atPath: bump) { try Bump.convert(try GGUFFile(path: gguf), to: bump) }
+                    for (name, path) in [("gguf", gguf), ("bump (verified)", bump), ("bump (unverified)", bump)] {
+                        guard let path else { continue }
+                        var best = Double.infinity
+                        for _ in 0..<3 {
+                            let t0 = monotonicNanoseconds()
+                            let f = try ModelFile.open(path, verify: name != "bump (unverified)")
+                            var o = EngineOptions(); o.contextLength = 64; o.batchSize = 16
+                            let e = try Engine(file: f, options: o)
+                            _ = try e.logits(after: e.tokenizer.encode("Hello", addSpecial: true))
+                            best = min(best, Double(monotonicNanoseconds() - t0) / 1e6)
+                        }
+                        ttftRows.append(TTFT(source: name, milliseconds: best))
+                    }
+                }
+                if json { return try printJSON(Report(model: model.path, activations: activations, rows: rows, timeToFirstToken: ttftRows)) }
+                print("model: \(model.path)   activations: \(activations)\n")
+                print("| test   | threads |        t/s |   ± | weight bytes/token | read GB/s | of roofline |")
+                print("|--------|---------|------------|-----|--------------------|-----------|-------------|")
+                for row in rows {
+                    print("| \(row.test.padding(toLength: 6, withPad: " ", startingAt: 0)) | \(String(row.threads).leftPadded(7)) | \(formatFixed(row.tokensPerSecond, 2).leftPadded(10)) | \(formatFixed(row.stddev, 1).leftPadded(3)) | "
+                          + "\((row.weightBytesPerToken.map(formatBytes) ?? "").leftPadded(18)) | \((row.readGBps.map { formatFixed($0, 1) } ?? "").leftPadded(9)) | \((row.rooflineFraction.map { formatFixed($0 * 100, 1) + "%" } ?? "").leftPadded(11)) |")
+                }
+                for x in ttftRows { print("time to first token from \(x.source): \(formatFixed(x.milliseconds, 1)) ms") }
+            }
+        }
+
+        /// Bytes of weights one decode step reads: every matmul weight once, the embedding row aside.
+        func weightBytesPerToken(_ e: Engine) -> Int {
+            var seen = Set<String>(), total = 0
+            for step in e.plan.steps {
+                guard case .linear(let l) = step else { continue }
+                for part in l.parts where seen.insert(part.weight.name).inserted { total += part.weight.rows * part.weight.rowBytes }
+            }
+            return total
+        }
+    }
+}

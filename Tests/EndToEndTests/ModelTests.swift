@@ -1,0 +1,181 @@
+// The compiled engine (IR → fusion → plan → executor) on the real models, against llama.cpp's stored runs and
+// the float32 reference (shared/reference/generation and perplexity, copied into Fixtures; see README there).
+import Foundation
+import Testing
+import SKECore
+import SKEFormats
+import SKEGraph
+import SKEKernels
+import SKEModels
+import SKERuntime
+
+struct GenerationCase: Decodable { let prompt: String; let prompt_ids: [Int32]; let generated_ids: [Int32] }
+struct GenerationRef: Decodable { let cases: [GenerationCase] }
+
+extension E2E {
+    static let gemma3 = modelsDir.appendingPathComponent("gemma-3-270m-q4_k_m.gguf").path
+    static func path(_ model: String) -> String { model == "gemma3" ? gemma3 : smollm2 }
+    static func floats(_ name: String) throws -> [Float] {
+        try fixture(name).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+    static func cases(_ model: String) throws -> [GenerationCase] {
+        try JSONDecoder().decode(GenerationRef.self, from: fixture("\(model).llamacpp.json")).cases
+    }
+    static func engine(_ model: String, _ precision: ActivationPrecision, context: Int = 128, batch: Int = 64,
+                       fusion: [String]? = nil, level: CPUFeatures.ISALevel? = nil, outputs: Int = 1) throws -> Engine {
+        var o = EngineOptions()
+        o.contextLength = context; o.batchSize = batch; o.precision = precision; o.fusion = fusion; o.level = level; o.maxOutputs = outputs
+        return try Engine(path: path(model), options: o)
+    }
+    static func greedy(_ e: Engine, _ prompt: [Int32], _ n: Int) throws -> (ids: [Int32], first: [Float]) {
+        var g = GenerationOptions()
+        g.maxTokens = n; g.sampling = .greedy; g.ignoreEOS = true
+        let first = try e.logits(after: prompt)
+        return (try e.generate(promptIDs: prompt, g).generatedIDs, first)
+    }
+    static func maxAbs(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max() ?? .infinity }
+    static func top(_ x: [Float], _ k: Int) -> [Int] { Array(x.indices.sorted { x[$0] > x[$1] || (x[$0] == x[$1] && $0 < $1) }.prefix(k)) }
+}
+
+@Suite("Models vs llama.cpp and the float32 reference", .serialized, .enabled(if: E2E.enabled, "run scripts/fetch-models.sh"))
+struct ModelTests {
+    /// Float32 activations: the arithmetic of the float reference (HF transformers on the dequantized weights,
+    /// f32 KV cache). Its stated tolerance: first logits within 1e-3.
+    @Test("float activations: llama.cpp's 32 greedy tokens for every prompt, first logits within 1e-3 of float32", arguments: ["smollm2", "gemma3"])
+    func floatActivations(model: String) throws {
+        let e = try E2E.engine(model, .float)
+        for (i, c) in try E2E.cases(model).enumerated() {
+            #expect(e.tokenizer.encode(c.prompt, addSpecial: true, parseSpecial: true) == c.prompt_ids)
+            let (ids, first) = try E2E.greedy(e, c.prompt_ids, 32)
+            #expect(ids == c.generated_ids, "\(model) prompt \(i)")
+            if i == 0 {
+                let hf = try E2E.floats("\(model).p0.hf_f32_logits_first.f32.bin")
+                let d = E2E.maxAbs(first, hf)
+                print("\(model) float activations: first logits max |Δ| vs float32 reference = \(d)")
+                #expect(d <= 1e-3)
+                #expect(E2E.top(first, 10) == E2E.top(hf, 10))
+            }
+        }
+    }
+
+    /// Quantized activations (llama.cpp's arithmetic). The logit gap to llama.cpp is open (see BENCHMARKS.md /
+    /// issue notes): asserted here is what holds — same first token everywhere, the measured gap bounded.
+    @Test("quantized activations: llama.cpp's first token for every prompt; full continuations where the margins allow", arguments: ["smollm2", "gemma3"])
+    func quantizedActivations(model: String) throws {
+        let e = try E2E.engine(model, .quantized)
+        var agreement: [Int] = []
+        for (i, c) in try E2E.cases(model).enumerated() {
+            let (ids, first) = try E2E.greedy(e, c.prompt_ids, 32)
+            agreement.append(zip(ids, c.generated_ids).prefix { $0 == $1 }.count)
+            #expect(ids.first == c.generated_ids.first, "\(model) prompt \(i)")
+            if i == 0 {
+                let ref = try E2E.floats("\(model).p0.logits_first.f32.bin")
+                let d = E2E.maxAbs(first, ref)
+                print("\(model) quantized activations: first logits max |Δ| vs llama.cpp = \(d)")
+                #expect(d < 2)
+                #expect(Set(E2E.top(first, 10)).intersection(E2E.top(ref, 10)).count >= 8)
+            }
+        }
+        print("\(model) quantized activations: tokens identical to llama.cpp before the first difference: \(agreement)")
+        #expect(agreement.first == 32 || model == "gemma3")
+    }
+
+    @Test("KV-cache decode == full recompute; chunked prefill == one pass", arguments: [ActivationPrecision.quantized, .float])
+    func cacheInvariances(precision: ActivationPrecision) throws {
+        let c = try E2E.cases("smollm2")[0]
+        let seq = c.prompt_ids + Array(c.generated_ids.prefix(12))
+        // One pass, logits at every position.
+        let one = try E2E.engine("smollm2", precision, batch: 64, outputs: 64)
+        var full = [[Float]](repeating: [], count: seq.count)
+        try one.evaluate(seq, outputs: Array(seq.indices)) { j, l in full[j] = Array(l) }
+        // Token by token through the cache.
+        let step = try E2E.engine("smollm2", precision)
+        var worst: Float = 0
+        for (j, id) in seq.enumerated() { worst = max(worst, E2E.maxAbs(try step.logits(after: [id]), full[j])) }
+        // Chunks of 3.
+        let chunked = try E2E.engine("smollm2", precision, batch: 3, outputs: 3)
+        var worstChunk: Float = 0
+        try chunked.evaluate(seq, outputs: Array(seq.indices)) { j, l in worstChunk = max(worstChunk, E2E.maxAbs(Array(l), full[j])) }
+        print("\(precision): decode vs recompute max |Δ| = \(worst), chunked vs one pass = \(worstChunk)")
+        // Quantized: bit-identical (the same dot per row and token). Float: SGEMM vs row dots differ in summation order only.
+        let tol: Float = precision == .quantized ? 0 : 2e-3
+        #expect(worst <= tol)
+        #expect(worstChunk <= tol)
+    }
+
+    @Test("fused == unfused, each pattern alone and all together")
+    func fusion() throws {
+        let ids = try E2E.cases("smollm2")[2].prompt_ids
+        let base = try E2E.engine("smollm2", .quantized, fusion: []).logits(after: ids)
+        for set in Fusion.patterns.map({ [$0.name] }) + [Fusion.patterns.map(\.name)] {
+            let e = try E2E.engine("smollm2", .quantized, fusion: set)
+            let d = E2E.maxAbs(try e.logits(after: ids), base)
+            #expect(d == 0, "fusion \(set): max |Δ| = \(d)")
+        }
+        let gemma = try E2E.cases("gemma3")[0].prompt_ids
+        let g0 = try E2E.engine("gemma3", .quantized, fusion: []).logits(after: gemma)
+        #expect(E2E.maxAbs(try E2E.engine("gemma3", .quantized).logits(after: gemma), g0) == 0)
+    }
+
+    @Test("every ISA path gives the same greedy tokens")
+    func isaPaths() throws {
+        let c = try E2E.cases("smollm2")[0]
+        let levels = CPUFeatures.ISALevel.allCases.filter { $0 <= CPUFeatures.host.bestISALevel }
+        for level in levels {
+            let (ids, _) = try E2E.greedy(try E2E.engine("smollm2", .quantized, level: level), c.prompt_ids, 16)
+            #expect(ids == Array(c.generated_ids.prefix(16)), "ISA \(level)")
+        }
+    }
+
+    @Test("context overflow and bad token ids are typed errors")
+    func errors() throws {
+        let e = try E2E.engine("smollm2", .quantized, context: 16, batch: 8)
+        #expect(throws: RuntimeError.contextFull(needed: 17, context: 16)) { try e.logits(after: [Int32](repeating: 1, count: 17)) }
+        #expect(throws: RuntimeError.invalidToken(49152, vocabulary: 49152)) { try e.logits(after: [1, 49152]) }
+        #expect(throws: RuntimeError.emptyInput) { try e.logits(after: []) }
+        var g = GenerationOptions(); g.maxTokens = 10
+        #expect(throws: RuntimeError.contextFull(needed: 17, context: 16)) { try e.generate(promptIDs: [Int32](repeating: 1, count: 8), g) }
+    }
+}
+
+@Suite("Perplexity vs llama-perplexity and the float32 reference", .serialized, .enabled(if: E2E.enabled, "run scripts/fetch-models.sh"))
+struct PerplexityTests {
+    struct Ref: Decodable {
+        struct Model: Decodable { let final_ppl: Double; let n_chunks: Int; let running_ppl_per_chunk: [Double] }
+        let models: [String: Model]
+    }
+    struct IDs: Decodable { let ids: [Int32] }
+
+    static func engine(_ model: String) throws -> (Engine, [Int32]) {
+        var o = Engine.perplexityOptions(context: 128)
+        o.precision = .float
+        let e = try Engine(path: E2E.path(model), options: o)
+        var text = String(decoding: try E2E.fixture("perplexity.text.txt"), as: UTF8.self)
+        if text.hasSuffix("\n") { text.removeLast() }   // llama-perplexity's reader drops one trailing newline
+        return (e, e.tokenizer.encode(text, addSpecial: true, parseSpecial: false))
+    }
+
+    /// Float activations against the float32 reference's running PPL (same protocol, same ids), chunk by chunk.
+    @Test("token ids exact; running PPL within 0.1% of float32 over the first chunks", arguments: [("smollm2", 16), ("gemma3", 8)])
+    func runningPPL(model: String, chunks: Int) throws {
+        let hf = try JSONDecoder().decode(Ref.self, from: E2E.fixture("perplexity.hf_f32.json")).models[model]!
+        let (e, ids) = try Self.engine(model)
+        #expect(ids == (try JSONDecoder().decode(IDs.self, from: E2E.fixture("\(model).token_ids.json")).ids))
+        #expect(ids.count / 128 == hf.n_chunks)
+        let r = try e.perplexity(ids: Array(ids.prefix(chunks * 128)), context: 128)
+        for (i, p) in r.running.enumerated() { #expect(abs(p / hf.running_ppl_per_chunk[i] - 1) < 1e-3, "\(model) chunk \(i + 1): \(p) vs \(hf.running_ppl_per_chunk[i])") }
+    }
+
+    /// The whole file (93 chunks): within 0.5% of llama-perplexity's final value, and of the float32 reference's.
+    @Test("SmolLM2 final PPL within 0.5% of llama.cpp and of float32")
+    func finalPPL() throws {
+        let llama = try JSONDecoder().decode(Ref.self, from: E2E.fixture("perplexity.llamacpp.json")).models["smollm2"]!
+        let hf = try JSONDecoder().decode(Ref.self, from: E2E.fixture("perplexity.hf_f32.json")).models["smollm2"]!
+        let (e, ids) = try Self.engine("smollm2")
+        let r = try e.perplexity(ids: ids, context: 128)
+        print("smollm2 PPL \(r.perplexity) ± \(r.uncertainty) (llama.cpp \(llama.final_ppl), float32 \(hf.final_ppl)) in \(r.seconds) s")
+        #expect(r.chunks == 93)
+        #expect(abs(r.perplexity / llama.final_ppl - 1) < 0.005)
+        #expect(abs(r.perplexity / hf.final_ppl - 1) < 1e-3)
+    }
+}
