@@ -150,3 +150,22 @@ struct Compile: ParsableCommand {
         }
     }
 }
+
+struct Quantize: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Requantize a model with ske's quantizers (llama.cpp's type choices for Q4_K_M).")
+    @Argument(help: "Input .gguf or .bump.") var input: String
+    @Argument(help: "Output .gguf.") var output: String
+    @Argument(help: "Target: \(ModelQuantizer.targets.joined(separator: ", ")).") var type: String
+    @Option(name: .short, help: "Threads.") var t: Int?
+
+    func run() throws {
+        try reportingErrors {
+            let f = try ModelFile.open(input)
+            let pool = t.map { ThreadPool(threadCount: $0) } ?? .shared
+            var counts: [String: Int] = [:]
+            let t0 = monotonicNanoseconds()
+            try ModelQuantizer.quantize(f, to: output, target: type, pool: pool) { _, ty in counts[ty.name, default: 0] += 1 }
+            print("wrote \(output) in \(formatFixed(Double(monotonicNanoseconds() - t0) / 1e9, 1)) s: " + counts.sorted { $0.key < $1.key }.map { "\($0.value)× \($0.key)" }.joined(separator: ", "))
+        }
+    }
+}

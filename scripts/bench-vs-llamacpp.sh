@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Speed vs llama.cpp, same files, same machine, same run: llama-bench (built from the llama-cpp-python 0.3.36
+# sdist by scripts/build-llamacpp.sh, cached) and `ske bench model` back to back, pp128 and tg64 at 1 and 2
+# threads, then the ratios. Usage: scripts/bench-vs-llamacpp.sh [MODEL.gguf ...]  (default: the two models).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+LB=$(scripts/build-llamacpp.sh)
+[ -x .build/release/ske ] || swift build -c release >&2
+models=("$@")
+[ ${#models[@]} -gt 0 ] || models=(models/SmolLM2-135M-Instruct.Q4_1.gguf models/gemma-3-270m-q4_k_m.gguf)
+THREADS=${THREADS:-1,2}
+out=$(mktemp -d)
+for m in "${models[@]}"; do
+  name=$(basename "$m" .gguf)
+  echo "== $name" >&2
+  "$LB" -m "$m" -p 128 -n 64 -t "$THREADS" -r 3 -o json > "$out/$name.llama.json" 2>/dev/null
+  .build/release/ske bench model -m "$m" -p 128 -n 64 -t "$THREADS" -r 3 --json > "$out/$name.ske.json"
+done
+python3 - "$out" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+print("| model | test | threads | llama.cpp t/s | ske t/s | ske / llama.cpp | ske of roofline |")
+print("|---|---|---|---|---|---|---|")
+for f in sorted(os.listdir(d)):
+    if not f.endswith(".llama.json"): continue
+    name = f[:-len(".llama.json")]
+    llama = json.load(open(os.path.join(d, f)))
+    ske = json.load(open(os.path.join(d, name + ".ske.json")))
+    for row in ske["rows"]:
+        kind, n = row["test"][:2], int(row["test"][2:])
+        peer = [r for r in llama if r["n_threads"] == row["threads"] and
+                ((kind == "pp" and r["n_prompt"] == n and r["n_gen"] == 0) or (kind == "tg" and r["n_gen"] == n and r["n_prompt"] == 0))]
+        if not peer: continue
+        lt = peer[0]["avg_ts"]
+        roof = f'{100 * row["rooflineFraction"]:.0f}%' if row.get("rooflineFraction") else ""
+        print(f'| {name} | {row["test"]} | {row["threads"]} | {lt:.1f} | {row["tokensPerSecond"]:.1f} | {row["tokensPerSecond"] / lt:.2f} | {roof} |')
+PY
+rm -rf "$out"
