@@ -12,14 +12,14 @@ struct EngineFlags: ParsableArguments {
     @Option(name: [.short, .customLong("ctx-size")], help: "Context length (KV cache positions); 0 = min(model's, 4096).") var c: Int = 0
     @Option(name: [.short, .customLong("ubatch-size")], help: "Tokens per forward batch.") var ub: Int = 256
     @Option(name: [.short, .customLong("threads")], help: "Threads (default: SKE_THREADS or the usable cores).") var t: Int?
-    @Option(help: "Matmul activations: quantized (llama.cpp's arithmetic, fast) or float (float32 reference arithmetic).")
-    var activations: String = "quantized"
+    @Option(help: "Matmul activations: mixed (float SGEMM for batches of ≥ 16 tokens, quantized for decode: fastest), quantized (llama.cpp's arithmetic) or float (the float32 reference's).")
+    var activations: String = "mixed"
 
     func options() throws -> EngineOptions {
         var o = EngineOptions()
         o.contextLength = c; o.batchSize = ub; o.threads = t
         guard let p = ActivationPrecision(rawValue: activations) else {
-            throw RuntimeError.invalidOption("--activations must be quantized or float, not '\(activations)'")
+            throw RuntimeError.invalidOption("--activations must be mixed, quantized or float, not '\(activations)'")
         }
         o.precision = p
         if let t, t < 1 || t > 1024 { throw RuntimeError.invalidOption("-t must be between 1 and 1024") }
