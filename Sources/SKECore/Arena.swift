@@ -78,6 +78,11 @@ public final class Arena: @unchecked Sendable {
 
     deinit { munmap(base, capacity) }
 
+    /// The `capacity` that holds blocks of these byte sizes allocated in order (alignment and canary gaps included).
+    public static func capacity(forBlocks sizes: [Int]) -> Int {
+        sizes.reduce(0) { $0 + ($1 + alignment - 1) / alignment * alignment + guardBytes }
+    }
+
     public var available: Int { capacity - used }
 
     /// Returns a 64-byte aligned block of `bytes` bytes, followed by a canary gap.

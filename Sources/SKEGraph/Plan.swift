@@ -43,6 +43,8 @@ public struct LinearStep: Sendable {
         public let kernels: QuantKernels
         public let offset: Int
         public let rowStride: Int
+        /// Writes one row (x [K] → quantized blocks + sidecar), resolved at lowering.
+        public let write: @Sendable (UnsafePointer<Float>, UnsafeMutableRawPointer) -> Void
     }
     public enum Finish: Sendable { case store, addResidual(Int), glu(gelu: Bool) }
 
@@ -58,6 +60,12 @@ public struct LinearStep: Sendable {
     /// Output of the GLU / residual epilogue [R, N].
     public let out: Int
     public let precision: ActivationPrecision
+
+    /// More than a plain matmul: several parts, a norm prologue or an epilogue.
+    public var isFused: Bool {
+        if case .store = finish { return parts.count > 1 || norm != nil }
+        return true
+    }
 }
 
 public enum Step: Sendable {
@@ -80,7 +88,7 @@ public enum Step: Sendable {
         case .embedding: "embedding"
         case .rmsNorm: "rms_norm"
         case .headNorm: "head_norm"
-        case .linear(let l): l.parts.count > 1 || l.norm != nil || { if case .store = l.finish { return false }; return true }() ? "linear(fused)" : "linear"
+        case .linear(let l): l.isFused ? "linear(fused)" : "linear"
         case .add: "add"
         case .addBias: "add_bias"
         case .rope: "rope"
@@ -142,8 +150,6 @@ public enum Lowering {
             default: break
             }
         }
-        // Scratch of fused linears: quantized activations (or the normalized input in float mode).
-        var scratchOf = [Int: [Int]]()
         func weightRef(_ id: Int) throws -> WeightRef {
             let w = g.nodes[id]
             guard case .weight(let name) = w.op, case .weight(let type) = w.dtype else {
@@ -157,39 +163,33 @@ public enum Lowering {
             guard let k = QuantTraits.kernels(w.type, level: level) else { throw GraphError.unsupportedWeightType(name: w.name, type: "\(w.type)") }
             return k
         }
-        /// Linear shapes: distinct activation layouts (by weight type) → scratch bytes.
-        func linearLayout(_ node: Node) throws -> (weights: [WeightRef], layouts: [GGMLType]) {
-            guard case .linear(let parts, let norm, _) = node.op else { return ([], []) }
-            let first = norm == nil ? 1 : 2
-            let ws = try node.inputs[first..<(first + parts)].map(weightRef)
-            var layouts: [GGMLType] = []
-            for w in ws where !layouts.contains(w.type) { layouts.append(w.type) }
-            return (ws, layouts)
-        }
+        // Every matmul as a linear (a plain matmul is one part, no norm, no epilogue), with its weights, their
+        // distinct activation layouts (one quantized buffer each, by weight type) and its scratch requests:
+        // the quantized activations, and the normalized input when float arithmetic meets a norm prologue.
+        struct Linear { var parts: Int, norm: Float?, epilogue: Epilogue, weights: [(WeightRef, QuantKernels)], layouts: [GGMLType], scratch: [Int] }
+        var linears: [Int: Linear] = [:]
         for node in g.nodes {
-            let k = g.nodes[node.inputs.first ?? 0].shape.last ?? 0
+            var lin: Linear
+            switch node.op {
+            case .matmul: lin = Linear(parts: 1, norm: nil, epilogue: .none, weights: [], layouts: [], scratch: [])
+            case .linear(let p, let nm, let e): lin = Linear(parts: p, norm: nm, epilogue: e, weights: [], layouts: [], scratch: [])
+            default: continue
+            }
+            let first = lin.norm == nil ? 1 : 2
+            lin.weights = try node.inputs[first..<(first + lin.parts)].map { let w = try weightRef($0); return (w, try kernels(w)) }
+            for (w, _) in lin.weights where !lin.layouts.contains(w.type) { lin.layouts.append(w.type) }
+            let k = g.nodes[node.inputs[0]].shape.last!
             let rowsMax = node.rows == .outputs ? g.limits.maxOutputs : g.limits.maxTokens
             var sizes: [Int] = []
-            switch node.op {
-            case .matmul, .linear:
-                let ws: [WeightRef]
-                if case .matmul = node.op { ws = [try weightRef(node.inputs[1])] } else { ws = try linearLayout(node).weights }
-                if precision.usesQuantized {
-                    var seen: [GGMLType] = []
-                    for w in ws where !seen.contains(w.type) {
-                        seen.append(w.type)
-                        sizes.append(Matmul.activationBytes(try kernels(w), k: k, tokens: rowsMax)!)
-                    }
-                }
-                if precision.usesFloat, case .linear(_, .some, _) = node.op {
-                    sizes.append(rowsMax * k * 4)
-                }
-            default: break
+            if precision.usesQuantized {
+                for t in lin.layouts { sizes.append(Matmul.activationBytes(lin.weights.first { $0.0.type == t }!.1, k: k, tokens: rowsMax)!) }
             }
-            scratchOf[node.id] = sizes.map { s in
-                requests.append(.init(bytes: s, first: node.id, last: node.id))
+            if precision.usesFloat && lin.norm != nil { sizes.append(rowsMax * k * 4) }
+            lin.scratch = sizes.map { bytes in
+                requests.append(.init(bytes: bytes, first: node.id, last: node.id))
                 return requests.count - 1
             }
+            linears[node.id] = lin
         }
         let planned = Planner.assign(requests)
         func off(_ id: Int) -> Int {
@@ -228,36 +228,29 @@ public enum Lowering {
             case .outputRows:
                 steps.append(.outputRows(x: off(ins[0]), y: off(node.id), cols: cols))
             case .matmul, .linear:
-                let parts: Int, norm: Float?, epilogue: Epilogue
-                if case .linear(let p, let nm, let e) = node.op { (parts, norm, epilogue) = (p, nm, e) } else { (parts, norm, epilogue) = (1, nil, .none) }
-                let first = norm == nil ? 1 : 2
+                let lin = linears[node.id]!
                 let k = g.nodes[ins[0]].shape.last!
                 maxK = max(maxK, k)
-                let ws = try ins[first..<(first + parts)].map(weightRef)
-                var layouts: [GGMLType] = [], acts: [LinearStep.Activation] = []
-                let scratch = scratchOf[node.id] ?? []
-                for w in ws where !layouts.contains(w.type) {
-                    layouts.append(w.type)
-                    if precision.usesQuantized {
-                        let kern = try kernels(w)
-                        acts.append(.init(kernels: kern, offset: planned.offsets[scratch[acts.count]], rowStride: kern.activationRowStride(k: k)!))
-                    }
-                }
+                let acts: [LinearStep.Activation] = precision.usesQuantized ? lin.layouts.enumerated().map { i, t in
+                    let kern = lin.weights.first { $0.0.type == t }!.1
+                    return .init(kernels: kern, offset: planned.offsets[lin.scratch[i]], rowStride: kern.activationRowStride(k: k)!,
+                                 write: Matmul.activationRowWriter(kern, k: k))
+                } : []
                 var partSteps: [LinearStep.Part] = []
                 var yOffset = off(node.id)
-                for w in ws {
-                    partSteps.append(.init(weight: w, kernels: try kernels(w), activation: precision.usesQuantized ? layouts.firstIndex(of: w.type)! : 0, y: yOffset))
+                for (w, kern) in lin.weights {
+                    partSteps.append(.init(weight: w, kernels: kern, activation: lin.layouts.firstIndex(of: w.type)!, y: yOffset))
                     yOffset += (node.rows == .outputs ? g.limits.maxOutputs : g.limits.maxTokens) * w.rows * 4
                 }
                 let finish: LinearStep.Finish
-                switch epilogue {
+                switch lin.epilogue {
                 case .none: finish = .store
                 case .addResidual: finish = .addResidual(off(ins.last!))
                 case .glu(let gelu): finish = .glu(gelu: gelu)
                 }
-                let normalized = (precision.usesFloat && norm != nil) ? planned.offsets[scratch.last!] : nil
+                let normalized = (precision.usesFloat && lin.norm != nil) ? planned.offsets[lin.scratch.last!] : nil
                 steps.append(.linear(LinearStep(
-                    x: off(ins[0]), k: k, rows: node.rows, norm: try norm.map { (try weightRef(ins[1]), $0) }, normalized: normalized,
+                    x: off(ins[0]), k: k, rows: node.rows, norm: try lin.norm.map { (try weightRef(ins[1]), $0) }, normalized: normalized,
                     activations: acts, parts: partSteps, finish: finish, out: off(node.id), precision: precision)))
             }
         }

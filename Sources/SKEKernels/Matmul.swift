@@ -16,20 +16,25 @@ public enum Matmul {
         return o ? nil : n
     }
 
+    /// The function that writes one activation row as these kernels read it: the activation format's blocks
+    /// (+ the ISA sidecar when the kernels have a prepared path). Resolve it once, call it per row.
+    public static func activationRowWriter(_ kernels: QuantKernels, k: Int) -> @Sendable (_ x: UnsafePointer<Float>, _ row: UnsafeMutableRawPointer) -> Void {
+        let quantize = QuantTraits.kernels(kernels.activation, level: .reference)!.quantize
+        guard let prepared = kernels.prepared else { return { x, row in quantize(x, row, k) } }
+        let sidecar = prepared.sidecarOffset(kernels.activation.byteCount(elements: k)!)
+        return { x, row in
+            quantize(x, row, k)
+            prepared.prepare(row, k, row + sidecar)
+        }
+    }
+
     /// Xq[t] = quantize(X[t]) (+ the ISA sidecar) for t in 0..<tokens, split over the pool's threads.
     public static func quantizeActivations(_ kernels: QuantKernels, x: UnsafePointer<Float>, tokens: Int, k: Int,
                                            into xq: UnsafeMutableRawPointer, pool: ThreadPool) {
-        let quantize = QuantTraits.kernels(kernels.activation, level: .reference)!.quantize
-        let blocks = kernels.activation.byteCount(elements: k)!
+        let write = activationRowWriter(kernels, k: k)
         let stride = kernels.activationRowStride(k: k)!
-        let prepared = kernels.prepared
-        func one(_ t: Int) {
-            let row = xq + t * stride
-            quantize(x + t * k, row, k)
-            if let prepared { prepared.prepare(row, k, row + prepared.sidecarOffset(blocks)) }
-        }
-        if tokens == 1 { one(0); return }
-        pool.parallelFor(tokens) { r in for t in r { one(t) } }
+        if tokens == 1 { write(x, xq); return }
+        pool.parallelFor(tokens) { r in for t in r { write(x + t * k, xq + t * stride) } }
     }
 
     /// Y[t, n] = W[n] · Xq[t] for an already quantized activation batch. Hot: this is where decode spends its time.

@@ -23,7 +23,7 @@ public enum Gemma3: Architecture {
                                            window: sliding ? c.slidingWindow : 0)
             let h = b.rmsNorm(x, try b.weight("blk.\(l).attn_norm.weight"), eps: c.eps)
             let (q, k, v) = try Decoder.qkv(b, h, layer: l)
-            let qn = b.headNorm(q, try b.weight("blk.\(l).attn_q_norm.weight"), eps: c.eps, headSize: hs)
+            let qn = b.headNorm(q, try b.weight("blk.\(l).attn_q_norm.weight"), eps: c.eps, headSize: hs)  // QK-norm as Qwen3
             let kn = b.headNorm(k, try b.weight("blk.\(l).attn_k_norm.weight"), eps: c.eps, headSize: hs)
             let a = Decoder.attend(b, q: b.rope(qn, rope, headSize: hs), k: b.rope(kn, rope, headSize: hs), v: v, layer: l, attn)
             let o = b.rmsNorm(b.matmul(a, try b.weight("blk.\(l).attn_output.weight")), try b.weight("blk.\(l).post_attention_norm.weight"), eps: c.eps)

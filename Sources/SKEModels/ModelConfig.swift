@@ -78,7 +78,7 @@ public protocol Architecture: Sendable {
 
 public enum ModelRegistry {
     public static let architectures: [String: any Architecture.Type] = [
-        Llama.name: Llama.self, Qwen2.self.name: Qwen2.self, Qwen3.name: Qwen3.self, Gemma3.name: Gemma3.self,
+        Llama.name: Llama.self, Qwen2.name: Qwen2.self, Qwen3.name: Qwen3.self, Gemma3.name: Gemma3.self,
     ]
     public static var supported: [String] { architectures.keys.sorted() }
 
@@ -104,6 +104,28 @@ public enum ModelRegistry {
 
 /// The pieces the decoder architectures share.
 enum Decoder {
+    /// The Llama-family stack (Llama, Qwen2, Qwen3): pre-norm blocks, GQA attention with RoPE in `layout`,
+    /// optional QK-norm before RoPE, SwiGLU, residual adds. Q/K/V biases are applied when the file has them.
+    static func standard(_ c: ModelConfig, _ b: GraphBuilder, layout: RopeLayout, qkNorm: Bool) throws -> Int {
+        let rope = RopeParameters(base: c.ropeBase, freqScale: c.ropeFreqScale, dims: c.ropeDims, layout: layout)
+        let attn = AttentionParameters(heads: c.heads, kvHeads: c.kvHeads, headSize: c.headSize)
+        let hs = c.headSize
+        var x = b.embedding(try b.weight("token_embd.weight"), b.tokens())
+        for l in 0..<c.layers {
+            let h = b.rmsNorm(x, try b.weight("blk.\(l).attn_norm.weight"), eps: c.eps)
+            var (q, k, v) = try qkv(b, h, layer: l)
+            if qkNorm {
+                q = b.headNorm(q, try b.weight("blk.\(l).attn_q_norm.weight"), eps: c.eps, headSize: hs)
+                k = b.headNorm(k, try b.weight("blk.\(l).attn_k_norm.weight"), eps: c.eps, headSize: hs)
+            }
+            let a = attend(b, q: b.rope(q, rope, headSize: hs), k: b.rope(k, rope, headSize: hs), v: v, layer: l, attn)
+            x = b.add(x, b.matmul(a, try b.weight("blk.\(l).attn_output.weight")))
+            let h2 = b.rmsNorm(x, try b.weight("blk.\(l).ffn_norm.weight"), eps: c.eps)
+            x = b.add(x, try feedForward(b, h2, layer: l, gelu: false))
+        }
+        return try head(c, b, x)
+    }
+
     /// LM head: the rows asked for, final norm, output projection (tied to the embedding when absent).
     static func head(_ c: ModelConfig, _ b: GraphBuilder, _ x: Int) throws -> Int {
         let rows = b.outputRows(x)

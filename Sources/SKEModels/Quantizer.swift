@@ -18,17 +18,13 @@ public enum ModelQuantizer {
         "F16": 1, "Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q5_0": 8, "Q5_1": 9, "Q4_K": 14, "Q4_K_M": 15, "Q5_K": 16, "Q6_K": 18, "BF16": 32,
     ]
 
-    static func plainType(_ name: String) -> GGMLType? {
-        GGMLType.allCases.first { $0.name.uppercased() == name.uppercased() }
-    }
-
     /// llama.cpp's use_more_bits.
     static func moreBits(_ i: Int, _ n: Int) -> Bool { i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2 }
 
     /// The type each tensor gets.
     public static func plan(_ file: any TensorFile, target: String) throws -> [String: GGMLType] {
         let mix = target.uppercased() == "Q4_K_M"
-        guard let base = mix ? .q4_K : plainType(target), targets.contains(target.uppercased()) else {
+        guard let base = mix ? .q4_K : GGMLType(name: target), targets.contains(target.uppercased()) else {
             throw ModelError.invalidMetadata(key: "type", reason: "'\(target)' is not one of \(targets.joined(separator: ", "))")
         }
         let tied = file.tensor(named: "output.weight") == nil

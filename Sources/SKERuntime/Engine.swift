@@ -49,6 +49,9 @@ public final class Engine: @unchecked Sendable {
     public let executor: Executor
     public let tokenizer: Tokenizer
     public let pool: ThreadPool
+    /// Tokens that end a turn: EOS plus the end-of-turn specials chat models use (control or user-defined tokens
+    /// named <|im_end|>, <|eot_id|>, <end_of_turn>, …).
+    public let endOfGeneration: Set<Int32>
     /// Positions held in the KV cache.
     public private(set) var position = 0
     var idBuffer: [Int32]
@@ -69,6 +72,7 @@ public final class Engine: @unchecked Sendable {
         pool = options.threads.map { ThreadPool(threadCount: $0) } ?? ThreadPool.shared
         executor = try Executor(plan: plan, pool: pool)
         tokenizer = try Tokenizer(TokenizerData(metadata: file.metadata))
+        endOfGeneration = Self.endOfGenerationTokens(tokenizer)
         idBuffer = [Int32](repeating: 0, count: limits.maxTokens)
         rowBuffer = [Int32](repeating: 0, count: limits.maxOutputs)
     }
@@ -83,9 +87,6 @@ public final class Engine: @unchecked Sendable {
     /// Forgets the cache.
     public func reset() { position = 0 }
 
-    /// Drops cached positions from `n` on (keeps the first n).
-    public func truncate(to n: Int) { position = min(position, max(0, n)) }
-
     /// Feeds `ids` after the cached positions. `outputs` are indices into `ids` whose logits the caller wants
     /// (at most maxOutputs per batch; default the last). `body` gets (index in ids, logits [V]) for each, in order.
     public func evaluate(_ ids: [Int32], outputs: [Int]? = nil, _ body: (Int, UnsafeBufferPointer<Float>) throws -> Void) throws {
@@ -93,7 +94,9 @@ public final class Engine: @unchecked Sendable {
         guard position + ids.count <= contextLength else { throw RuntimeError.contextFull(needed: position + ids.count, context: contextLength) }
         let v = Int32(config.vocabulary)
         if let bad = ids.first(where: { $0 < 0 || $0 >= v }) { throw RuntimeError.invalidToken(bad, vocabulary: Int(v)) }
-        let wanted = outputs ?? [ids.count - 1]
+        // The rows asked for (no array is made for the default, the last row: this runs once per decoded token).
+        let wantedCount = outputs?.count ?? 1
+        func wanted(_ i: Int) -> Int { outputs?[i] ?? ids.count - 1 }
         var next = 0
         var begin = 0
         let batch = plan.limits.maxTokens
@@ -102,12 +105,12 @@ public final class Engine: @unchecked Sendable {
             // Keep each batch's outputs within maxOutputs.
             var rows = 0
             var j = next
-            while j < wanted.count && wanted[j] < end {
-                if rows == plan.limits.maxOutputs { end = wanted[j]; break }
+            while j < wantedCount && wanted(j) < end {
+                if rows == plan.limits.maxOutputs { end = wanted(j); break }
                 rows += 1; j += 1
             }
             for i in begin..<end { idBuffer[i - begin] = ids[i] }
-            for r in 0..<rows { rowBuffer[r] = Int32(wanted[next + r] - begin) }
+            for r in 0..<rows { rowBuffer[r] = Int32(wanted(next + r) - begin) }
             idBuffer.withUnsafeBufferPointer { idp in
                 rowBuffer.withUnsafeBufferPointer { rp in
                     executor.run(ids: UnsafeBufferPointer(rebasing: idp[0..<(end - begin)]), start: position, outputRows: UnsafeBufferPointer(rebasing: rp[0..<rows]))
@@ -116,7 +119,7 @@ public final class Engine: @unchecked Sendable {
             position += end - begin
             let logits = executor.logits
             for r in 0..<rows {
-                try body(wanted[next + r], UnsafeBufferPointer(rebasing: logits[(r * plan.vocabulary)..<((r + 1) * plan.vocabulary)]))
+                try body(wanted(next + r), UnsafeBufferPointer(rebasing: logits[(r * plan.vocabulary)..<((r + 1) * plan.vocabulary)]))
             }
             next += rows
             begin = end

@@ -12,7 +12,6 @@ public final class Executor: @unchecked Sendable {
     public let plan: Plan
     public let pool: ThreadPool
     let arena: Arena
-    let sgemmArena: Arena
     let base: UnsafeMutableRawPointer
     let threadScratch: UnsafeMutablePointer<Float>
     let kCache: [UnsafeMutablePointer<Float>], vCache: [UnsafeMutablePointer<Float>]
@@ -27,8 +26,10 @@ public final class Executor: @unchecked Sendable {
     /// SGEMM path (float / mixed precision): a dequantized weight panel [panelRows, K], GLU gate/up tiles
     /// [maxTokens, panelRows] and the SGEMM packing workspace.
     let panelRows = 256
-    var sgemmPanel: UnsafeMutablePointer<Float>, sgemmGate: UnsafeMutablePointer<Float>, sgemmUp: UnsafeMutablePointer<Float>
-    var sgemmWorkspace: UnsafeMutablePointer<Float>
+    let sgemmPanel: UnsafeMutablePointer<Float>, sgemmGate: UnsafeMutablePointer<Float>, sgemmUp: UnsafeMutablePointer<Float>
+    let sgemmWorkspace: UnsafeMutablePointer<Float>
+    /// Floats between two threads' scratch rows.
+    let scratchStride: Int
     typealias RowDot = (Int, Int, UnsafeMutablePointer<Float>) -> Float
 
     public init(plan: Plan, pool: ThreadPool) throws {
@@ -36,12 +37,19 @@ public final class Executor: @unchecked Sendable {
         self.pool = pool
         let threads = pool.threadCount
         let ctx = plan.limits.contextLength
-        let cacheBytes = plan.cacheRowValues.map { 2 * (ctx * $0 * 4 + 64) }.reduce(0, +)
-        let scratchBytes = threads * (plan.threadScratchFloats * 4 + 64)
-        let small = plan.limits.maxTokens * 4 + plan.limits.maxOutputs * 4 + 256
-        arena = try Arena(capacity: plan.arenaBytes + cacheBytes + scratchBytes + small + 64 * (2 * plan.cacheRowValues.count + 8) * 2)
-        base = try arena.allocate(max(plan.arenaBytes, 64), label: "activations")
-        threadScratch = try arena.allocate(Float.self, count: threads * (plan.threadScratchFloats + 16), label: "thread scratch")
+        let sgemm = plan.precision != .quantized
+        scratchStride = plan.threadScratchFloats + 16
+        // One arena, blocks in this order: activations, per-thread scratch, K/V per layer, positions, output rows,
+        // and for the SGEMM path a weight panel, the GLU gate/up tiles and the packing workspace.
+        let panelFloats = sgemm ? panelRows * plan.maxInputWidth : 0
+        let tileFloats = sgemm ? plan.limits.maxTokens * panelRows : 0
+        let workspaceFloats = sgemm ? Sgemm.workspaceFloats(threads: threads) + 16 : 0
+        let cache = plan.cacheRowValues.flatMap { [max(ctx * $0, 1) * 4, max(ctx * $0, 1) * 4] }
+        let blocks = [max(plan.arenaBytes, 64), threads * scratchStride * 4] + cache
+            + [plan.limits.maxTokens * 4, plan.limits.maxOutputs * 4, panelFloats * 4, tileFloats * 4, tileFloats * 4, workspaceFloats * 4]
+        arena = try Arena(capacity: Arena.capacity(forBlocks: blocks))
+        base = try arena.allocate(blocks[0], label: "activations")
+        threadScratch = try arena.allocate(Float.self, count: threads * scratchStride, label: "thread scratch")
         var k: [UnsafeMutablePointer<Float>] = [], v: [UnsafeMutablePointer<Float>] = []
         for (l, row) in plan.cacheRowValues.enumerated() {
             k.append(try arena.allocate(Float.self, count: max(ctx * row, 1), label: "K cache \(l)"))
@@ -50,15 +58,11 @@ public final class Executor: @unchecked Sendable {
         kCache = k; vCache = v
         positions = try arena.allocate(Int32.self, count: plan.limits.maxTokens, label: "positions")
         outputRowIndex = try arena.allocate(Int32.self, count: plan.limits.maxOutputs, label: "output rows")
+        sgemmPanel = try arena.allocate(Float.self, count: panelFloats, label: "sgemm panel")
+        sgemmGate = try arena.allocate(Float.self, count: tileFloats, label: "glu gate tile")
+        sgemmUp = try arena.allocate(Float.self, count: tileFloats, label: "glu up tile")
+        sgemmWorkspace = try arena.allocate(Float.self, count: workspaceFloats, label: "sgemm workspace")
         f32Dot = QuantTraits.kernels(.f32, level: plan.level)!.dot
-        let panelFloats = plan.precision == .quantized ? 16 : panelRows * plan.maxInputWidth
-        let tileFloats = plan.precision == .quantized ? 16 : plan.limits.maxTokens * panelRows
-        let extra = Arena.capacityFor( [panelFloats, tileFloats, tileFloats, Sgemm.workspaceFloats(threads: threads) + 16])
-        sgemmArena = try Arena(capacity: extra)
-        sgemmPanel = try sgemmArena.allocate(Float.self, count: panelFloats, label: "sgemm panel")
-        sgemmGate = try sgemmArena.allocate(Float.self, count: tileFloats, label: "glu gate tile")
-        sgemmUp = try sgemmArena.allocate(Float.self, count: tileFloats, label: "glu up tile")
-        sgemmWorkspace = try sgemmArena.allocate(Float.self, count: Sgemm.workspaceFloats(threads: threads) + 16, label: "sgemm workspace")
         quantizedDots = plan.steps.map { step in
             guard case .linear(let l) = step, plan.precision != .float else { return [] }
             return l.parts.map { self.rowDot($0, l, quantized: true) }
@@ -73,7 +77,7 @@ public final class Executor: @unchecked Sendable {
     public var arenaCapacity: Int { arena.capacity }
 
     @inline(__always) func f(_ offset: Int) -> UnsafeMutablePointer<Float> { (base + offset).assumingMemoryBound(to: Float.self) }
-    @inline(__always) func scratch(_ thread: Int) -> UnsafeMutablePointer<Float> { threadScratch + thread * (plan.threadScratchFloats + 16) }
+    @inline(__always) func scratch(_ thread: Int) -> UnsafeMutablePointer<Float> { threadScratch + thread * scratchStride }
     @inline(__always) func rowCount(_ k: RowKind) -> Int { k == .outputs ? outputs : tokens }
 
     /// The logits [O, V] of the last run.
@@ -166,14 +170,14 @@ public final class Executor: @unchecked Sendable {
                     let tmp = scratch(th)
                     for t in ThreadPool.partition(r, part: th, of: n) {
                         FastOps.rmsNorm(x: x + t * k, weight: norm.weight.floats, y: tmp, rows: 1, cols: k, eps: norm.eps, level: self.plan.level)
-                        for a in l.activations { quantizeRow(a, tmp, t, k) }
+                        for a in l.activations { a.write(tmp, base + a.offset + t * a.rowStride) }
                     }
                 }
             } else if r == 1 {
-                for a in l.activations { quantizeRow(a, x, 0, k) }
+                for a in l.activations { a.write(x, base + a.offset) }
             } else {
                 pool.run { th, n in
-                    for t in ThreadPool.partition(r, part: th, of: n) { for a in l.activations { quantizeRow(a, x + t * k, t, k) } }
+                    for t in ThreadPool.partition(r, part: th, of: n) { for a in l.activations { a.write(x + t * k, base + a.offset + t * a.rowStride) } }
                 }
             }
         } else if let norm = l.norm, let nOff = l.normalized {
@@ -246,7 +250,7 @@ public final class Executor: @unchecked Sendable {
                 Sgemm.gemm(m: r, n: n, k: k, a: a, b: panel(l.parts[1], p0, n), c: sgemmUp, ldc: n, accumulate: false, workspace: sgemmWorkspace, pool: pool, level: plan.level)
                 let g = sgemmGate, u = sgemmUp
                 parallelRows(r) { ts in
-                    for t in ts { for j in 0..<n { out[t * width + p0 + j] = (gelu ? Activation.gelu(g[t * n + j]) : Activation.silu(g[t * n + j])) * u[t * n + j] } }
+                    for t in ts { Activation.gluForward(gate: g + t * n, up: u + t * n, out + t * width + p0, count: n, gelu: gelu) }
                 }
             }
         case .store, .addResidual:
@@ -284,29 +288,5 @@ public final class Executor: @unchecked Sendable {
             if t == 0 { dequantize(w + row * rowBytes, tmp, k) }
             return f32(UnsafeRawPointer(tmp), UnsafeRawPointer(x + t * k), k)
         }
-    }
-
-    @inline(__always)
-    func quantizeRow(_ a: LinearStep.Activation, _ x: UnsafePointer<Float>, _ t: Int, _ k: Int) {
-        let row = base + a.offset + t * a.rowStride
-        QuantKernels.activationQuantizer(a.kernels)(x, row, k)
-        if let prepared = a.kernels.prepared {
-            prepared.prepare(row, k, row + prepared.sidecarOffset(a.kernels.activation.byteCount(elements: k)!))
-        }
-    }
-
-}
-
-extension QuantKernels {
-    /// The quantizer for this weight type's activation format (what Matmul.quantizeActivations uses).
-    static func activationQuantizer(_ k: QuantKernels) -> QuantizeRow {
-        QuantTraits.kernels(k.activation, level: .reference)!.quantize
-    }
-}
-
-extension Arena {
-    /// Capacity that holds blocks of these float counts (alignment, guards and header included).
-    static func capacityFor(_ floats: [Int]) -> Int {
-        Arena.headerBytes + floats.map { ($0 * 4 + Arena.alignment - 1) / Arena.alignment * Arena.alignment + Arena.guardBytes + Arena.alignment }.reduce(0, +)
     }
 }

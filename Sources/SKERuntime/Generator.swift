@@ -27,8 +27,7 @@ public struct GenerationResult: Sendable {
 }
 
 extension Engine {
-    /// Tokens that end a turn: EOS plus the end-of-turn specials chat models use.
-    public var endOfGeneration: Set<Int32> {
+    static func endOfGenerationTokens(_ tokenizer: Tokenizer) -> Set<Int32> {
         var s = Set<Int32>()
         if let e = tokenizer.data.eos { s.insert(e) }
         let names: Set<String> = ["<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|endoftext|>", "<|end|>", "<|eom_id|>", "<|end_of_text|>"]

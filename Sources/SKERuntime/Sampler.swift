@@ -1,5 +1,6 @@
 // Sampling, in llama.cpp's default chain order: penalties → top-k → top-p → min-p → temperature → draw.
 import RealModule
+import SKECore
 // temperature ≤ 0 is greedy (argmax, ties → lowest id, as llama.cpp). The random stream is xoshiro256**
 // seeded with SplitMix64 from `seed`, so a seed reproduces a run of ske (not of llama.cpp's mt19937).
 
@@ -124,15 +125,8 @@ extension Array where Element == (id: Int32, logit: Float) {
 struct Xoshiro256 {
     var s: (UInt64, UInt64, UInt64, UInt64)
     init(seed: UInt64) {
-        var x = seed
-        func split() -> UInt64 {
-            x &+= 0x9E37_79B9_7F4A_7C15
-            var z = x
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        s = (split(), split(), split(), split())
+        var x = SplitMix64(seed: seed)
+        s = (x.next(), x.next(), x.next(), x.next())
     }
     mutating func next() -> UInt64 {
         let r = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9

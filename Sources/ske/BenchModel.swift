@@ -30,7 +30,7 @@ extension Bench {
 
         func run() throws {
             try reportingErrors {
-                guard let precision = ActivationPrecision(rawValue: activations) else { throw RuntimeError.invalidOption("--activations: quantized, float or mixed") }
+                let precision = try ActivationPrecision(flag: activations)
                 let threads = try t.split(separator: ",").map { s -> Int in
                     guard let v = Int(s), v >= 1 else { throw RuntimeError.invalidOption("-t takes thread counts like 1,2") }
                     return v

@@ -7,6 +7,16 @@ import SKEGraph
 import SKEModels
 import SKERuntime
 
+extension ActivationPrecision {
+    /// The value of an `--activations` flag.
+    init(flag: String) throws {
+        guard let p = ActivationPrecision(rawValue: flag) else {
+            throw RuntimeError.invalidOption("--activations must be mixed, quantized or float, not '\(flag)'")
+        }
+        self = p
+    }
+}
+
 /// Engine flags shared by the commands that run a model (names follow llama.cpp's where they overlap).
 struct EngineFlags: ParsableArguments {
     @Option(name: [.short, .customLong("ctx-size")], help: "Context length (KV cache positions); 0 = min(model's, 4096).") var c: Int = 0
@@ -18,10 +28,7 @@ struct EngineFlags: ParsableArguments {
     func options() throws -> EngineOptions {
         var o = EngineOptions()
         o.contextLength = c; o.batchSize = ub; o.threads = t
-        guard let p = ActivationPrecision(rawValue: activations) else {
-            throw RuntimeError.invalidOption("--activations must be mixed, quantized or float, not '\(activations)'")
-        }
-        o.precision = p
+        o.precision = try ActivationPrecision(flag: activations)
         if let t, t < 1 || t > 1024 { throw RuntimeError.invalidOption("-t must be between 1 and 1024") }
         return o
     }
@@ -68,8 +75,7 @@ struct Run: ParsableCommand {
     func run() throws {
         try reportingErrors {
             guard n >= 1 else { throw RuntimeError.invalidOption("-n must be at least 1") }
-            var o = try engine.options()
-            if engine.c == 0 { o.contextLength = 0 }
+            let o = try engine.options()
             let e = try Engine(path: model.path, options: o)
             let ids = e.tokenizer.encode(p, addSpecial: true, parseSpecial: !noSpecial)
             var g = GenerationOptions()
@@ -98,15 +104,14 @@ struct Perplexity: ParsableCommand {
     @Option(name: [.short, .customLong("file")], help: "UTF-8 text file.") var f: String
     @Option(name: [.short, .customLong("ctx-size")], help: "Chunk length.") var c: Int = 512
     @Option(name: [.short, .customLong("threads")], help: "Threads.") var t: Int?
-    @Option(help: "quantized or float.") var activations: String = "quantized"
+    @Option(help: "quantized (llama.cpp's arithmetic), float (the float32 reference's) or mixed.") var activations: String = "quantized"
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
         try reportingErrors {
             var base = EngineOptions()
             base.threads = t
-            guard let p = ActivationPrecision(rawValue: activations) else { throw RuntimeError.invalidOption("--activations must be quantized or float") }
-            base.precision = p
+            base.precision = try ActivationPrecision(flag: activations)
             let e = try Engine(path: model.path, options: Engine.perplexityOptions(context: c, base: base))
             guard let data = FileManager.default.contents(atPath: f) else { throw RuntimeError.invalidOption("cannot read '\(f)'") }
             var text = String(decoding: data, as: UTF8.self)

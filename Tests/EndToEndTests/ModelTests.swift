@@ -58,8 +58,9 @@ struct ModelTests {
         }
     }
 
-    /// Quantized activations (llama.cpp's arithmetic). The logit gap to llama.cpp is open (see BENCHMARKS.md /
-    /// issue notes): asserted here is what holds — same first token everywhere, the measured gap bounded.
+    /// Quantized activations (llama.cpp's arithmetic). The stated tolerance (first logits within 1e-2 of llama.cpp)
+    /// is not met yet — measured 0.79 (SmolLM2) and 0.88 (Gemma): recorded as a known issue, so this test reports
+    /// it the day the gap closes. What holds is asserted: the first token everywhere, 8 of the top 10.
     @Test("quantized activations: llama.cpp's first token for every prompt; full continuations where the margins allow", arguments: ["smollm2", "gemma3"])
     func quantizedActivations(model: String) throws {
         let e = try E2E.engine(model, .quantized)
@@ -72,12 +73,14 @@ struct ModelTests {
                 let ref = try E2E.floats("\(model).p0.logits_first.f32.bin")
                 let d = E2E.maxAbs(first, ref)
                 print("\(model) quantized activations: first logits max |Δ| vs llama.cpp = \(d)")
-                #expect(d < 2)
+                withKnownIssue("quantized-activation logits differ from llama.cpp's by ~0.8, cause not found") {
+                    #expect(d <= 1e-2)
+                }
                 #expect(Set(E2E.top(first, 10)).intersection(E2E.top(ref, 10)).count >= 8)
             }
         }
         print("\(model) quantized activations: tokens identical to llama.cpp before the first difference: \(agreement)")
-        #expect(agreement.first == 32 || model == "gemma3")
+        #expect(agreement.first == 32)
     }
 
     @Test("KV-cache decode == full recompute; chunked prefill == one pass", arguments: [ActivationPrecision.quantized, .float])
@@ -97,8 +100,9 @@ struct ModelTests {
         var worstChunk: Float = 0
         try chunked.evaluate(seq, outputs: Array(seq.indices)) { j, l in worstChunk = max(worstChunk, E2E.maxAbs(Array(l), full[j])) }
         print("\(precision): decode vs recompute max |Δ| = \(worst), chunked vs one pass = \(worstChunk)")
-        // Quantized: bit-identical (the same dot per row and token). Float: SGEMM vs row dots differ in summation order only.
-        let tol: Float = precision == .quantized ? 0 : 2e-3
+        // Quantized: bit-identical (the same dot per row and token). Float: SGEMM (batches ≥ 16) vs row dots differ in
+        // summation order only (measured 8.2e-5).
+        let tol: Float = precision == .quantized ? 0 : 5e-4
         #expect(worst <= tol)
         #expect(worstChunk <= tol)
     }

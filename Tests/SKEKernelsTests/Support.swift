@@ -3,16 +3,10 @@ import Testing
 @testable import SKEKernels
 import SKECore
 
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// The fixed-seed generator of every test input (SKECore's SplitMix64).
+typealias SeededRandom = SplitMix64
+
+extension SplitMix64 {
     /// Approximately N(0, 1) (sum of uniforms), enough for kernel inputs.
     mutating func normal() -> Float {
         var s: Float = 0
