@@ -68,8 +68,11 @@ let package = Package(
         .testTarget(
             name: "SKETokenizerTests", dependencies: ["SKETokenizer", "SKEFormats", "SKECore"],
             resources: [.copy("Fixtures")], swiftSettings: baselineCPU),
+        // Test-only C: interposes malloc & co. to count the allocations of threads that opt in.
+        .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["SKECore", "SKEFormats", "SKEKernels", "SKETokenizer", "SKEGraph", "SKEModels", "SKERuntime"],
+            name: "EndToEndTests",
+            dependencies: ["SKECore", "SKEFormats", "SKEKernels", "SKETokenizer", "SKEGraph", "SKEModels", "SKERuntime", "CAllocationCounter"],
             resources: [.copy("Fixtures")], swiftSettings: baselineCPU),
         .testTarget(name: "SKECoreTests", dependencies: ["SKECore"], swiftSettings: baselineCPU),
         .testTarget(

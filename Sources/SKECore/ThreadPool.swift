@@ -83,7 +83,14 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     /// Calls `body(threadIndex, threadCount)` on every thread of the pool and waits for all of them.
+    /// Costs one small heap allocation (handing a non-escaping closure to the workers goes through
+    /// `withoutActuallyEscaping`); hot paths that must not allocate use `runPrepared`.
     public func run(_ body: (_ thread: Int, _ threads: Int) -> Void) {
+        withoutActuallyEscaping(body) { state.run($0) }
+    }
+
+    /// `run` for a region closure made once and reused (e.g. at plan time): no allocation per region.
+    public func runPrepared(_ body: @escaping (_ thread: Int, _ threads: Int) -> Void) {
         state.run(body)
     }
 
@@ -141,13 +148,14 @@ public final class ThreadPool: @unchecked Sendable {
             pthread_mutex_unlock(mutex)
         }
 
-        func run(_ body: (Int, Int) -> Void) {
+        func run(_ body: @escaping (Int, Int) -> Void) {
             let n = threadCount
             guard n > 1, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
                 for t in 0..<n { body(t, n) }  // single thread, or nested region: serial, same partition
                 return
             }
-            withoutActuallyEscaping(body) { escapable in
+            do {
+                let escapable = body
                 job = escapable
                 pending.store(n - 1, ordering: .relaxed)
                 generation.add(1, ordering: .sequentiallyConsistent)

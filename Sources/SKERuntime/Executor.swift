@@ -23,6 +23,7 @@ public final class Executor: @unchecked Sendable {
     /// Per step: the linear's row-dot functions, resolved once against this executor's buffers (so running a
     /// step creates no closures and allocates nothing).
     var quantizedDots: [[RowDot]] = [], floatDots: [[RowDot]] = []
+    var regions: [Region] = []
     /// SGEMM path (float / mixed precision): a dequantized weight panel [panelRows, K], GLU gate/up tiles
     /// [maxTokens, panelRows] and the SGEMM packing workspace.
     let panelRows = 256
@@ -63,6 +64,7 @@ public final class Executor: @unchecked Sendable {
         sgemmUp = try arena.allocate(Float.self, count: tileFloats, label: "glu up tile")
         sgemmWorkspace = try arena.allocate(Float.self, count: workspaceFloats, label: "sgemm workspace")
         f32Dot = QuantTraits.kernels(.f32, level: plan.level)!.dot
+        regions = plan.steps.enumerated().map { makeRegion($1, $0) }
         quantizedDots = plan.steps.map { step in
             guard case .linear(let l) = step, plan.precision != .float else { return [] }
             return l.parts.map { self.rowDot($0, l, quantized: true) }
@@ -102,16 +104,10 @@ public final class Executor: @unchecked Sendable {
             let out = f(y)
             Embedding.forward(table: table.pointer, type: table.type, vocab: table.rows, cols: table.cols, ids: ids, count: tokens, y: out)
             if scale != 1 { for i in 0..<(tokens * table.cols) { out[i] *= scale } }
-        case .rmsNorm(let x, let w, let y, let cols, let eps, let rows):
-            let r = rowCount(rows)
-            parallelRows(r) { range in
-                FastOps.rmsNorm(x: self.f(x) + range.lowerBound * cols, weight: w.floats, y: self.f(y) + range.lowerBound * cols, rows: range.count, cols: cols, eps: eps, level: self.plan.level)
-            }
-        case .headNorm(let x, let w, let y, let cols, let hs, let eps, let rows):
-            let r = rowCount(rows) * cols / hs
-            parallelRows(r) { range in
-                FastOps.rmsNorm(x: self.f(x) + range.lowerBound * hs, weight: w.floats, y: self.f(y) + range.lowerBound * hs, rows: range.count, cols: hs, eps: eps, level: self.plan.level)
-            }
+        case .rmsNorm(_, _, _, _, _, let rows):
+            if rowCount(rows) == 1 { regions[index].serial() } else { pool.runPrepared(regions[index].parallel!) }
+        case .headNorm:
+            pool.runPrepared(regions[index].parallel!)
         case .linear(let l):
             linear(l, index)
         case .add(let a, let b, let y, let cols, let rows):
@@ -129,8 +125,8 @@ public final class Executor: @unchecked Sendable {
             } else {
                 dst.update(from: f(x), count: tokens * cols)
             }
-        case .attention(let q, let y, let layer, let p):
-            attention(q: f(q), y: f(y), layer: layer, p)
+        case .attention:
+            pool.runPrepared(regions[index].parallel!)
         case .glu(let gate, let up, let y, let cols, let gelu, let rows):
             Activation.gluForward(gate: f(gate), up: f(up), f(y), count: rowCount(rows) * cols, gelu: gelu)
         case .outputRows(let x, let y, let cols):
@@ -144,17 +140,45 @@ public final class Executor: @unchecked Sendable {
         if rows == 1 { body(0..<1) } else { pool.parallelFor(rows, body) }
     }
 
-    /// Causal attention of T queries over the cache (positions 0..<start+T), split over (token, head) pairs.
-    func attention(q: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, layer: Int, _ p: AttentionParameters) {
-        let nh = p.heads, hs = p.headSize, work = tokens * nh
-        let k = kCache[layer], v = vCache[layer], length = start + tokens
-        pool.run { th, n in
-            let row = scratch(th)
-            for item in ThreadPool.partition(work, part: th, of: n) {
-                let t = item / nh, h = item % nh
-                FastOps.attentionDecode(q: q + t * nh * hs, positions: positions + t, tokens: 1, kCache: k, vCache: v, cacheLength: length,
-                                        out: y + t * nh * hs, row: row, p, heads: h..<(h + 1), level: plan.level)
-            }
+    /// The parallel work of each step, as closures made once (running a prepared closure on the pool allocates
+    /// nothing; a fresh closure per region would). They read the batch geometry (tokens, start) when they run.
+    struct Region {
+        var parallel: ((Int, Int) -> Void)? = nil
+        /// The same work on the calling thread, for single-row batches.
+        var serial: () -> Void = {}
+    }
+
+    func makeRegion(_ step: Step, _ index: Int) -> Region {
+        switch step {
+        case .rmsNorm(let x, let w, let y, let cols, let eps, let rows):
+            let px = f(x), py = f(y)
+            return Region(parallel: { [unowned(unsafe) self] th, n in
+                let range = ThreadPool.partition(rowCount(rows), part: th, of: n)
+                FastOps.rmsNorm(x: px + range.lowerBound * cols, weight: w.floats, y: py + range.lowerBound * cols, rows: range.count, cols: cols, eps: eps, level: plan.level)
+            }, serial: { [unowned(unsafe) self] in
+                FastOps.rmsNorm(x: px, weight: w.floats, y: py, rows: 1, cols: cols, eps: eps, level: plan.level)
+            })
+        case .headNorm(let x, let w, let y, let cols, let hs, let eps, let rows):
+            let px = f(x), py = f(y)
+            return Region(parallel: { [unowned(unsafe) self] th, n in
+                let range = ThreadPool.partition(rowCount(rows) * cols / hs, part: th, of: n)
+                FastOps.rmsNorm(x: px + range.lowerBound * hs, weight: w.floats, y: py + range.lowerBound * hs, rows: range.count, cols: hs, eps: eps, level: plan.level)
+            })
+        case .attention(let q, let y, let layer, let p):
+            // Causal attention of T queries over the cache (positions 0..<start+T), split over (token, head) pairs.
+            let pq = f(q), py = f(y), k = kCache[layer], v = vCache[layer], nh = p.heads, hs = p.headSize
+            return Region(parallel: { [unowned(unsafe) self] th, n in
+                let row = scratch(th)
+                for item in ThreadPool.partition(tokens * nh, part: th, of: n) {
+                    let t = item / nh, h = item % nh
+                    FastOps.attentionDecode(q: pq + t * nh * hs, positions: positions + t, tokens: 1, kCache: k, vCache: v, cacheLength: start + tokens,
+                                            out: py + t * nh * hs, row: row, p, heads: h..<(h + 1), level: plan.level)
+                }
+            })
+        case .linear(let l):
+            return Region(parallel: { [unowned(unsafe) self] th, n in linearDots(l, index, th, n) })
+        default:
+            return Region()
         }
     }
 
@@ -165,20 +189,11 @@ public final class Executor: @unchecked Sendable {
         let x = f(l.x)
         let float = l.precision == .float || (l.precision == .mixed && r >= Plan.sgemmMinimumRows)
         if !float {
-            if let norm = l.norm {
-                pool.run { th, n in
-                    let tmp = scratch(th)
-                    for t in ThreadPool.partition(r, part: th, of: n) {
-                        FastOps.rmsNorm(x: x + t * k, weight: norm.weight.floats, y: tmp, rows: 1, cols: k, eps: norm.eps, level: self.plan.level)
-                        for a in l.activations { a.write(tmp, base + a.offset + t * a.rowStride) }
-                    }
-                }
-            } else if r == 1 {
-                for a in l.activations { a.write(x, base + a.offset) }
+            // Prologue: [normalize →] quantize each token row.
+            if r == 1 {
+                quantizePrologue(l, 0, scratch(0))
             } else {
-                pool.run { th, n in
-                    for t in ThreadPool.partition(r, part: th, of: n) { for a in l.activations { a.write(x + t * k, base + a.offset + t * a.rowStride) } }
-                }
+                pool.run { th, n in for t in ThreadPool.partition(r, part: th, of: n) { quantizePrologue(l, t, scratch(th)) } }
             }
         } else if let norm = l.norm, let nOff = l.normalized {
             let xn = f(nOff)
@@ -187,42 +202,56 @@ public final class Executor: @unchecked Sendable {
             }
         }
         if float && r >= Plan.sgemmMinimumRows { return linearSgemm(l, r) }
+        pool.runPrepared(regions[index].parallel!)
+    }
+
+    /// Token t's activation rows: RMSNorm (into `tmp`, K floats) when the step has a norm, then one quantized row
+    /// per activation layout.
+    @inline(__always)
+    func quantizePrologue(_ l: LinearStep, _ t: Int, _ tmp: UnsafeMutablePointer<Float>) {
+        var x = UnsafePointer(f(l.x) + t * l.k)
+        if let norm = l.norm {
+            FastOps.rmsNorm(x: x, weight: norm.weight.floats, y: tmp, rows: 1, cols: l.k, eps: norm.eps, level: plan.level)
+            x = UnsafePointer(tmp)
+        }
+        for a in l.activations { a.write(x, base + a.offset + t * a.rowStride) }
+    }
+
+    /// Thread `th` of `n`: its share of every output row of every part (one row of W against all T tokens).
+    /// Hot: decode spends most of its time here.
+    func linearDots(_ l: LinearStep, _ index: Int, _ th: Int, _ n: Int) {
+        let r = rowCount(l.rows), k = l.k
+        let float = l.precision == .float || (l.precision == .mixed && r >= Plan.sgemmMinimumRows)
         let dots = float ? floatDots[index] : quantizedDots[index]
-        let out = f(l.out)
+        let out = f(l.out), tmp = scratch(th)
         switch l.finish {
         case .glu(let gelu):
             let gate = dots[0], up = dots[1], width = l.parts[0].weight.rows
-            pool.run { th, n in
-                let tmp = scratch(th)
-                for row in ThreadPool.partition(width, part: th, of: n) {
-                    for t in 0..<r {
-                        let g = gate(row, t, tmp), u = up(row, t, tmp + k)
-                        out[t * width + row] = (gelu ? Activation.gelu(g) : Activation.silu(g)) * u
-                    }
+            for row in ThreadPool.partition(width, part: th, of: n) {
+                for t in 0..<r {
+                    let g = gate(row, t, tmp), u = up(row, t, tmp + k)
+                    out[t * width + row] = (gelu ? Activation.gelu(g) : Activation.silu(g)) * u
                 }
             }
         case .store, .addResidual:
             var residual: UnsafeMutablePointer<Float>? = nil
             if case .addResidual(let off) = l.finish { residual = f(off) }
             let total = l.parts.reduce(0) { $0 + $1.weight.rows }
-            pool.run { th, n in
-                let tmp = scratch(th)
-                let mine = ThreadPool.partition(total, part: th, of: n)
-                var partStart = 0
-                for (pi, part) in l.parts.enumerated() {
-                    let width = part.weight.rows
-                    let lo = max(mine.lowerBound, partStart), hi = min(mine.upperBound, partStart + width)
-                    if lo < hi {
-                        let dot = dots[pi]
-                        if let residual {
-                            for gr in lo..<hi { let row = gr - partStart; for t in 0..<r { out[t * width + row] = residual[t * width + row] + dot(row, t, tmp) } }
-                        } else {
-                            let y = self.f(part.y)
-                            for gr in lo..<hi { let row = gr - partStart; for t in 0..<r { y[t * width + row] = dot(row, t, tmp) } }
-                        }
+            let mine = ThreadPool.partition(total, part: th, of: n)
+            var partStart = 0
+            for (pi, part) in l.parts.enumerated() {
+                let width = part.weight.rows
+                let lo = max(mine.lowerBound, partStart), hi = min(mine.upperBound, partStart + width)
+                if lo < hi {
+                    let dot = dots[pi]
+                    if let residual {
+                        for gr in lo..<hi { let row = gr - partStart; for t in 0..<r { out[t * width + row] = residual[t * width + row] + dot(row, t, tmp) } }
+                    } else {
+                        let y = f(part.y)
+                        for gr in lo..<hi { let row = gr - partStart; for t in 0..<r { y[t * width + row] = dot(row, t, tmp) } }
                     }
-                    partStart += width
                 }
+                partStart += width
             }
         }
     }

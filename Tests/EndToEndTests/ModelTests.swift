@@ -8,6 +8,7 @@ import SKEGraph
 import SKEKernels
 import SKEModels
 import SKERuntime
+import CAllocationCounter
 
 struct GenerationCase: Decodable { let prompt: String; let prompt_ids: [Int32]; let generated_ids: [Int32] }
 struct GenerationRef: Decodable { let cases: [GenerationCase] }
@@ -233,5 +234,33 @@ struct QuantizeTests {
         #expect(e.plan.memorySummary.hasPrefix("activations: "))
         // No two buffers alive at once overlap: checked by the planner's own construction; here the result runs.
         #expect(try e.logits(after: [2, 651]).count == e.vocabulary)
+    }
+}
+
+@Suite("Allocations per token", .serialized, .enabled(if: E2E.enabled, "run scripts/fetch-models.sh"))
+struct AllocationTests {
+    /// After warm-up, a decode step (the plan on the pool, greedy pick) calls no allocator on any thread.
+    @Test("zero allocations per decoded token", arguments: [("smollm2", ActivationPrecision.quantized), ("smollm2", .float), ("gemma3", .mixed)])
+    func zeroAllocations(model: String, precision: ActivationPrecision) throws {
+        let e = try E2E.engine(model, precision)
+        let prompt = try E2E.cases(model)[0].prompt_ids
+        var next: Int32 = 0
+        try e.evaluate(prompt) { _, l in next = Sampler.argmax(l) }
+        var one: [Int32] = [next]
+        for _ in 0..<3 { one[0] = next; try e.evaluate(one) { _, l in next = Sampler.argmax(l) } }   // warm-up
+        e.pool.run { _, _ in ske_count_allocations_begin() }
+        ske_count_allocations_begin()
+        let before = ske_counted_allocations()
+        for _ in 0..<16 { one[0] = next; try e.evaluate(one) { _, l in next = Sampler.argmax(l) } }
+        let after = ske_counted_allocations()
+        ske_count_allocations_end()
+        e.pool.run { _, _ in ske_count_allocations_end() }
+        #expect(after - before == 0, "\(after - before) allocations in 16 decode steps")
+        // The counter itself works: an array made on this thread is counted.
+        ske_count_allocations_begin()
+        let probe = ske_counted_allocations()
+        let a = [Int](repeating: Int(next), count: 1000)
+        #expect(ske_counted_allocations() > probe && a.count == 1000)
+        ske_count_allocations_end()
     }
 }
