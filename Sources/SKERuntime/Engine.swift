@@ -54,6 +54,8 @@ public final class Engine: @unchecked Sendable {
     public let endOfGeneration: Set<Int32>
     /// Positions held in the KV cache.
     public private(set) var position = 0
+    /// The ids whose keys and values the cache holds, in order (`position` of them).
+    public private(set) var cachedIDs: [Int32] = []
     var idBuffer: [Int32]
     var rowBuffer: [Int32]
 
@@ -75,6 +77,7 @@ public final class Engine: @unchecked Sendable {
         endOfGeneration = Self.endOfGenerationTokens(tokenizer)
         idBuffer = [Int32](repeating: 0, count: limits.maxTokens)
         rowBuffer = [Int32](repeating: 0, count: limits.maxOutputs)
+        cachedIDs.reserveCapacity(ctx)
     }
 
     public convenience init(path: String, options: EngineOptions = EngineOptions()) throws {
@@ -85,7 +88,14 @@ public final class Engine: @unchecked Sendable {
     public var vocabulary: Int { plan.vocabulary }
 
     /// Forgets the cache.
-    public func reset() { position = 0 }
+    public func reset() { rewind(to: 0) }
+
+    /// Keeps the first `count` cached positions and forgets the rest (the next `evaluate` continues there).
+    public func rewind(to count: Int) {
+        precondition(count >= 0 && count <= position, "rewind(to:) past the cached positions")
+        position = count
+        cachedIDs.removeLast(cachedIDs.count - count)
+    }
 
     /// Feeds `ids` after the cached positions. `outputs` are indices into `ids` whose logits the caller wants
     /// (at most maxOutputs per batch; default the last). `body` gets (index in ids, logits [V]) for each, in order.
@@ -117,6 +127,7 @@ public final class Engine: @unchecked Sendable {
                 }
             }
             position += end - begin
+            cachedIDs.append(contentsOf: ids[begin..<end])
             let logits = executor.logits
             for r in 0..<rows {
                 try body(wanted(next + r), UnsafeBufferPointer(rebasing: logits[(r * plan.vocabulary)..<((r + 1) * plan.vocabulary)]))

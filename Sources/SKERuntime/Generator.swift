@@ -19,9 +19,11 @@ public struct GenerationResult: Sendable {
     public var generatedIDs: [Int32] = []
     public var text = ""
     public var stopReason = StopReason.length
+    /// Prompt tokens whose cache entries were kept from the previous call (`reuseCache`), not recomputed.
+    public var reusedTokens = 0
     public var prefillSeconds = 0.0
     public var decodeSeconds = 0.0
-    public var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(promptIDs.count) / prefillSeconds : 0 }
+    public var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(promptIDs.count - reusedTokens) / prefillSeconds : 0 }
     /// Decode rate: tokens after the first (the first comes from the prefill's logits).
     public var decodeTokensPerSecond: Double { decodeSeconds > 0 ? Double(max(generatedIDs.count - 1, 0)) / decodeSeconds : 0 }
 }
@@ -38,13 +40,23 @@ extension Engine {
         return s
     }
 
-    /// Generates after `promptIDs` (the cache is reset first). `onText` receives text as soon as it is final.
-    public func generate(promptIDs: [Int32], _ options: GenerationOptions, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
+    /// Generates after `promptIDs`. `onText` receives text as soon as it is final. With `reuseCache` the cached
+    /// positions that already hold a prefix of `promptIDs` are kept (a chat's earlier turns are not recomputed);
+    /// otherwise the cache is reset first.
+    public func generate(promptIDs: [Int32], _ options: GenerationOptions, reuseCache: Bool = false,
+                         onText: (String) -> Void = { _ in }) throws -> GenerationResult {
         var result = GenerationResult(promptIDs: promptIDs)
         guard !promptIDs.isEmpty else { throw RuntimeError.emptyInput }
         let needed = promptIDs.count + max(options.maxTokens - 1, 0)
         if needed > contextLength { throw RuntimeError.contextFull(needed: needed, context: contextLength) }
-        reset()
+        var kept = 0
+        if reuseCache {
+            // At least one token is evaluated: its logits give the first generated token.
+            let limit = min(cachedIDs.count, promptIDs.count - 1)
+            while kept < limit, cachedIDs[kept] == promptIDs[kept] { kept += 1 }
+        }
+        rewind(to: kept)
+        result.reusedTokens = kept
         var sampler = Sampler(options.sampling)
         let eog = options.ignoreEOS ? [] : endOfGeneration
         var decoder = StreamingDecoder(tokenizer)
@@ -55,7 +67,7 @@ extension Engine {
 
         var t0 = monotonicNanoseconds()
         var next: Int32 = 0
-        try evaluate(promptIDs) { _, logits in next = sampler.sample(logits, history: history[...]) }
+        try evaluate(Array(promptIDs[kept...])) { _, logits in next = sampler.sample(logits, history: history[...]) }
         result.prefillSeconds = Double(monotonicNanoseconds() - t0) / 1e9
         t0 = monotonicNanoseconds()
         var single: [Int32] = [0]
