@@ -46,7 +46,7 @@ let package = Package(
         // Tokenizer: standalone BPE/SPM; the GGUF metadata adapter is its only use of SKEFormats.
         .target(name: "SKETokenizer", dependencies: ["SKECore", "SKEFormats"], swiftSettings: baselineCPU),
         // The compiler: IR, verifier, fusion, memory planner, lowering to a Plan.
-        .target(name: "SKEGraph", dependencies: ["SKECore", "SKEKernels"], swiftSettings: baselineCPU),
+        .target(name: "SKEGraph", dependencies: ["SKECore", "SKEKernels", .product(name: "RealModule", package: "swift-numerics")], swiftSettings: baselineCPU),
         // Architectures (one file each) building IR from GGUF metadata.
         .target(name: "SKEModels", dependencies: ["SKEGraph", "SKEFormats", "SKEKernels"], swiftSettings: baselineCPU),
         // Executes Plans: engine, KV cache, sampling, generation, perplexity, chat templates.

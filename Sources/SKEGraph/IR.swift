@@ -77,6 +77,38 @@ public indirect enum Op: Sendable, CustomStringConvertible {
     /// (x [T, NKV·HS]) → rotates and writes the rows straight into layer `layer`'s K cache.
     case ropeKV(layer: Int, RopeParameters, headSize: Int)
 
+    // Training (whole sequences, no cache). T = batch × `sequence` rows; rope positions are row % sequence.
+    /// Next-token targets of the batch, i32 [T].
+    case targets
+    /// (q [T, NH·HS], k [T, NKV·HS], v [T, NKV·HS]) → [T, NH·HS]: causal attention within each sequence.
+    case causalAttention(AttentionParameters, sequence: Int)
+    /// (logits [T, V], targets [T]) → [1]: the mean cross-entropy.
+    case crossEntropy
+    /// A constant [1] (the seed of the backward pass, d loss / d loss = 1).
+    case constant(Float)
+
+    // Backward (made by Autodiff only): each is the gradient with respect to one input of one forward op.
+    /// (dy [T, C], ids [T]) → d table [V, C] (V = the shape's rows).
+    case embeddingGrad(scale: Float)
+    /// (dy, x, w) → dx of rms_norm / head_norm (headSize 0 = the whole row).
+    case rmsNormGradInput(eps: Float, headSize: Int)
+    /// (dy, x) → dw [C] (or [HS]) of rms_norm / head_norm.
+    case rmsNormGradWeight(eps: Float, headSize: Int)
+    /// (dy [R, N], w [N, K]) → dx [R, K] = dy·W.
+    case matmulGradInput
+    /// (dy [R, N], x [R, K]) → dW [N, K] = dyᵀ·x.
+    case matmulGradWeight
+    /// (dy [R, N]) → [N]: the column sums (a bias's gradient).
+    case sumRows
+    /// (dy) → dx: rotation by −θ.
+    case ropeGrad(RopeParameters, headSize: Int)
+    /// (dy, gate, up) → d gate (up: false) or d up (up: true).
+    case gluGrad(gelu: Bool, up: Bool)
+    /// (dout, q, k, v) → dq (input 0), dk (1) or dv (2).
+    case causalAttentionGrad(AttentionParameters, sequence: Int, input: Int)
+    /// (dloss [1], logits [T, V], targets [T]) → dlogits [T, V].
+    case crossEntropyGrad
+
     public var name: String {
         switch self {
         case .tokens: "tokens"
@@ -95,6 +127,20 @@ public indirect enum Op: Sendable, CustomStringConvertible {
         case .linear: "linear"
         case .part: "part"
         case .ropeKV: "rope_kv"
+        case .targets: "targets"
+        case .causalAttention: "causal_attention"
+        case .crossEntropy: "cross_entropy"
+        case .constant: "constant"
+        case .embeddingGrad: "embedding_grad"
+        case .rmsNormGradInput: "rms_norm_grad_input"
+        case .rmsNormGradWeight: "rms_norm_grad_weight"
+        case .matmulGradInput: "matmul_grad_input"
+        case .matmulGradWeight: "matmul_grad_weight"
+        case .sumRows: "sum_rows"
+        case .ropeGrad: "rope_grad"
+        case .gluGrad: "glu_grad"
+        case .causalAttentionGrad: "causal_attention_grad"
+        case .crossEntropyGrad: "cross_entropy_grad"
         }
     }
 
@@ -111,6 +157,10 @@ public indirect enum Op: Sendable, CustomStringConvertible {
         case .linear(let n, let norm, let e): "linear(parts: \(n)\(norm.map { ", norm eps: \($0)" } ?? ""), \(e))"
         case .part(let i, let o): "part(\(i), offset: \(o))"
         case .ropeKV(let l, let p, _): "rope_kv(layer: \(l), \(p.layout), base: \(p.base))"
+        case .causalAttention(let p, let s): "causal_attention(heads: \(p.heads)/\(p.kvHeads), sequence: \(s))"
+        case .constant(let v): "constant(\(v))"
+        case .gluGrad(let g, let up): "glu_grad(\(g ? "gelu" : "silu"), d\(up ? "up" : "gate"))"
+        case .causalAttentionGrad(_, _, let i): "causal_attention_grad(d\(["q", "k", "v"][i]))"
         default: name
         }
     }
@@ -144,6 +194,8 @@ public struct Graph: Sendable {
     /// The logits node ([O, V]).
     public internal(set) var output: Int
     public let limits: GraphLimits
+    /// Training graphs: rows per sequence (T = batch × sequence); nil for inference graphs.
+    public internal(set) var sequence: Int? = nil
     /// KV cache geometry: per layer, values per cached position (NKV·HS) for K and for V.
     public let cacheRowValues: [Int]
 
@@ -190,6 +242,11 @@ public final class GraphBuilder {
     let lookup: (String) -> WeightInfo?
     var weightIDs: [String: Int] = [:]
     var cacheRows: [Int: Int] = [:]
+    /// Set for a training graph: rows per sequence. Architectures then attend within sequences (no cache)
+    /// and end in the mean cross-entropy against `targets` instead of output rows.
+    public var trainingSequence: Int?
+    /// Rope layout to use instead of the architecture's (weights in Hugging Face's layout rotate as .neox).
+    public var ropeLayoutOverride: RopeLayout?
 
     public init(limits: GraphLimits, weights: @escaping (String) -> WeightInfo?) {
         self.limits = limits; self.lookup = weights
@@ -245,10 +302,16 @@ public final class GraphBuilder {
     }
     public func glu(_ gate: Int, _ up: Int, gelu: Bool) -> Int { add(.glu(gelu: gelu), .f32, nodes[gate].shape, rowKind(gate), [gate, up]) }
     public func outputRows(_ x: Int) -> Int { add(.outputRows, .f32, [limits.maxOutputs, cols(x)], .outputs, [x]) }
+    public func targets() -> Int { add(.targets, .i32, [limits.maxTokens], .tokens, []) }
+    public func causalAttention(_ q: Int, _ k: Int, _ v: Int, _ p: AttentionParameters, sequence: Int) -> Int {
+        add(.causalAttention(p, sequence: sequence), .f32, nodes[q].shape, .tokens, [q, k, v])
+    }
+    public func crossEntropy(_ logits: Int, _ targets: Int) -> Int { add(.crossEntropy, .f32, [1], .fixed, [logits, targets]) }
 
     public func finish(logits: Int) throws -> Graph {
         let layers = (cacheRows.keys.max() ?? -1) + 1
-        let g = Graph(nodes: nodes, output: logits, limits: limits, cacheRowValues: (0..<layers).map { cacheRows[$0] ?? 0 })
+        var g = Graph(nodes: nodes, output: logits, limits: limits, cacheRowValues: (0..<layers).map { cacheRows[$0] ?? 0 })
+        g.sequence = trainingSequence
         try Verifier.verify(g)
         return g
     }

@@ -227,6 +227,9 @@ public enum Lowering {
                 steps.append(.glu(gate: off(ins[0]), up: off(ins[1]), y: off(node.id), cols: cols, gelu: gelu, rows: node.rows))
             case .outputRows:
                 steps.append(.outputRows(x: off(ins[0]), y: off(node.id), cols: cols))
+            case .targets, .causalAttention, .crossEntropy, .constant, .embeddingGrad, .rmsNormGradInput, .rmsNormGradWeight,
+                 .matmulGradInput, .matmulGradWeight, .sumRows, .ropeGrad, .gluGrad, .causalAttentionGrad, .crossEntropyGrad:
+                throw GraphError.invalid(node: node.id, op: node.op.name, reason: "training ops have no inference lowering (run them with GraphInterpreter)")
             case .matmul, .linear:
                 let lin = linears[node.id]!
                 let k = g.nodes[ins[0]].shape.last!

@@ -65,12 +65,27 @@ public enum Verifier {
                 case .addResidual: try need(parts == 1 && ins.last!.shape == [rowsMax, n0] && n.shape == [rowsMax, n0], "residual linear: one part, residual [R, N]")
                 case .glu: try need(parts == 2 && ws.last!.shape[0] == n0 && n.shape == [rowsMax, n0], "glu linear: gate and up of one size")
                 }
+            case .targets:
+                try need(n.dtype == .i32 && ins.isEmpty && g.sequence != nil, "targets are i32 with no inputs, in a training graph")
+            case .causalAttention(let p, let sequence):
+                try need(ins.count == 3 && ins.allSatisfy(isF32) && ins[0].shape.last! == p.heads * p.headSize, "causal_attention takes (q [T, NH·HS], k, v)")
+                try need(ins[1].shape == ins[2].shape && ins[1].shape.last! == p.kvHeads * p.headSize && p.heads % p.kvHeads == 0, "causal_attention: k and v are [T, NKV·HS]")
+                try need(sequence > 0 && g.limits.maxTokens % sequence == 0, "causal_attention: whole sequences per batch")
+            case .crossEntropy:
+                try need(ins.count == 2 && isF32(ins[0]) && ins[1].dtype == .i32 && n.shape == [1], "cross_entropy takes (logits [T, V], targets) and gives [1]")
+            case .constant:
+                try need(ins.isEmpty && n.shape == [1], "constant is a scalar")
+            case .embeddingGrad, .rmsNormGradInput, .rmsNormGradWeight, .matmulGradInput, .matmulGradWeight, .sumRows, .ropeGrad,
+                 .gluGrad, .causalAttentionGrad, .crossEntropyGrad:
+                try need(isF32(n) && ins.first.map(isF32) == true, "gradients are f32 and read an f32 gradient")
             case .part(let index, let offset):
                 guard ins.count == 1, case .linear(let parts, _, .none) = ins[0].op else { throw fail("part reads a multi-part linear") }
                 try need(index < parts && offset + n.elementCount <= ins[0].elementCount, "part lies inside its parent")
             }
         }
-        try need(g.output >= 0 && g.output < g.nodes.count && g.nodes[g.output].rows == .outputs, "the output is an [O, V] value", node: g.output)
+        let isLoss = g.output >= 0 && g.output < g.nodes.count && g.sequence != nil && g.nodes[g.output].shape == [1]
+        try need(isLoss || (g.output >= 0 && g.output < g.nodes.count && g.nodes[g.output].rows == .outputs),
+                 "the output is an [O, V] value (or a training graph's loss)", node: g.output)
     }
 
     static func need(_ c: Bool, _ why: String, node: Int) throws {

@@ -91,6 +91,17 @@ public enum ModelRegistry {
         return try ModelConfig(metadata: md, vocabulary: vocab)
     }
 
+    /// The training forward graph (batch × sequence rows → mean cross-entropy) of an architecture, for weights
+    /// described by `weights` (GGUF names). `ropeLayout` overrides the architecture's (HF-layout weights use .neox).
+    public static func trainingGraph(_ c: ModelConfig, batch: Int, sequence: Int, ropeLayout: RopeLayout? = nil,
+                                     weights: @escaping (String) -> WeightInfo?) throws -> Graph {
+        guard let arch = architectures[c.architecture] else { throw ModelError.unsupportedArchitecture(c.architecture, supported: supported) }
+        let b = GraphBuilder(limits: GraphLimits(maxTokens: batch * sequence, maxOutputs: 1, contextLength: sequence), weights: weights)
+        b.trainingSequence = sequence
+        b.ropeLayoutOverride = ropeLayout
+        return try b.finish(logits: try arch.build(c, b))
+    }
+
     /// The unfused forward graph of `file`'s model.
     public static func graph(for file: TensorFile, limits: GraphLimits) throws -> Graph {
         let c = try config(of: file)
@@ -107,7 +118,7 @@ enum Decoder {
     /// The Llama-family stack (Llama, Qwen2, Qwen3): pre-norm blocks, GQA attention with RoPE in `layout`,
     /// optional QK-norm before RoPE, SwiGLU, residual adds. Q/K/V biases are applied when the file has them.
     static func standard(_ c: ModelConfig, _ b: GraphBuilder, layout: RopeLayout, qkNorm: Bool) throws -> Int {
-        let rope = RopeParameters(base: c.ropeBase, freqScale: c.ropeFreqScale, dims: c.ropeDims, layout: layout)
+        let rope = RopeParameters(base: c.ropeBase, freqScale: c.ropeFreqScale, dims: c.ropeDims, layout: b.ropeLayoutOverride ?? layout)
         let attn = AttentionParameters(heads: c.heads, kvHeads: c.kvHeads, headSize: c.headSize)
         let hs = c.headSize
         var x = b.embedding(try b.weight("token_embd.weight"), b.tokens())
@@ -128,6 +139,12 @@ enum Decoder {
 
     /// LM head: the rows asked for, final norm, output projection (tied to the embedding when absent).
     static func head(_ c: ModelConfig, _ b: GraphBuilder, _ x: Int) throws -> Int {
+        if b.trainingSequence != nil {
+            // Training: every row's logits against its next-token target, mean cross-entropy.
+            let n = b.rmsNorm(x, try b.weight("output_norm.weight"), eps: c.eps)
+            let w = b.hasWeight("output.weight") ? try b.weight("output.weight") : try b.weight("token_embd.weight")
+            return b.crossEntropy(b.matmul(n, w), b.targets())
+        }
         let rows = b.outputRows(x)
         let n = b.rmsNorm(rows, try b.weight("output_norm.weight"), eps: c.eps)
         let w = b.hasWeight("output.weight") ? try b.weight("output.weight") : try b.weight("token_embd.weight")
@@ -152,6 +169,7 @@ enum Decoder {
 
     /// Writes K (already rotated) and V into the cache and attends.
     static func attend(_ b: GraphBuilder, q: Int, k: Int, v: Int, layer l: Int, _ p: AttentionParameters) -> Int {
-        b.attention(q, b.kvWrite(k, layer: l, value: false), b.kvWrite(v, layer: l, value: true), layer: l, p)
+        if let s = b.trainingSequence { return b.causalAttention(q, k, v, p, sequence: s) }
+        return b.attention(q, b.kvWrite(k, layer: l, value: false), b.kvWrite(v, layer: l, value: true), layer: l, p)
     }
 }
