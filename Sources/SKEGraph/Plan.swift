@@ -12,6 +12,9 @@ public struct WeightRef: @unchecked Sendable {
     /// [N, K] rows-first (a vector is [1, C]).
     public let rows: Int, cols: Int
     public var rowBytes: Int { type.byteCount(elements: cols)! }
+    public init(name: String, pointer: UnsafeRawPointer, type: GGMLType, rows: Int, cols: Int) {
+        self.name = name; self.pointer = pointer; self.type = type; self.rows = rows; self.cols = cols
+    }
     public var floats: UnsafePointer<Float> { pointer.assumingMemoryBound(to: Float.self) }
 }
 
@@ -47,6 +50,11 @@ public struct LinearStep: Sendable {
         public let write: @Sendable (UnsafePointer<Float>, UnsafeMutableRawPointer) -> Void
     }
     public enum Finish: Sendable { case store, addResidual(Int), glu(gelu: Bool) }
+
+    /// The quantized activation buffer at `offset` for `kernels`' weights, rows of K values.
+    static func activation(_ kernels: QuantKernels, offset: Int, k: Int) -> Activation {
+        Activation(kernels: kernels, offset: offset, rowStride: kernels.activationRowStride(k: k)!, write: Matmul.activationRowWriter(kernels, k: k))
+    }
 
     public let x: Int
     public let k: Int
@@ -235,9 +243,7 @@ public enum Lowering {
                 let k = g.nodes[ins[0]].shape.last!
                 maxK = max(maxK, k)
                 let acts: [LinearStep.Activation] = precision.usesQuantized ? lin.layouts.enumerated().map { i, t in
-                    let kern = lin.weights.first { $0.0.type == t }!.1
-                    return .init(kernels: kern, offset: planned.offsets[lin.scratch[i]], rowStride: kern.activationRowStride(k: k)!,
-                                 write: Matmul.activationRowWriter(kern, k: k))
+                    LinearStep.activation(lin.weights.first { $0.0.type == t }!.1, offset: planned.offsets[lin.scratch[i]], k: k)
                 } : []
                 var partSteps: [LinearStep.Part] = []
                 var yOffset = off(node.id)

@@ -133,7 +133,9 @@ struct Compile: ParsableCommand {
     @OptionGroup var model: ModelOption
     @Option(name: .shortAndLong, help: "Context length.") var c: Int = 512
     @Option(name: .long, help: "Batch size.") var ub: Int = 256
-    @Option(help: "What to print: summary, ir, plan.") var emit: String = "summary"
+    @Option(help: "What to print: summary, ir, plan, swift (the Plan as straight-line Swift source).") var emit: String = "summary"
+    @Option(help: "Matmul activations of the plan: quantized, float or mixed.") var activations: String = "quantized"
+    @Option(name: .customLong("type-name"), help: "Name of the enum that --emit swift writes.") var typeName: String = "EmittedPlan"
 
     func run() throws {
         try reportingErrors {
@@ -142,15 +144,19 @@ struct Compile: ParsableCommand {
             let g = try ModelRegistry.graph(for: file, limits: limits)
             let fusion = try Fusion.enabled()
             let fused = try Fusion.run(g, patterns: fusion)
-            let plan = try Lowering.lower(fused, weights: { n in file.tensor(named: n).map { file.data(for: $0).baseAddress! } }, precision: .quantized, fusion: fusion)
+            let plan = try Lowering.lower(fused, weights: { n in file.tensor(named: n).map { file.data(for: $0).baseAddress! } },
+                                          precision: try ActivationPrecision(flag: activations), fusion: fusion)
             switch emit {
             case "ir": print(fused.dump())
+            case "swift":
+                let name = URL(fileURLWithPath: model.path).lastPathComponent
+                print(Emitter.swift(plan, typeName: typeName, header: ["\(name): \(g.nodes.count) nodes → \(fused.nodes.count) fused → \(plan.steps.count) steps, batch \(ub), context \(c)."]), terminator: "")
             case "plan": for (i, s) in plan.steps.enumerated() { print("\(i): \(s.name)") }
             case "summary":
                 print("nodes: \(g.nodes.count) → \(fused.nodes.count) after fusion (\(fusion.joined(separator: ", ")))")
                 print("steps: \(plan.steps.count)")
                 print(plan.memorySummary)
-            default: throw RuntimeError.invalidOption("--emit must be summary, ir or plan")
+            default: throw RuntimeError.invalidOption("--emit must be summary, ir, plan or swift")
             }
         }
     }
