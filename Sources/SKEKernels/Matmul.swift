@@ -16,10 +16,20 @@ public enum Matmul {
         return o ? nil : n
     }
 
+    /// How activations are quantized to `format`: llama.cpp's CPU activation quantizers where they differ from
+    /// the weight quantizers (Q8_0, Q8_1), else the format's quantizer.
+    public static func activationQuantizer(_ format: GGMLType) -> QuantizeRow {
+        switch format {
+        case .q8_0: QuantReference.quantizeActivationQ8_0
+        case .q8_1: QuantReference.quantizeActivationQ8_1
+        default: QuantTraits.kernels(format, level: .reference)!.quantize
+        }
+    }
+
     /// The function that writes one activation row as these kernels read it: the activation format's blocks
     /// (+ the ISA sidecar when the kernels have a prepared path). Resolve it once, call it per row.
     public static func activationRowWriter(_ kernels: QuantKernels, k: Int) -> @Sendable (_ x: UnsafePointer<Float>, _ row: UnsafeMutableRawPointer) -> Void {
-        let quantize = QuantTraits.kernels(kernels.activation, level: .reference)!.quantize
+        let quantize = activationQuantizer(kernels.activation)
         guard let prepared = kernels.prepared else { return { x, row in quantize(x, row, k) } }
         let sidecar = prepared.sidecarOffset(kernels.activation.byteCount(elements: k)!)
         return { x, row in

@@ -287,6 +287,36 @@ public enum QuantReference {
         }
     }
 
+    /// Q8_0 as ggml-cpu quantizes *activations* on x86 (quantize_row_q8_0's AVX path, what llama.cpp runs):
+    /// id = 127/amax (not 1/d) and round-half-to-even. The two differ from the weight quantizer above in rare
+    /// last-bit cases that flip a quant, enough to move a logit by ~1e-2.
+    public static func quantizeActivationQ8_0(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ k: Int) {
+        for b in 0..<(k / 32) {
+            let xb = x + b * 32, p = y + b * 34
+            let (_, amax) = signedAbsMax(xb, 32)
+            let d = amax / 127, id: Float = amax != 0 ? 127 / amax : 0
+            p.storeU16(f32ToF16(d), 0)
+            for j in 0..<32 { p.storeBytes(of: Int8(clamping: Int32((xb[j] * id).rounded(.toNearestOrEven))), toByteOffset: 2 + j, as: Int8.self) }
+        }
+    }
+
+    /// Q8_1 for activations, as ggml-cpu's x86 quantize_row_q8_1: as quantizeActivationQ8_0, s = f16(d·Σq).
+    public static func quantizeActivationQ8_1(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ k: Int) {
+        for b in 0..<(k / 32) {
+            let xb = x + b * 32, p = y + b * 36
+            let (_, amax) = signedAbsMax(xb, 32)
+            let d = amax / 127, id: Float = amax != 0 ? 127 / amax : 0
+            var sum: Int32 = 0
+            for j in 0..<32 {
+                let q = Int8(clamping: Int32((xb[j] * id).rounded(.toNearestOrEven)))
+                sum += Int32(q)
+                p.storeBytes(of: q, toByteOffset: 4 + j, as: Int8.self)
+            }
+            p.storeU16(f32ToF16(d), 0)
+            p.storeU16(f32ToF16(d * Float(sum)), 2)
+        }
+    }
+
     /// Q8_K (activations for the k-quants): f32 d = max/−127 sign trick, nearest_int, 16-element sums.
     public static func quantizeQ8_K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ k: Int) {
         for b in 0..<(k / 256) {

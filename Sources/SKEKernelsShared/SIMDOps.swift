@@ -81,7 +81,7 @@ public enum SIMDOps {
                                        kCache: UnsafePointer<Float>, vCache: UnsafePointer<Float>, cacheLength tk: Int,
                                        out: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>,
                                        heads nh: Int, kvHeads nkv: Int, headSize hs: Int, scale: Float, window: Int, softCap: Float,
-                                       headRange: Range<Int>) {
+                                       headRange: Range<Int>, roundProbabilities: Bool = false) {
         let group = nh / nkv
         for i in 0..<t {
             let pos = Int(positions[i])
@@ -100,7 +100,12 @@ public enum SIMDOps {
                 var sum: Float = 0
                 for j in first...last { let e = expf(row[j] - m); row[j] = e; sum += e }
                 let inv = 1 / sum
-                for j in first...last { axpy(row[j] * inv, vCache + (j * nkv + kh) * hs, o, hs) }
+                if roundProbabilities {
+                    // llama.cpp's arithmetic: probabilities meet the f16 V cache as f16.
+                    for j in first...last { axpy(Float(Float16(row[j] * inv)), vCache + (j * nkv + kh) * hs, o, hs) }
+                } else {
+                    for j in first...last { axpy(row[j] * inv, vCache + (j * nkv + kh) * hs, o, hs) }
+                }
             }
         }
     }

@@ -94,8 +94,17 @@ public final class Executor: @unchecked Sendable {
         let tok = (base + plan.tokensOffset).assumingMemoryBound(to: Int32.self)
         for i in 0..<tokens { tok[i] = ids[i]; positions[i] = Int32(start + i) }
         for i in 0..<outputs { outputRowIndex[i] = outputRows[i] }
-        for i in plan.steps.indices { execute(plan.steps[i], i) }
+        for i in plan.steps.indices {
+            execute(plan.steps[i], i)
+            afterStep?(i)
+        }
     }
+
+    /// Debugging: called after each step with its index (inspect values through `base`).
+    public var afterStep: ((Int) -> Void)?
+    /// The arena, for inspecting activations by a step's byte offsets.
+    public var arenaBase: UnsafeMutableRawPointer { base }
+    public var batchTokens: Int { tokens }
 
     func execute(_ step: Step, _ index: Int) {
         switch step {
@@ -120,6 +129,10 @@ public final class Executor: @unchecked Sendable {
             Rope.forward(x: f(x), y: f(y), tokens: tokens, heads: cols / hs, headSize: hs, positions: positions, p)
         case .kvWrite(let x, let layer, let value, let cols, let rope, let hs):
             let dst = (value ? vCache[layer] : kCache[layer]) + start * cols
+            defer {
+                // llama.cpp's arithmetic keeps K and V in f16: the values it attends over are f16-rounded.
+                if plan.precision == .quantized { for i in 0..<(tokens * cols) { dst[i] = Float(Float16(dst[i])) } }
+            }
             if let rope {
                 Rope.forward(x: f(x), y: dst, tokens: tokens, heads: cols / hs, headSize: hs, positions: positions, rope)
             } else {
@@ -167,12 +180,15 @@ public final class Executor: @unchecked Sendable {
         case .attention(let q, let y, let layer, let p):
             // Causal attention of T queries over the cache (positions 0..<start+T), split over (token, head) pairs.
             let pq = f(q), py = f(y), k = kCache[layer], v = vCache[layer], nh = p.heads, hs = p.headSize
+            // llama.cpp multiplies the f16 K cache by q converted to f16 (the query's own buffer; only attention reads it).
+            let roundQuery = plan.precision == .quantized
             return Region(parallel: { [unowned(unsafe) self] th, n in
                 let row = scratch(th)
                 for item in ThreadPool.partition(tokens * nh, part: th, of: n) {
                     let t = item / nh, h = item % nh
+                    if roundQuery { let qh = pq + (t * nh + h) * hs; for d in 0..<hs { qh[d] = Float(Float16(qh[d])) } }
                     FastOps.attentionDecode(q: pq + t * nh * hs, positions: positions + t, tokens: 1, kCache: k, vCache: v, cacheLength: start + tokens,
-                                            out: py + t * nh * hs, row: row, p, heads: h..<(h + 1), level: plan.level)
+                                            out: py + t * nh * hs, row: row, p, heads: h..<(h + 1), roundProbabilities: roundQuery, level: plan.level)
                 }
             })
         case .linear(let l):

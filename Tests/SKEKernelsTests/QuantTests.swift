@@ -39,6 +39,26 @@ struct QuantReferenceTests {
         var out = [UInt8](repeating: 0xEE, count: expected.count)
         act.withUnsafeBufferPointer { a in out.withUnsafeMutableBytes { actKern.quantize(a.baseAddress!, $0.baseAddress!, act.count) } }
         #expect(out == expected)
+        // The runtime's activation quantizer (ggml-cpu's x86 arithmetic) gives the same bytes on these vectors.
+        var runtime = [UInt8](repeating: 0xEE, count: expected.count)
+        let quantize = Matmul.activationQuantizer(kern.activation)
+        act.withUnsafeBufferPointer { a in runtime.withUnsafeMutableBytes { quantize(a.baseAddress!, $0.baseAddress!, act.count) } }
+        #expect(runtime == expected)
+    }
+
+    /// Where ggml-cpu's activation quantizer (id = 127/amax, round half to even) and the weight quantizer
+    /// (id = 1/d, round half away from zero) part: a value landing exactly on .5 after scaling.
+    @Test func activationQuantizerRoundsHalfToEven() {
+        var x = [Float](repeating: 0, count: 32)
+        x[0] = 127      // amax: id = 1
+        x[1] = 2.5      // a tie: ggml-cpu rounds to 2, roundf to 3
+        x[2] = -3.5     // → -4 both ways
+        var act = [UInt8](repeating: 0, count: 34), weight = act
+        act.withUnsafeMutableBytes { QuantReference.quantizeActivationQ8_0(x, $0.baseAddress!, 32) }
+        weight.withUnsafeMutableBytes { QuantReference.quantizeQ8_0(x, $0.baseAddress!, 32) }
+        #expect(Int8(bitPattern: act[3]) == 2 && Int8(bitPattern: weight[3]) == 3)
+        #expect(Int8(bitPattern: act[4]) == -4 && Int8(bitPattern: weight[4]) == -4)
+        #expect(Int8(bitPattern: act[2]) == 127)
     }
 
     @Test("dot products match ggml's formula within 1e-6·Σ|w·x|, on every ISA path", arguments: fixtureTypes)

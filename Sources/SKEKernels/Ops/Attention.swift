@@ -54,7 +54,7 @@ public enum Attention {
     @inlinable @inline(__always)
     static func attendRow<F: Real & BinaryFloatingPoint>(
         q qi: UnsafePointer<F>, keys: UnsafePointer<F>, values: UnsafePointer<F>, stride: Int, count: Int, visible: (Int) -> Bool,
-        headSize hs: Int, scale: F, cap: F, row: UnsafeMutablePointer<F>, out o: UnsafeMutablePointer<F>
+        headSize hs: Int, scale: F, cap: F, row: UnsafeMutablePointer<F>, out o: UnsafeMutablePointer<F>, roundProbabilities: Bool = false
     ) {
         var m = -F.infinity
         for j in 0..<count {
@@ -76,8 +76,9 @@ public enum Attention {
         for d in 0..<hs { o[d] = 0 }
         for j in 0..<count where row[j] != 0 {
             row[j] *= inv
+            let pj = roundProbabilities ? F(Float(Float16(Float(row[j])))) : row[j]
             let vj = values + j * stride
-            for d in 0..<hs { o[d] += row[j] * vj[d] }
+            for d in 0..<hs { o[d] += pj * vj[d] }
         }
     }
 
@@ -130,7 +131,7 @@ public enum Attention {
     public static func decode<F: Real & BinaryFloatingPoint>(
         q: UnsafePointer<F>, positions: UnsafePointer<Int32>, tokens t: Int,
         kCache: UnsafePointer<F>, vCache: UnsafePointer<F>, cacheLength tk: Int, out: UnsafeMutablePointer<F>,
-        row: UnsafeMutablePointer<F>, _ p: AttentionParameters, heads: Range<Int>? = nil
+        row: UnsafeMutablePointer<F>, _ p: AttentionParameters, heads: Range<Int>? = nil, roundProbabilities: Bool = false
     ) {
         let nh = p.heads, nkv = p.kvHeads, hs = p.headSize, group = nh / nkv
         let scale = F(p.scale), cap = F(p.softCap)
@@ -139,7 +140,8 @@ public enum Attention {
             for h in heads ?? 0..<nh {
                 let kh = h / group
                 attendRow(q: q + (i * nh + h) * hs, keys: kCache + kh * hs, values: vCache + kh * hs, stride: nkv * hs, count: tk,
-                          visible: { p.visible(query: pos, key: $0) }, headSize: hs, scale: scale, cap: cap, row: row, out: out + (i * nh + h) * hs)
+                          visible: { p.visible(query: pos, key: $0) }, headSize: hs, scale: scale, cap: cap, row: row, out: out + (i * nh + h) * hs,
+                          roundProbabilities: roundProbabilities)
             }
         }
     }

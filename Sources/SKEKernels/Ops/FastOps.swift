@@ -34,21 +34,23 @@ public enum FastOps {
     public static func attentionDecode(q: UnsafePointer<Float>, positions: UnsafePointer<Int32>, tokens t: Int,
                                        kCache: UnsafePointer<Float>, vCache: UnsafePointer<Float>, cacheLength tk: Int,
                                        out: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>, _ p: AttentionParameters,
-                                       heads: Range<Int>? = nil, level: CPUFeatures.ISALevel = QuantTraits.activeLevel) {
+                                       heads: Range<Int>? = nil, roundProbabilities: Bool = false,
+                                       level: CPUFeatures.ISALevel = QuantTraits.activeLevel) {
         let range = heads ?? 0..<p.heads
         switch level {
         #if arch(x86_64)
         case .avx2:
             SKEKernelsAVX2.SIMDOps.attentionDecode(q: q, positions: positions, tokens: t, kCache: kCache, vCache: vCache, cacheLength: tk, out: out, row: row,
                                                    heads: p.heads, kvHeads: p.kvHeads, headSize: p.headSize, scale: Float(p.scale), window: p.window,
-                                                   softCap: Float(p.softCap), headRange: range)
+                                                   softCap: Float(p.softCap), headRange: range, roundProbabilities: roundProbabilities)
         case .avx512:
             SKEKernelsAVX512.SIMDOps.attentionDecode(q: q, positions: positions, tokens: t, kCache: kCache, vCache: vCache, cacheLength: tk, out: out, row: row,
                                                      heads: p.heads, kvHeads: p.kvHeads, headSize: p.headSize, scale: Float(p.scale), window: p.window,
-                                                     softCap: Float(p.softCap), headRange: range)
+                                                     softCap: Float(p.softCap), headRange: range, roundProbabilities: roundProbabilities)
         #endif
         default:
-            Attention.decode(q: q, positions: positions, tokens: t, kCache: kCache, vCache: vCache, cacheLength: tk, out: out, row: row, p, heads: range)
+            Attention.decode(q: q, positions: positions, tokens: t, kCache: kCache, vCache: vCache, cacheLength: tk, out: out, row: row, p, heads: range,
+                             roundProbabilities: roundProbabilities)
         }
     }
 }
