@@ -1,5 +1,5 @@
-// The emitter: `Emitted/TinyLlamaPlan.swift` is what `ske compile tiny.gguf --emit swift --type-name TinyLlamaPlan -c 32 --ub 8`
-// writes for the tiny model below (its weights are random, its shapes and types fixed, so the source is too).
+// The emitter: `Emitted/TinyLlamaPlan.swift` is what `Emitter.swift` (behind `ske compile --emit swift`) writes for the
+// tiny model below, batch 8, context 32 (its weights are random, its shapes and types fixed, so the source is too).
 // The test target compiles it; its Plan must give the executed Plan's logits exactly. If the emitter or the
 // lowering changes, the first test fails and prints how to regenerate the file.
 import Foundation
