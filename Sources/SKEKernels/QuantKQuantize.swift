@@ -27,7 +27,7 @@ func makeQKX2Quants(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ weight
         let l = max(0, min(nmax, nearestInt(iscale * (x[i] - lo))))
         L[i] = UInt8(l)
         let diff = scale * Float(l) + lo - x[i]
-        bestError += weights[i] * diff * diff
+        bestError += weights[i] * (diff * diff)   // ggml: diff = diff·diff; error += w·diff (this rounding order)
     }
     guard nstep >= 1 else { return (scale, -lo) }
     for step in 0...nstep {
@@ -47,7 +47,7 @@ func makeQKX2Quants(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ weight
             var err: Float = 0
             for i in 0..<n {
                 let diff = thisScale * Float(laux[i]) + thisMin - x[i]
-                err += weights[i] * diff * diff
+                err += weights[i] * (diff * diff)
             }
             if err < bestError {
                 for i in 0..<n { L[i] = laux[i] }

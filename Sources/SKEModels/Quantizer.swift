@@ -54,13 +54,31 @@ public enum ModelQuantizer {
         return out
     }
 
-    /// Writes `file` requantized to `target` as GGUF at `path` (metadata copied, general.file_type left as is).
+    /// llama.cpp's tensor order (its loader's weight map): by block number (tensors outside blocks first), then by name.
+    static func llamaTensorOrder(_ a: TensorInfo, _ b: TensorInfo) -> Bool {
+        func layer(_ n: String) -> Int {
+            guard n.hasPrefix("blk.") else { return -1 }
+            return Int(n.dropFirst(4).prefix { $0.isNumber }) ?? -1
+        }
+        let (la, lb) = (layer(a.name), layer(b.name))
+        if la != lb { return la < lb }
+        return Array(a.name.utf8).lexicographicallyPrecedes(Array(b.name.utf8))
+    }
+
+    /// Writes `file` requantized to `target` as GGUF at `path` (metadata copied; general.quantization_version and general.file_type set).
     public static func quantize(_ file: any TensorFile, to path: String, target: String, pool: ThreadPool = .shared,
                                 progress: (String, GGMLType) -> Void = { _, _ in }) throws {
         let types = try plan(file, target: target)
         var w = GGUFWriter(metadata: file.metadata)
-        if let ftype = fileTypes[target.uppercased()] { w.metadata["general.file_type"] = .uint32(ftype) }
-        for t in file.tensors {
+        // As llama-quantize: the quantization format version (GGML_QNT_VERSION 2) and the file type; with the same
+        // quantizers and tensor choices the output is then byte-identical to llama-quantize's.
+        // (llama-quantize removes general.file_type and appends it after the version: the key order follows that.)
+        w.metadata["general.quantization_version"] = .uint32(2)
+        if let ftype = fileTypes[target.uppercased()] {
+            w.metadata.remove("general.file_type")
+            w.metadata["general.file_type"] = .uint32(ftype)
+        }
+        for t in file.tensors.sorted(by: llamaTensorOrder) {
             let type = types[t.name]!
             guard let src = QuantTraits.kernels(t.type, level: .reference) else {
                 throw ModelError.invalidMetadata(key: t.name, reason: "type \(t.type.name) cannot be read")
