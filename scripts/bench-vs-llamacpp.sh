@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
 # Speed vs llama.cpp, same files, same machine, same run: llama-bench (built from the llama-cpp-python 0.3.36
 # sdist by scripts/build-llamacpp.sh, cached) and `ske bench model` back to back, pp128 and tg64 at 1 and 2
-# threads, then the ratios. Usage: scripts/bench-vs-llamacpp.sh [MODEL.gguf ...]  (default: the two models).
+# threads, then the ratios. Usage: scripts/bench-vs-llamacpp.sh [MODEL.gguf ...]  (default: SmolLM2, Gemma 3 and the
+# Qwen3-shaped model as Q4_K_M and Q8_0 made by `ske quantize`).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 LB=$(scripts/build-llamacpp.sh)
 [ -x .build/release/ske ] || swift build -c release >&2
 models=("$@")
-[ ${#models[@]} -gt 0 ] || models=(models/SmolLM2-135M-Instruct.Q4_1.gguf models/gemma-3-270m-q4_k_m.gguf)
+if [ ${#models[@]} -eq 0 ]; then
+  models=(models/SmolLM2-135M-Instruct.Q4_1.gguf models/gemma-3-270m-q4_k_m.gguf)
+  # The Qwen3-0.6B-shaped model, quantized by ske to Q4_K_M and Q8_0 (made once from scripts/make-qwen3.sh's F16).
+  if scripts/make-qwen3.sh >&2; then
+    for t in Q4_K_M Q8_0; do
+      q=models/qwen3-0.6b-shaped-RANDOM-$t.gguf
+      [ -f "$q" ] || .build/release/ske quantize models/qwen3-0.6b-shaped-random-F16.gguf "$q" "$t" >&2
+      models+=("$q")
+    done
+  fi
+fi
 THREADS=${THREADS:-1,2}
 out=$(mktemp -d)
 for m in "${models[@]}"; do
