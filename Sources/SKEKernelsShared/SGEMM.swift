@@ -13,8 +13,10 @@ import SKECore
 
 #if SKE_VNNI
 typealias Vec = SIMD16<Float>
+typealias HalfVec = SIMD16<Float16>
 #else
 typealias Vec = SIMD8<Float>
+typealias HalfVec = SIMD8<Float16>
 #endif
 
 public enum SGEMM {

@@ -11,6 +11,22 @@
 import Glibc
 #endif
 
+/// What a KV cache holds: f32, or f16 (llama.cpp's default; half the bytes), widened to f32 lanes on load.
+protocol KVScalar {
+    static func vector(_ p: UnsafePointer<Self>) -> Vec
+    var float: Float { get }
+}
+extension Float: KVScalar {
+    @inline(__always) static func vector(_ p: UnsafePointer<Float>) -> Vec { UnsafeRawPointer(p).loadUnaligned(as: Vec.self) }
+    @inline(__always) var float: Float { self }
+}
+extension Float16: KVScalar {
+    @inline(__always) static func vector(_ p: UnsafePointer<Float16>) -> Vec {
+        Vec(UnsafeRawPointer(p).loadUnaligned(as: HalfVec.self))
+    }
+    @inline(__always) var float: Float { Float(self) }
+}
+
 public enum SIMDOps {
     @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Vec { UnsafeRawPointer(p).loadUnaligned(as: Vec.self) }
     @inline(__always) static func store(_ v: Vec, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec.self) }
@@ -77,8 +93,48 @@ public enum SIMDOps {
     }
 
     /// Decode attention over an f32 cache; `row` holds TK scores. Heads `heads` only (threads split heads).
+    /// Σ a[i]·b[i] for a cache row b of f32 or f16 values.
+    @inline(__always)
+    static func dot<C: KVScalar>(_ a: UnsafePointer<Float>, _ b: UnsafePointer<C>, _ n: Int) -> Float {
+        let w = Vec.scalarCount
+        var s0 = Vec(), s1 = Vec()
+        var i = 0
+        while i + 2 * w <= n { s0.addProduct(load(a + i), C.vector(b + i)); s1.addProduct(load(a + i + w), C.vector(b + i + w)); i += 2 * w }
+        while i + w <= n { s0.addProduct(load(a + i), C.vector(b + i)); i += w }
+        var s = (s0 + s1).sum()
+        while i < n { s += a[i] * b[i].float; i += 1 }
+        return s
+    }
+
+    /// y += alpha·x for a cache row x of f32 or f16 values.
+    @inline(__always)
+    static func axpy<C: KVScalar>(_ alpha: Float, _ x: UnsafePointer<C>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        let w = Vec.scalarCount, av = Vec(repeating: alpha)
+        var i = 0
+        while i + w <= n { store(load(y + i).addingProduct(av, C.vector(x + i)), y + i); i += w }
+        while i < n { y[i] += alpha * x[i].float; i += 1 }
+    }
+
+    /// The K/V cache holds f32 values, or f16 when `half` (llama.cpp's default; read widened to f32 lanes).
     public static func attentionDecode(q: UnsafePointer<Float>, positions: UnsafePointer<Int32>, tokens t: Int,
-                                       kCache: UnsafePointer<Float>, vCache: UnsafePointer<Float>, cacheLength tk: Int,
+                                       kCache: UnsafeRawPointer, vCache: UnsafeRawPointer, half: Bool, cacheLength tk: Int,
+                                       out: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>,
+                                       heads nh: Int, kvHeads nkv: Int, headSize hs: Int, scale: Float, window: Int, softCap: Float,
+                                       headRange: Range<Int>, roundProbabilities: Bool = false) {
+        if half {
+            attend(q: q, positions: positions, tokens: t, kCache: kCache.assumingMemoryBound(to: Float16.self), vCache: vCache.assumingMemoryBound(to: Float16.self),
+                   cacheLength: tk, out: out, row: row, heads: nh, kvHeads: nkv, headSize: hs, scale: scale, window: window, softCap: softCap,
+                   headRange: headRange, roundProbabilities: roundProbabilities)
+        } else {
+            attend(q: q, positions: positions, tokens: t, kCache: kCache.assumingMemoryBound(to: Float.self), vCache: vCache.assumingMemoryBound(to: Float.self),
+                   cacheLength: tk, out: out, row: row, heads: nh, kvHeads: nkv, headSize: hs, scale: scale, window: window, softCap: softCap,
+                   headRange: headRange, roundProbabilities: roundProbabilities)
+        }
+    }
+
+    @inline(__always)
+    static func attend<C: KVScalar>(q: UnsafePointer<Float>, positions: UnsafePointer<Int32>, tokens t: Int,
+                                       kCache: UnsafePointer<C>, vCache: UnsafePointer<C>, cacheLength tk: Int,
                                        out: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>,
                                        heads nh: Int, kvHeads nkv: Int, headSize hs: Int, scale: Float, window: Int, softCap: Float,
                                        headRange: Range<Int>, roundProbabilities: Bool = false) {

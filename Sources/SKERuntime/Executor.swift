@@ -14,7 +14,10 @@ public final class Executor: @unchecked Sendable {
     let arena: Arena
     let base: UnsafeMutableRawPointer
     let threadScratch: UnsafeMutablePointer<Float>
-    let kCache: [UnsafeMutablePointer<Float>], vCache: [UnsafeMutablePointer<Float>]
+    /// K/V cache per layer [ctx, NKV·HS]: f16 (llama.cpp's default, half the bytes) in quantized and mixed precision,
+    /// f32 in float precision (the float32 reference's arithmetic).
+    let kCache: [UnsafeMutableRawPointer], vCache: [UnsafeMutableRawPointer]
+    let kvHalf: Bool
     let positions: UnsafeMutablePointer<Int32>
     let outputRowIndex: UnsafeMutablePointer<Int32>
     let f32Dot: DotRow
@@ -45,16 +48,18 @@ public final class Executor: @unchecked Sendable {
         let panelFloats = sgemm ? panelRows * plan.maxInputWidth : 0
         let tileFloats = sgemm ? plan.limits.maxTokens * panelRows : 0
         let workspaceFloats = sgemm ? Sgemm.workspaceFloats(threads: threads) + 16 : 0
-        let cache = plan.cacheRowValues.flatMap { [max(ctx * $0, 1) * 4, max(ctx * $0, 1) * 4] }
+        kvHalf = plan.precision != .float
+        let kvBytes = kvHalf ? 2 : 4
+        let cache = plan.cacheRowValues.flatMap { [max(ctx * $0, 1) * kvBytes, max(ctx * $0, 1) * kvBytes] }
         let blocks = [max(plan.arenaBytes, 64), threads * scratchStride * 4] + cache
             + [plan.limits.maxTokens * 4, plan.limits.maxOutputs * 4, panelFloats * 4, tileFloats * 4, tileFloats * 4, workspaceFloats * 4]
         arena = try Arena(capacity: Arena.capacity(forBlocks: blocks))
         base = try arena.allocate(blocks[0], label: "activations")
         threadScratch = try arena.allocate(Float.self, count: threads * scratchStride, label: "thread scratch")
-        var k: [UnsafeMutablePointer<Float>] = [], v: [UnsafeMutablePointer<Float>] = []
+        var k: [UnsafeMutableRawPointer] = [], v: [UnsafeMutableRawPointer] = []
         for (l, row) in plan.cacheRowValues.enumerated() {
-            k.append(try arena.allocate(Float.self, count: max(ctx * row, 1), label: "K cache \(l)"))
-            v.append(try arena.allocate(Float.self, count: max(ctx * row, 1), label: "V cache \(l)"))
+            k.append(try arena.allocate(max(ctx * row, 1) * kvBytes, label: "K cache \(l)"))
+            v.append(try arena.allocate(max(ctx * row, 1) * kvBytes, label: "V cache \(l)"))
         }
         kCache = k; vCache = v
         positions = try arena.allocate(Int32.self, count: plan.limits.maxTokens, label: "positions")
@@ -128,15 +133,20 @@ public final class Executor: @unchecked Sendable {
         case .rope(let x, let y, let cols, let hs, let p):
             Rope.forward(x: f(x), y: f(y), tokens: tokens, heads: cols / hs, headSize: hs, positions: positions, p)
         case .kvWrite(let x, let layer, let value, let cols, let rope, let hs):
-            let dst = (value ? vCache[layer] : kCache[layer]) + start * cols
-            defer {
-                // llama.cpp's arithmetic keeps K and V in f16: the values it attends over are f16-rounded.
-                if plan.precision == .quantized { for i in 0..<(tokens * cols) { dst[i] = Float(Float16(dst[i])) } }
-            }
-            if let rope {
-                Rope.forward(x: f(x), y: dst, tokens: tokens, heads: cols / hs, headSize: hs, positions: positions, rope)
+            let cache = value ? vCache[layer] : kCache[layer]
+            let n = tokens * cols
+            if kvHalf {
+                // Rotate in place (only this step reads the K projection), then store as f16.
+                if let rope { Rope.forward(x: f(x), y: f(x), tokens: tokens, heads: cols / hs, headSize: hs, positions: positions, rope) }
+                let src = f(x), dst = cache.assumingMemoryBound(to: Float16.self) + start * cols
+                for i in 0..<n { dst[i] = Float16(src[i]) }
             } else {
-                dst.update(from: f(x), count: tokens * cols)
+                let dst = cache.assumingMemoryBound(to: Float.self) + start * cols
+                if let rope {
+                    Rope.forward(x: f(x), y: dst, tokens: tokens, heads: cols / hs, headSize: hs, positions: positions, rope)
+                } else {
+                    dst.update(from: f(x), count: n)
+                }
             }
         case .attention:
             pool.runPrepared(regions[index].parallel!)
@@ -180,14 +190,15 @@ public final class Executor: @unchecked Sendable {
         case .attention(let q, let y, let layer, let p):
             // Causal attention of T queries over the cache (positions 0..<start+T), split over (token, head) pairs.
             let pq = f(q), py = f(y), k = kCache[layer], v = vCache[layer], nh = p.heads, hs = p.headSize
-            // llama.cpp multiplies the f16 K cache by q converted to f16 (the query's own buffer; only attention reads it).
-            let roundQuery = plan.precision == .quantized
+            // llama.cpp multiplies the f16 K cache by q converted to f16 and meets the f16 V cache with f16 probabilities
+            // (q is the query's own buffer; only attention reads it).
+            let roundQuery = kvHalf, half = kvHalf
             return Region(parallel: { [unowned(unsafe) self] th, n in
                 let row = scratch(th)
                 for item in ThreadPool.partition(tokens * nh, part: th, of: n) {
                     let t = item / nh, h = item % nh
                     if roundQuery { let qh = pq + (t * nh + h) * hs; for d in 0..<hs { qh[d] = Float(Float16(qh[d])) } }
-                    FastOps.attentionDecode(q: pq + t * nh * hs, positions: positions + t, tokens: 1, kCache: k, vCache: v, cacheLength: start + tokens,
+                    FastOps.attentionDecode(q: pq + t * nh * hs, positions: positions + t, tokens: 1, kCache: k, vCache: v, half: half, cacheLength: start + tokens,
                                             out: py + t * nh * hs, row: row, p, heads: h..<(h + 1), roundProbabilities: roundQuery, level: plan.level)
                 }
             })

@@ -81,8 +81,10 @@ final class EagerLlama {
             kCache[l].replaceSubrange((pos * row)..<((pos + 1) * row), with: k)
             vCache[l].replaceSubrange((pos * row)..<((pos + 1) * row), with: v)
             var o = [Float](repeating: 0, count: nEmbd), scores = [Float](repeating: 0, count: maxT)
-            FastOps.attentionDecode(q: q, positions: positions, tokens: 1, kCache: kCache[l], vCache: vCache[l], cacheLength: pos + 1,
-                                    out: &o, row: &scores, attn)
+            kCache[l].withUnsafeBytes { kb in vCache[l].withUnsafeBytes { vb in
+                FastOps.attentionDecode(q: q, positions: positions, tokens: 1, kCache: kb.baseAddress!, vCache: vb.baseAddress!, half: false,
+                                        cacheLength: pos + 1, out: &o, row: &scores, attn)
+            } }
             let proj = matvec("blk.\(l).attn_output.weight", o)
             for i in 0..<nEmbd { x[i] += proj[i] }
             let h2 = norm(x, "blk.\(l).ffn_norm.weight")

@@ -42,8 +42,26 @@ struct FastOpsTests {
         Attention.decode(q: q, positions: pos, tokens: t, kCache: k, vCache: v, cacheLength: tk, out: &ref, row: &row, p)
         for level in isaLevels {
             var out = [Float](repeating: .nan, count: q.count)
-            FastOps.attentionDecode(q: q, positions: pos, tokens: t, kCache: k, vCache: v, cacheLength: tk, out: &out, row: &row, p, level: level)
+            k.withUnsafeBytes { kb in v.withUnsafeBytes { vb in
+                FastOps.attentionDecode(q: q, positions: pos, tokens: t, kCache: kb.baseAddress!, vCache: vb.baseAddress!, half: false, cacheLength: tk,
+                                        out: &out, row: &row, p, level: level)
+            } }
             Self.close(out, ref, "attention \(level)")
+        }
+        // An f16 cache (llama.cpp's default): every ISA path equals the reference over the same f16 values.
+        let kh = k.map { Float16($0) }, vh = v.map { Float16($0) }
+        var refHalf = [Float](repeating: 0, count: q.count)
+        Attention.decode(q: q, positions: pos, tokens: t, kCache: kh, vCache: vh, cacheLength: tk, out: &refHalf, row: &row, p)
+        var refRounded = [Float](repeating: 0, count: q.count)
+        Attention.decode(q: q, positions: pos, tokens: t, kCache: kh.map { Float($0) }, vCache: vh.map { Float($0) }, cacheLength: tk, out: &refRounded, row: &row, p)
+        #expect(refHalf == refRounded)   // f16 storage = f32 arithmetic on f16-rounded values
+        for level in isaLevels {
+            var out = [Float](repeating: .nan, count: q.count)
+            kh.withUnsafeBytes { kb in vh.withUnsafeBytes { vb in
+                FastOps.attentionDecode(q: q, positions: pos, tokens: t, kCache: kb.baseAddress!, vCache: vb.baseAddress!, half: true, cacheLength: tk,
+                                        out: &out, row: &row, p, level: level)
+            } }
+            Self.close(out, refHalf, "f16 attention \(level)")
         }
     }
 }

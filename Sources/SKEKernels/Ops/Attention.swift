@@ -52,8 +52,8 @@ public enum Attention {
     /// One query row: scores against `count` keys (masked keys get probability 0), softmax into `row`
     /// (normalised, so the training forward can keep it), then out = Σ row[j]·v_j. Keys/values at stride.
     @inlinable @inline(__always)
-    static func attendRow<F: Real & BinaryFloatingPoint>(
-        q qi: UnsafePointer<F>, keys: UnsafePointer<F>, values: UnsafePointer<F>, stride: Int, count: Int, visible: (Int) -> Bool,
+    static func attendRow<F: Real & BinaryFloatingPoint, C: BinaryFloatingPoint>(
+        q qi: UnsafePointer<F>, keys: UnsafePointer<C>, values: UnsafePointer<C>, stride: Int, count: Int, visible: (Int) -> Bool,
         headSize hs: Int, scale: F, cap: F, row: UnsafeMutablePointer<F>, out o: UnsafeMutablePointer<F>, roundProbabilities: Bool = false
     ) {
         var m = -F.infinity
@@ -61,7 +61,7 @@ public enum Attention {
             guard visible(j) else { row[j] = -F.infinity; continue }
             let kj = keys + j * stride
             var s: F = 0
-            for d in 0..<hs { s += qi[d] * kj[d] }
+            for d in 0..<hs { s += qi[d] * F(kj[d]) }
             s *= scale
             if cap > 0 { s = cap * F.tanh(s / cap) }
             row[j] = s
@@ -78,7 +78,7 @@ public enum Attention {
             row[j] *= inv
             let pj = roundProbabilities ? F(Float(Float16(Float(row[j])))) : row[j]
             let vj = values + j * stride
-            for d in 0..<hs { o[d] += pj * vj[d] }
+            for d in 0..<hs { o[d] += pj * F(vj[d]) }
         }
     }
 
@@ -113,7 +113,7 @@ public enum Attention {
                         var g = row[j] * (ds[j] - dot)  // d loss / d (capped score)
                         if cap > 0 {
                             var s: F = 0
-                            for d in 0..<hs { s += qi[d] * kj[d] }
+                            for d in 0..<hs { s += qi[d] * F(kj[d]) }
                             let th = F.tanh(s * scale / cap)
                             g *= 1 - th * th
                         }
@@ -126,11 +126,12 @@ public enum Attention {
     }
 
     /// Inference: out[t, h] = softmax(q[t, h]·K) · V over the visible cache entries. `row` holds TK scores.
+    /// The cache holds C values (Float, or Float16 as llama.cpp's default KV cache).
     /// Hot in decode (called per layer per token).
-    @inlinable @_specialize(where F == Float)
-    public static func decode<F: Real & BinaryFloatingPoint>(
+    @inlinable @_specialize(where F == Float, C == Float) @_specialize(where F == Float, C == Float16)
+    public static func decode<F: Real & BinaryFloatingPoint, C: BinaryFloatingPoint>(
         q: UnsafePointer<F>, positions: UnsafePointer<Int32>, tokens t: Int,
-        kCache: UnsafePointer<F>, vCache: UnsafePointer<F>, cacheLength tk: Int, out: UnsafeMutablePointer<F>,
+        kCache: UnsafePointer<C>, vCache: UnsafePointer<C>, cacheLength tk: Int, out: UnsafeMutablePointer<F>,
         row: UnsafeMutablePointer<F>, _ p: AttentionParameters, heads: Range<Int>? = nil, roundProbabilities: Bool = false
     ) {
         let nh = p.heads, nkv = p.kvHeads, hs = p.headSize, group = nh / nkv

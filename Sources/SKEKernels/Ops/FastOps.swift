@@ -30,26 +30,38 @@ public enum FastOps {
         }
     }
 
-    /// Decode attention over an f32 KV cache (cache slot j holds position j). `heads` lets threads split heads.
+    /// Decode attention over a KV cache of f32 values, or f16 when `half` (cache slot j holds position j).
+    /// `heads` lets threads split heads.
     public static func attentionDecode(q: UnsafePointer<Float>, positions: UnsafePointer<Int32>, tokens t: Int,
-                                       kCache: UnsafePointer<Float>, vCache: UnsafePointer<Float>, cacheLength tk: Int,
+                                       kCache: UnsafeRawPointer, vCache: UnsafeRawPointer, half: Bool, cacheLength tk: Int,
                                        out: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>, _ p: AttentionParameters,
                                        heads: Range<Int>? = nil, roundProbabilities: Bool = false,
                                        level: CPUFeatures.ISALevel = QuantTraits.activeLevel) {
         let range = heads ?? 0..<p.heads
+        let (scale, cap) = (Float(p.scale), Float(p.softCap))
         switch level {
         #if arch(x86_64)
         case .avx2:
-            SKEKernelsAVX2.SIMDOps.attentionDecode(q: q, positions: positions, tokens: t, kCache: kCache, vCache: vCache, cacheLength: tk, out: out, row: row,
-                                                   heads: p.heads, kvHeads: p.kvHeads, headSize: p.headSize, scale: Float(p.scale), window: p.window,
-                                                   softCap: Float(p.softCap), headRange: range, roundProbabilities: roundProbabilities)
+            SKEKernelsAVX2.SIMDOps.attentionDecode(q: q, positions: positions, tokens: t, kCache: kCache, vCache: vCache, half: half, cacheLength: tk,
+                                                   out: out, row: row, heads: p.heads, kvHeads: p.kvHeads, headSize: p.headSize, scale: scale,
+                                                   window: p.window, softCap: cap, headRange: range, roundProbabilities: roundProbabilities)
+            return
         case .avx512:
-            SKEKernelsAVX512.SIMDOps.attentionDecode(q: q, positions: positions, tokens: t, kCache: kCache, vCache: vCache, cacheLength: tk, out: out, row: row,
-                                                     heads: p.heads, kvHeads: p.kvHeads, headSize: p.headSize, scale: Float(p.scale), window: p.window,
-                                                     softCap: Float(p.softCap), headRange: range, roundProbabilities: roundProbabilities)
+            SKEKernelsAVX512.SIMDOps.attentionDecode(q: q, positions: positions, tokens: t, kCache: kCache, vCache: vCache, half: half, cacheLength: tk,
+                                                     out: out, row: row, heads: p.heads, kvHeads: p.kvHeads, headSize: p.headSize, scale: scale,
+                                                     window: p.window, softCap: cap, headRange: range, roundProbabilities: roundProbabilities)
+            return
         #endif
-        default:
-            Attention.decode(q: q, positions: positions, tokens: t, kCache: kCache, vCache: vCache, cacheLength: tk, out: out, row: row, p, heads: range,
+        default: break
+        }
+        switch half {
+        case false:
+            Attention.decode(q: q, positions: positions, tokens: t, kCache: kCache.assumingMemoryBound(to: Float.self),
+                             vCache: vCache.assumingMemoryBound(to: Float.self), cacheLength: tk, out: out, row: row, p, heads: range,
+                             roundProbabilities: roundProbabilities)
+        case true:
+            Attention.decode(q: q, positions: positions, tokens: t, kCache: kCache.assumingMemoryBound(to: Float16.self),
+                             vCache: vCache.assumingMemoryBound(to: Float16.self), cacheLength: tk, out: out, row: row, p, heads: range,
                              roundProbabilities: roundProbabilities)
         }
     }
