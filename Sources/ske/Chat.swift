@@ -52,6 +52,9 @@ struct Chat: ParsableCommand {
                         "\(r.generatedIDs.count) generated, \(formatFixed(r.decodeTokensPerSecond, 1)) tok/s]\n").utf8))
                 } catch RuntimeError.contextFull(let needed, let context) {
                     err.write(Data("the conversation needs \(needed) positions but the context has \(context): /reset, or raise -c\n".utf8))
+                } catch {
+                    // The turn was taken back (e.g. the template refuses a role order); the session goes on.
+                    err.write(Data("error: \(error)\n".utf8))
                 }
             }
         }

@@ -123,5 +123,11 @@ import Testing
         #expect(throws: JinjaError.self) { try ChatTemplate(source: "{{ range(10000000000) }}").render([]) }
         #expect(throws: JinjaError.self) { try ChatTemplate(source: "{{ " + String(repeating: "(", count: 100_000) + "1 }}") }
         #expect(throws: JinjaError.self) { try ChatTemplate(source: String(repeating: "{% if true %}", count: 100_000)) }
+        #expect(throws: JinjaError.self) { try ChatTemplate(source: "{{ " + String(repeating: "not ", count: 100_000) + "x }}") }
+        #expect(throws: JinjaError.self) { try ChatTemplate(source: "{{ " + String(repeating: "- ", count: 100_000) + "1 }}") }
+        #expect(throws: JinjaError.self) { try ChatTemplate(source: "{{ 'ab' * 1000000000000 }}").render([]) }
+        #expect(throws: JinjaError.self) { try ChatTemplate(source: "{{ 9223372036854775807 + 1 }}").render([]) }
+        #expect(throws: JinjaError.self) { try ChatTemplate(source: "{{ 10 ** 100 }}").render([]) }
+        #expect(throws: JinjaError.self) { try ChatTemplate(source: "{{ 1 // 0 }}").render([]) }
     }
 }

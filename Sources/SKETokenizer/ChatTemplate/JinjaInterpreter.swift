@@ -22,6 +22,8 @@ struct JinjaInterpreter: @unchecked Sendable {
 
     /// Loops nest at most this deep and macro calls at most this deep (a hostile template ends in an error).
     static let maxDepth = 64
+    /// `'ab' * n` and `[x] * n` make at most this many bytes / items.
+    static let maxRepeat = 1 << 24
     /// Shared by every interpreter of one render (a macro call runs in its own).
     final class Depth { var loops = 0; var calls = 0 }
     let depth: Depth
@@ -206,8 +208,12 @@ struct JinjaInterpreter: @unchecked Sendable {
         switch (op, a, b) {
         case ("+", .string(let x), .string(let y)): return .string(x + y)
         case ("+", .array(let x), .array(let y)): return .array(x + y)
-        case ("*", .string(let s), .int(let n)), ("*", .int(let n), .string(let s)): return .string(String(repeating: s, count: max(n, 0)))
-        case ("*", .array(let s), .int(let n)): return .array(Array([[JinjaValue]](repeating: s, count: max(n, 0)).joined()))
+        case ("*", .string(let s), .int(let n)), ("*", .int(let n), .string(let s)):
+            guard n <= 0 || s.utf8.count <= Self.maxRepeat / n else { throw JinjaError.type("'*' would make a string of more than \(Self.maxRepeat) bytes") }
+            return .string(String(repeating: s, count: max(n, 0)))
+        case ("*", .array(let s), .int(let n)):
+            guard n <= 0 || s.count <= Self.maxRepeat / n else { throw JinjaError.type("'*' would make a list of more than \(Self.maxRepeat) items") }
+            return .array(Array([[JinjaValue]](repeating: s, count: max(n, 0)).joined()))
         case ("%", .string(let format), _): return .string(try percentFormat(format, b))
         default: break
         }
@@ -216,20 +222,26 @@ struct JinjaInterpreter: @unchecked Sendable {
             switch v { case .int(let i): i; case .bool(let b): b ? 1 : 0; default: nil }
         }
         if let x = int(a), let y = int(b) {
+            func exact(_ r: (partialValue: Int, overflow: Bool)) throws -> JinjaValue {
+                guard !r.overflow else { throw JinjaError.type("integer overflow in \(x) \(op) \(y)") }
+                return .int(r.partialValue)
+            }
             switch op {
-            case "+": return .int(x &+ y)
-            case "-": return .int(x &- y)
-            case "*": return .int(x &* y)
+            case "+": return try exact(x.addingReportingOverflow(y))
+            case "-": return try exact(x.subtractingReportingOverflow(y))
+            case "*": return try exact(x.multipliedReportingOverflow(by: y))
             case "/": guard y != 0 else { throw JinjaError.type("division by zero") }; return .double(Double(x) / Double(y))
-            case "//":
-                guard y != 0 else { throw JinjaError.type("integer division by zero") }
-                let q = x / y
-                return .int((x % y != 0 && (x < 0) != (y < 0)) ? q - 1 : q)
-            case "%":
-                guard y != 0 else { throw JinjaError.type("modulo by zero") }
-                let m = x % y
-                return .int(m != 0 && (m < 0) != (y < 0) ? m + y : m)
-            case "**": return y >= 0 ? .int(Int(pow(Double(x), Double(y)))) : .double(pow(Double(x), Double(y)))
+            case "//", "%":
+                guard y != 0 else { throw JinjaError.type("integer division or modulo by zero") }
+                guard !(x == Int.min && y == -1) else { throw JinjaError.type("integer overflow in \(x) \(op) \(y)") }
+                let (q, m) = x.quotientAndRemainder(dividingBy: y)
+                let floors = m != 0 && (m < 0) != (y < 0)   // Python rounds the quotient down
+                return op == "//" ? .int(floors ? q - 1 : q) : .int(floors ? m + y : m)
+            case "**":
+                let p = pow(Double(x), Double(y))
+                guard y >= 0 else { return .double(p) }
+                guard p.magnitude < 9.0e15 else { throw JinjaError.type("\(x) ** \(y) is too large for a template") }
+                return .int(Int(p))
             default: break
             }
         }

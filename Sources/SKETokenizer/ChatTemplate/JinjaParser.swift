@@ -167,7 +167,9 @@ enum JinjaLexer {
                 while j < b.count, b[j] >= 48 && b[j] <= 57 { j += 1 }
             }
             let s = String(decoding: b[i..<j], as: UTF8.self).replacingOccurrences(of: "_", with: "")
-            return isFloat ? (.double(Double(s) ?? 0), j) : (.int(Int(s) ?? 0), j)
+            if isFloat, let d = Double(s) { return (.double(d), j) }
+            guard let i = Int(s) else { throw JinjaError.syntax("number \(s) is out of range", line: line) }
+            return (.int(i), j)
         }
         if isIdent(c) {
             var j = i
@@ -362,8 +364,17 @@ struct JinjaParser {
     }
 
     private mutating func not() throws -> JinjaExpr {
-        if acceptName("not") { return .unary("not", try not()) }
+        if acceptName("not") { return .unary("not", try nested { try $0.not() }) }
         return try compare()
+    }
+
+    /// Recursion that does not pass through brackets (`not not …`, `- - …`) counts against the same nesting limit.
+    private var expressionDepth = 0
+    private mutating func nested(_ body: (inout JinjaParser) throws -> JinjaExpr) throws -> JinjaExpr {
+        expressionDepth += 1
+        defer { expressionDepth -= 1 }
+        guard expressionDepth <= Self.maxNesting else { throw JinjaError.syntax("expression nests too deep", line: line) }
+        return try body(&self)
     }
 
     private mutating func compare() throws -> JinjaExpr {
@@ -407,8 +418,8 @@ struct JinjaParser {
 
     private mutating func unary(filters: Bool = true) throws -> JinjaExpr {
         var node: JinjaExpr
-        if accept(.op("-")) { node = .unary("-", try unary(filters: false)) }
-        else if accept(.op("+")) { node = .unary("+", try unary(filters: false)) }
+        if accept(.op("-")) { node = .unary("-", try nested { try $0.unary(filters: false) }) }
+        else if accept(.op("+")) { node = .unary("+", try nested { try $0.unary(filters: false) }) }
         else { node = try primary() }
         node = try postfix(node)
         return filters ? try filterExpression(node) : node
