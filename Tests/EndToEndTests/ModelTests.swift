@@ -59,9 +59,12 @@ struct ModelTests {
         }
     }
 
-    /// Quantized activations (llama.cpp's arithmetic). The stated tolerance (first logits within 1e-2 of llama.cpp)
-    /// is not met yet — measured 0.79 (SmolLM2) and 0.88 (Gemma): recorded as a known issue, so this test reports
-    /// it the day the gap closes. What holds is asserted: the first token everywhere, 8 of the top 10.
+    /// Quantized activations (llama.cpp's arithmetic: ggml-cpu's activation quantizers, f16 KV cache). The stated
+    /// tolerance (first logits within 1e-2 of llama.cpp) is not met — ~1.2 (SmolLM2) and ~0.9 (Gemma): recorded as a
+    /// known issue, so this test reports it the day the gap closes. Per-layer dumps against llama.cpp show layer 0's
+    /// Q/K/V equal to 7e-7; last-bit differences (softmax's exp, summation orders) flip a Q8 or f16 rounding now and
+    /// then, and each flip grows through the following quantized matmuls. What holds is asserted: the first token
+    /// everywhere, 8 of the top 10.
     @Test("quantized activations: llama.cpp's first token for every prompt; full continuations where the margins allow", arguments: ["smollm2", "gemma3"])
     func quantizedActivations(model: String) throws {
         let e = try E2E.engine(model, .quantized)
@@ -74,7 +77,7 @@ struct ModelTests {
                 let ref = try E2E.floats("\(model).p0.logits_first.f32.bin")
                 let d = E2E.maxAbs(first, ref)
                 print("\(model) quantized activations: first logits max |Δ| vs llama.cpp = \(d)")
-                withKnownIssue("quantized-activation logits differ from llama.cpp's by ~0.8, cause not found") {
+                withKnownIssue("quantized-activation logits differ from llama.cpp's by ~1: rounding flips amplified over the layers") {
                     #expect(d <= 1e-2)
                 }
                 #expect(Set(E2E.top(first, 10)).intersection(E2E.top(ref, 10)).count >= 8)
