@@ -1,3 +1,4 @@
+import SKEFormats
 import SKETokenizer
 
 /// A conversation with a model: history, the model's chat template, and a KV cache that keeps the earlier
@@ -8,16 +9,31 @@ public final class ChatSession {
     public private(set) var messages: [ChatMessage] = []
     public var system: String?
 
+    /// Why the model's own template was not used (it did not parse), if so.
+    public let templateWarning: String?
+
     /// `template` defaults to the GGUF's `tokenizer.chat_template`, else the built-in for the architecture.
     public init(engine: Engine, template: ChatTemplate? = nil, system: String? = nil) throws {
         self.engine = engine
         self.system = system
         if let template {
             self.template = template
-        } else if let source = engine.file.metadata.string("tokenizer.chat_template") {
-            self.template = try ChatTemplate(source: source, name: "gguf")
+            templateWarning = nil
         } else {
-            self.template = try ChatTemplate.builtin(ChatTemplate.fallbackName(architecture: engine.config.architecture))
+            (self.template, templateWarning) = try Self.defaultTemplate(metadata: engine.file.metadata, architecture: engine.config.architecture)
+        }
+    }
+
+    /// The model's template, or — when it has none, or one this interpreter cannot parse — the built-in for the
+    /// architecture, with a warning saying why (llama.cpp also falls back rather than refusing to chat).
+    public static func defaultTemplate(metadata: GGUFMetadata, architecture: String) throws -> (ChatTemplate, warning: String?) {
+        let fallback = { try ChatTemplate.builtin(ChatTemplate.fallbackName(architecture: architecture)) }
+        guard let source = metadata.string("tokenizer.chat_template") else { return (try fallback(), nil) }
+        do {
+            return (try ChatTemplate(source: source, name: "gguf"), nil)
+        } catch {
+            let t = try fallback()
+            return (t, "the model's chat template cannot be used (\(error)); using the built-in '\(t.name)'")
         }
     }
 

@@ -37,6 +37,7 @@ struct Chat: ParsableCommand {
             var g = GenerationOptions()
             g.maxTokens = n; g.sampling = sampling.parameters
             let out = FileHandle.standardOutput, err = FileHandle.standardError
+            if let warning = session.templateWarning { err.write(Data("warning: \(warning)\n".utf8)) }
             err.write(Data("chat template: \(session.template.name). /reset starts over, /exit quits.\n".utf8))
             while true {
                 err.write(Data("> ".utf8))

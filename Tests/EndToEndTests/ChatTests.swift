@@ -2,6 +2,7 @@
 // cache kept between turns giving exactly what recomputing the whole conversation gives.
 import Foundation
 import Testing
+import SKEFormats
 import SKETokenizer
 import SKERuntime
 
@@ -37,6 +38,18 @@ struct ChatTests {
         let text = e.tokenizer.decode(r.promptIDs, special: true)
         #expect(text == "<bos><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\n")
         #expect(r.promptIDs.filter { $0 == e.tokenizer.data.bos }.count == 1)
+    }
+
+    @Test func unusableTemplateFallsBackToTheBuiltIn() throws {
+        var md = GGUFMetadata()
+        md["tokenizer.chat_template"] = .string("{% for m in messages %}{{ m.content }")   // never closed
+        let (t, warning) = try ChatSession.defaultTemplate(metadata: md, architecture: "gemma3")
+        #expect(t.name == "gemma" && warning?.contains("cannot be used") == true)
+        md["tokenizer.chat_template"] = .string("{{ messages[0].content }}")
+        let (own, none) = try ChatSession.defaultTemplate(metadata: md, architecture: "llama")
+        #expect(own.name == "gguf" && none == nil)
+        let (plain, _) = try ChatSession.defaultTemplate(metadata: GGUFMetadata(), architecture: "qwen3")
+        #expect(plain.name == "chatml")
     }
 
     @Test func contextFullKeepsHistory() throws {
