@@ -259,62 +259,51 @@ public enum QuantReference {
         }
     }
 
-    /// Q8_0 (weights and activations): d = amax/127, q = roundf(x/d).
+    /// The two rules ggml has for a Q8_0/Q8_1 block: its reference quantizer (id = 1/d, round half away from zero;
+    /// llama-quantize's weights) and ggml-cpu's x86 activation path (quantize_row_q8_0/_1's AVX code: id = 127/amax,
+    /// round half to even; what llama.cpp's matmuls quantize activations with). They part in rare last-bit cases
+    /// that flip a quant, enough to move a logit by ~1e-2.
+    enum Q8Rule { case reference, cpuActivation }
+
+    /// Blocks of 32: f16 d = amax/127, [f16 s = d·Σq when `withSum` (Q8_1)], 32 × int8.
+    @inline(__always)
+    static func quantize8(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ k: Int, withSum: Bool, _ rule: Q8Rule) {
+        let header = withSum ? 4 : 2
+        for b in 0..<(k / 32) {
+            let xb = x + b * 32, p = y + b * (header + 32)
+            let (_, amax) = signedAbsMax(xb, 32)
+            let d = amax / 127
+            let id: Float = rule == .reference ? (d != 0 ? 1 / d : 0) : (amax != 0 ? 127 / amax : 0)
+            var sum: Int32 = 0
+            for j in 0..<32 {
+                let v = xb[j] * id
+                let q = Int8(clamping: rule == .reference ? roundInt(v) : Int32(v.rounded(.toNearestOrEven)))
+                sum += Int32(q)
+                p.storeBytes(of: q, toByteOffset: header + j, as: Int8.self)
+            }
+            p.storeU16(f32ToF16(d), 0)
+            if withSum { p.storeU16(f32ToF16(d * Float(sum)), 2) }
+        }
+    }
+
+    /// Q8_0 (weights; ggml's reference rule).
     public static func quantizeQ8_0(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ k: Int) {
-        for b in 0..<(k / 32) {
-            let xb = x + b * 32, p = y + b * 34
-            let (_, amax) = signedAbsMax(xb, 32)
-            let d = amax / 127, id: Float = d != 0 ? 1 / d : 0
-            p.storeU16(f32ToF16(d), 0)
-            for j in 0..<32 { p.storeBytes(of: Int8(clamping: roundInt(xb[j] * id)), toByteOffset: 2 + j, as: Int8.self) }
-        }
+        quantize8(x, y, k, withSum: false, .reference)
     }
 
-    /// Q8_1 (activations for Q4_1/Q5_1): as Q8_0 plus s = d·Σq stored as f16.
+    /// Q8_1 (ggml's reference rule): as Q8_0 plus s = d·Σq stored as f16.
     public static func quantizeQ8_1(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ k: Int) {
-        for b in 0..<(k / 32) {
-            let xb = x + b * 32, p = y + b * 36
-            let (_, amax) = signedAbsMax(xb, 32)
-            let d = amax / 127, id: Float = d != 0 ? 1 / d : 0
-            var sum: Int32 = 0
-            for j in 0..<32 {
-                let q = Int8(clamping: roundInt(xb[j] * id))
-                sum += Int32(q)
-                p.storeBytes(of: q, toByteOffset: 4 + j, as: Int8.self)
-            }
-            p.storeU16(f32ToF16(d), 0)
-            p.storeU16(f32ToF16(Float(sum) * d), 2)
-        }
+        quantize8(x, y, k, withSum: true, .reference)
     }
 
-    /// Q8_0 as ggml-cpu quantizes *activations* on x86 (quantize_row_q8_0's AVX path, what llama.cpp runs):
-    /// id = 127/amax (not 1/d) and round-half-to-even. The two differ from the weight quantizer above in rare
-    /// last-bit cases that flip a quant, enough to move a logit by ~1e-2.
+    /// Q8_0 of an activation row, as ggml-cpu on x86.
     public static func quantizeActivationQ8_0(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ k: Int) {
-        for b in 0..<(k / 32) {
-            let xb = x + b * 32, p = y + b * 34
-            let (_, amax) = signedAbsMax(xb, 32)
-            let d = amax / 127, id: Float = amax != 0 ? 127 / amax : 0
-            p.storeU16(f32ToF16(d), 0)
-            for j in 0..<32 { p.storeBytes(of: Int8(clamping: Int32((xb[j] * id).rounded(.toNearestOrEven))), toByteOffset: 2 + j, as: Int8.self) }
-        }
+        quantize8(x, y, k, withSum: false, .cpuActivation)
     }
 
-    /// Q8_1 for activations, as ggml-cpu's x86 quantize_row_q8_1: as quantizeActivationQ8_0, s = f16(d·Σq).
+    /// Q8_1 of an activation row, as ggml-cpu on x86.
     public static func quantizeActivationQ8_1(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ k: Int) {
-        for b in 0..<(k / 32) {
-            let xb = x + b * 32, p = y + b * 36
-            let (_, amax) = signedAbsMax(xb, 32)
-            let d = amax / 127, id: Float = amax != 0 ? 127 / amax : 0
-            var sum: Int32 = 0
-            for j in 0..<32 {
-                let q = Int8(clamping: Int32((xb[j] * id).rounded(.toNearestOrEven)))
-                sum += Int32(q)
-                p.storeBytes(of: q, toByteOffset: 4 + j, as: Int8.self)
-            }
-            p.storeU16(f32ToF16(d), 0)
-            p.storeU16(f32ToF16(d * Float(sum)), 2)
-        }
+        quantize8(x, y, k, withSum: true, .cpuActivation)
     }
 
     /// Q8_K (activations for the k-quants): f32 d = max/−127 sign trick, nearest_int, 16-element sums.

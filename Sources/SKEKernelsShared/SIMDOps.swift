@@ -31,30 +31,30 @@ public enum SIMDOps {
     @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Vec { UnsafeRawPointer(p).loadUnaligned(as: Vec.self) }
     @inline(__always) static func store(_ v: Vec, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec.self) }
 
-    /// Σ a[i]·b[i] with four vector accumulators.
+    /// Σ a[i]·b[i] with four vector accumulators; b may be f32 or f16 (a KV cache row).
     @inline(__always)
-    public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    static func dot<C: KVScalar>(_ a: UnsafePointer<Float>, _ b: UnsafePointer<C>, _ n: Int) -> Float {
         let w = Vec.scalarCount
         var s0 = Vec(), s1 = Vec(), s2 = Vec(), s3 = Vec()
         var i = 0
         while i + 4 * w <= n {
-            s0.addProduct(load(a + i), load(b + i)); s1.addProduct(load(a + i + w), load(b + i + w))
-            s2.addProduct(load(a + i + 2 * w), load(b + i + 2 * w)); s3.addProduct(load(a + i + 3 * w), load(b + i + 3 * w))
+            s0.addProduct(load(a + i), C.vector(b + i)); s1.addProduct(load(a + i + w), C.vector(b + i + w))
+            s2.addProduct(load(a + i + 2 * w), C.vector(b + i + 2 * w)); s3.addProduct(load(a + i + 3 * w), C.vector(b + i + 3 * w))
             i += 4 * w
         }
-        while i + w <= n { s0.addProduct(load(a + i), load(b + i)); i += w }
+        while i + w <= n { s0.addProduct(load(a + i), C.vector(b + i)); i += w }
         var s = ((s0 + s1) + (s2 + s3)).sum()
-        while i < n { s += a[i] * b[i]; i += 1 }
+        while i < n { s += a[i] * b[i].float; i += 1 }
         return s
     }
 
-    /// y[i] += α·x[i]
+    /// y[i] += α·x[i]; x may be f32 or f16 (a KV cache row).
     @inline(__always)
-    public static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    static func axpy<C: KVScalar>(_ alpha: Float, _ x: UnsafePointer<C>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         let w = Vec.scalarCount, av = Vec(repeating: alpha)
         var i = 0
-        while i + w <= n { store(load(y + i).addingProduct(av, load(x + i)), y + i); i += w }
-        while i < n { y[i] += alpha * x[i]; i += 1 }
+        while i + w <= n { store(load(y + i).addingProduct(av, C.vector(x + i)), y + i); i += w }
+        while i < n { y[i] += alpha * x[i].float; i += 1 }
     }
 
     public static func rmsNorm(x: UnsafePointer<Float>, weight: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, rows n: Int, cols c: Int, eps: Float) {
@@ -93,42 +93,20 @@ public enum SIMDOps {
     }
 
     /// Decode attention over an f32 cache; `row` holds TK scores. Heads `heads` only (threads split heads).
-    /// Σ a[i]·b[i] for a cache row b of f32 or f16 values.
-    @inline(__always)
-    static func dot<C: KVScalar>(_ a: UnsafePointer<Float>, _ b: UnsafePointer<C>, _ n: Int) -> Float {
-        let w = Vec.scalarCount
-        var s0 = Vec(), s1 = Vec()
-        var i = 0
-        while i + 2 * w <= n { s0.addProduct(load(a + i), C.vector(b + i)); s1.addProduct(load(a + i + w), C.vector(b + i + w)); i += 2 * w }
-        while i + w <= n { s0.addProduct(load(a + i), C.vector(b + i)); i += w }
-        var s = (s0 + s1).sum()
-        while i < n { s += a[i] * b[i].float; i += 1 }
-        return s
-    }
-
-    /// y += alpha·x for a cache row x of f32 or f16 values.
-    @inline(__always)
-    static func axpy<C: KVScalar>(_ alpha: Float, _ x: UnsafePointer<C>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-        let w = Vec.scalarCount, av = Vec(repeating: alpha)
-        var i = 0
-        while i + w <= n { store(load(y + i).addingProduct(av, C.vector(x + i)), y + i); i += w }
-        while i < n { y[i] += alpha * x[i].float; i += 1 }
-    }
-
     /// The K/V cache holds f32 values, or f16 when `half` (llama.cpp's default; read widened to f32 lanes).
     public static func attentionDecode(q: UnsafePointer<Float>, positions: UnsafePointer<Int32>, tokens t: Int,
                                        kCache: UnsafeRawPointer, vCache: UnsafeRawPointer, half: Bool, cacheLength tk: Int,
                                        out: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>,
                                        heads nh: Int, kvHeads nkv: Int, headSize hs: Int, scale: Float, window: Int, softCap: Float,
-                                       headRange: Range<Int>, roundProbabilities: Bool = false) {
+                                       headRange: Range<Int>) {
         if half {
             attend(q: q, positions: positions, tokens: t, kCache: kCache.assumingMemoryBound(to: Float16.self), vCache: vCache.assumingMemoryBound(to: Float16.self),
                    cacheLength: tk, out: out, row: row, heads: nh, kvHeads: nkv, headSize: hs, scale: scale, window: window, softCap: softCap,
-                   headRange: headRange, roundProbabilities: roundProbabilities)
+                   headRange: headRange)
         } else {
             attend(q: q, positions: positions, tokens: t, kCache: kCache.assumingMemoryBound(to: Float.self), vCache: vCache.assumingMemoryBound(to: Float.self),
                    cacheLength: tk, out: out, row: row, heads: nh, kvHeads: nkv, headSize: hs, scale: scale, window: window, softCap: softCap,
-                   headRange: headRange, roundProbabilities: roundProbabilities)
+                   headRange: headRange)
         }
     }
 
@@ -137,7 +115,7 @@ public enum SIMDOps {
                                        kCache: UnsafePointer<C>, vCache: UnsafePointer<C>, cacheLength tk: Int,
                                        out: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>,
                                        heads nh: Int, kvHeads nkv: Int, headSize hs: Int, scale: Float, window: Int, softCap: Float,
-                                       headRange: Range<Int>, roundProbabilities: Bool = false) {
+                                       headRange: Range<Int>) {
         let group = nh / nkv
         for i in 0..<t {
             let pos = Int(positions[i])
@@ -156,7 +134,7 @@ public enum SIMDOps {
                 var sum: Float = 0
                 for j in first...last { let e = expf(row[j] - m); row[j] = e; sum += e }
                 let inv = 1 / sum
-                if roundProbabilities {
+                if C.self == Float16.self {
                     // llama.cpp's arithmetic: probabilities meet the f16 V cache as f16.
                     for j in first...last { axpy(Float(Float16(row[j] * inv)), vCache + (j * nkv + kh) * hs, o, hs) }
                 } else {

@@ -52,10 +52,10 @@ public final class Engine: @unchecked Sendable {
     /// Tokens that end a turn: EOS plus the end-of-turn specials chat models use (control or user-defined tokens
     /// named <|im_end|>, <|eot_id|>, <end_of_turn>, …).
     public let endOfGeneration: Set<Int32>
-    /// Positions held in the KV cache.
-    public private(set) var position = 0
-    /// The ids whose keys and values the cache holds, in order (`position` of them).
+    /// The ids whose keys and values the cache holds, in order.
     public private(set) var cachedIDs: [Int32] = []
+    /// Positions held in the KV cache.
+    public var position: Int { cachedIDs.count }
     var idBuffer: [Int32]
     var rowBuffer: [Int32]
 
@@ -93,7 +93,6 @@ public final class Engine: @unchecked Sendable {
     /// Keeps the first `count` cached positions and forgets the rest (the next `evaluate` continues there).
     public func rewind(to count: Int) {
         precondition(count >= 0 && count <= position, "rewind(to:) past the cached positions")
-        position = count
         cachedIDs.removeLast(cachedIDs.count - count)
     }
 
@@ -126,7 +125,6 @@ public final class Engine: @unchecked Sendable {
                     executor.run(ids: UnsafeBufferPointer(rebasing: idp[0..<(end - begin)]), start: position, outputRows: UnsafeBufferPointer(rebasing: rp[0..<rows]))
                 }
             }
-            position += end - begin
             cachedIDs.append(contentsOf: ids[begin..<end])
             let logits = executor.logits
             for r in 0..<rows {

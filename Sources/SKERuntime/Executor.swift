@@ -99,17 +99,8 @@ public final class Executor: @unchecked Sendable {
         let tok = (base + plan.tokensOffset).assumingMemoryBound(to: Int32.self)
         for i in 0..<tokens { tok[i] = ids[i]; positions[i] = Int32(start + i) }
         for i in 0..<outputs { outputRowIndex[i] = outputRows[i] }
-        for i in plan.steps.indices {
-            execute(plan.steps[i], i)
-            afterStep?(i)
-        }
+        for i in plan.steps.indices { execute(plan.steps[i], i) }
     }
-
-    /// Debugging: called after each step with its index (inspect values through `base`).
-    public var afterStep: ((Int) -> Void)?
-    /// The arena, for inspecting activations by a step's byte offsets.
-    public var arenaBase: UnsafeMutableRawPointer { base }
-    public var batchTokens: Int { tokens }
 
     func execute(_ step: Step, _ index: Int) {
         switch step {
@@ -190,16 +181,16 @@ public final class Executor: @unchecked Sendable {
         case .attention(let q, let y, let layer, let p):
             // Causal attention of T queries over the cache (positions 0..<start+T), split over (token, head) pairs.
             let pq = f(q), py = f(y), k = kCache[layer], v = vCache[layer], nh = p.heads, hs = p.headSize
-            // llama.cpp multiplies the f16 K cache by q converted to f16 and meets the f16 V cache with f16 probabilities
-            // (q is the query's own buffer; only attention reads it).
-            let roundQuery = kvHalf, half = kvHalf
+            // llama.cpp multiplies the f16 K cache by q converted to f16 (done here, in the query's own buffer, which only
+            // attention reads); the kernel meets an f16 V cache with f16 probabilities.
+            let half = kvHalf
             return Region(parallel: { [unowned(unsafe) self] th, n in
                 let row = scratch(th)
                 for item in ThreadPool.partition(tokens * nh, part: th, of: n) {
                     let t = item / nh, h = item % nh
-                    if roundQuery { let qh = pq + (t * nh + h) * hs; for d in 0..<hs { qh[d] = Float(Float16(qh[d])) } }
+                    if half { let qh = pq + (t * nh + h) * hs; for d in 0..<hs { qh[d] = Float(Float16(qh[d])) } }
                     FastOps.attentionDecode(q: pq + t * nh * hs, positions: positions + t, tokens: 1, kCache: k, vCache: v, half: half, cacheLength: start + tokens,
-                                            out: py + t * nh * hs, row: row, p, heads: h..<(h + 1), roundProbabilities: roundQuery, level: plan.level)
+                                            out: py + t * nh * hs, row: row, p, heads: h..<(h + 1), level: plan.level)
                 }
             })
         case .linear(let l):

@@ -38,30 +38,26 @@ struct FastOpsTests {
         let q = (0..<(t * p.heads * p.headSize)).map { _ in rng.normal() }
         let k = (0..<(tk * p.kvHeads * p.headSize)).map { _ in rng.normal() }, v = (0..<(tk * p.kvHeads * p.headSize)).map { _ in rng.normal() }
         let pos: [Int32] = [8, 9, 10]
-        var ref = [Float](repeating: 0, count: q.count), row = [Float](repeating: 0, count: tk)
-        Attention.decode(q: q, positions: pos, tokens: t, kCache: k, vCache: v, cacheLength: tk, out: &ref, row: &row, p)
-        for level in isaLevels {
-            var out = [Float](repeating: .nan, count: q.count)
-            k.withUnsafeBytes { kb in v.withUnsafeBytes { vb in
-                FastOps.attentionDecode(q: q, positions: pos, tokens: t, kCache: kb.baseAddress!, vCache: vb.baseAddress!, half: false, cacheLength: tk,
-                                        out: &out, row: &row, p, level: level)
-            } }
-            Self.close(out, ref, "attention \(level)")
-        }
-        // An f16 cache (llama.cpp's default): every ISA path equals the reference over the same f16 values.
+        var row = [Float](repeating: 0, count: tk)
+        // The reference over an f32 cache and over an f16 one (llama.cpp's default), then every ISA path against each.
         let kh = k.map { Float16($0) }, vh = v.map { Float16($0) }
-        var refHalf = [Float](repeating: 0, count: q.count)
+        var ref = [Float](repeating: 0, count: q.count), refHalf = ref, refWidened = ref
+        Attention.decode(q: q, positions: pos, tokens: t, kCache: k, vCache: v, cacheLength: tk, out: &ref, row: &row, p)
         Attention.decode(q: q, positions: pos, tokens: t, kCache: kh, vCache: vh, cacheLength: tk, out: &refHalf, row: &row, p)
-        var refRounded = [Float](repeating: 0, count: q.count)
-        Attention.decode(q: q, positions: pos, tokens: t, kCache: kh.map { Float($0) }, vCache: vh.map { Float($0) }, cacheLength: tk, out: &refRounded, row: &row, p)
-        #expect(refHalf == refRounded)   // f16 storage = f32 arithmetic on f16-rounded values
-        for level in isaLevels {
-            var out = [Float](repeating: .nan, count: q.count)
-            kh.withUnsafeBytes { kb in vh.withUnsafeBytes { vb in
-                FastOps.attentionDecode(q: q, positions: pos, tokens: t, kCache: kb.baseAddress!, vCache: vb.baseAddress!, half: true, cacheLength: tk,
-                                        out: &out, row: &row, p, level: level)
-            } }
-            Self.close(out, refHalf, "f16 attention \(level)")
+        // An f16 cache = the same values widened, except that probabilities meet V rounded to f16 (as in llama.cpp).
+        Attention.decode(q: q, positions: pos, tokens: t, kCache: kh.map(Float.init), vCache: vh.map(Float.init), cacheLength: tk, out: &refWidened, row: &row, p)
+        let probabilityRounding = zip(refHalf, refWidened).map { abs($0 - $1) }.max()!
+        #expect(probabilityRounding > 0 && probabilityRounding <= 1e-3 * v.map(abs).max()!)
+        for (half, expected) in [(false, ref), (true, refHalf)] {
+            for level in isaLevels {
+                var out = [Float](repeating: .nan, count: q.count)
+                let run = { (kb: UnsafeRawBufferPointer, vb: UnsafeRawBufferPointer) in
+                    FastOps.attentionDecode(q: q, positions: pos, tokens: t, kCache: kb.baseAddress!, vCache: vb.baseAddress!, half: half, cacheLength: tk,
+                                            out: &out, row: &row, p, level: level)
+                }
+                if half { kh.withUnsafeBytes { kb in vh.withUnsafeBytes { vb in run(kb, vb) } } } else { k.withUnsafeBytes { kb in v.withUnsafeBytes { vb in run(kb, vb) } } }
+                Self.close(out, expected, "\(half ? "f16" : "f32") attention \(level)")
+            }
         }
     }
 }

@@ -54,7 +54,7 @@ public enum Attention {
     @inlinable @inline(__always)
     static func attendRow<F: Real & BinaryFloatingPoint, C: BinaryFloatingPoint>(
         q qi: UnsafePointer<F>, keys: UnsafePointer<C>, values: UnsafePointer<C>, stride: Int, count: Int, visible: (Int) -> Bool,
-        headSize hs: Int, scale: F, cap: F, row: UnsafeMutablePointer<F>, out o: UnsafeMutablePointer<F>, roundProbabilities: Bool = false
+        headSize hs: Int, scale: F, cap: F, row: UnsafeMutablePointer<F>, out o: UnsafeMutablePointer<F>
     ) {
         var m = -F.infinity
         for j in 0..<count {
@@ -76,7 +76,7 @@ public enum Attention {
         for d in 0..<hs { o[d] = 0 }
         for j in 0..<count where row[j] != 0 {
             row[j] *= inv
-            let pj = roundProbabilities ? F(Float(Float16(Float(row[j])))) : row[j]
+            let pj = C.self == Float16.self ? F(Float(Float16(Float(row[j])))) : row[j]   // an f16 cache meets f16 probabilities
             let vj = values + j * stride
             for d in 0..<hs { o[d] += pj * F(vj[d]) }
         }
@@ -132,7 +132,7 @@ public enum Attention {
     public static func decode<F: Real & BinaryFloatingPoint, C: BinaryFloatingPoint>(
         q: UnsafePointer<F>, positions: UnsafePointer<Int32>, tokens t: Int,
         kCache: UnsafePointer<C>, vCache: UnsafePointer<C>, cacheLength tk: Int, out: UnsafeMutablePointer<F>,
-        row: UnsafeMutablePointer<F>, _ p: AttentionParameters, heads: Range<Int>? = nil, roundProbabilities: Bool = false
+        row: UnsafeMutablePointer<F>, _ p: AttentionParameters, heads: Range<Int>? = nil
     ) {
         let nh = p.heads, nkv = p.kvHeads, hs = p.headSize, group = nh / nkv
         let scale = F(p.scale), cap = F(p.softCap)
@@ -141,8 +141,7 @@ public enum Attention {
             for h in heads ?? 0..<nh {
                 let kh = h / group
                 attendRow(q: q + (i * nh + h) * hs, keys: kCache + kh * hs, values: vCache + kh * hs, stride: nkv * hs, count: tk,
-                          visible: { p.visible(query: pos, key: $0) }, headSize: hs, scale: scale, cap: cap, row: row, out: out + (i * nh + h) * hs,
-                          roundProbabilities: roundProbabilities)
+                          visible: { p.visible(query: pos, key: $0) }, headSize: hs, scale: scale, cap: cap, row: row, out: out + (i * nh + h) * hs)
             }
         }
     }

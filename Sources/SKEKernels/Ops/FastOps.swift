@@ -30,12 +30,13 @@ public enum FastOps {
         }
     }
 
-    /// Decode attention over a KV cache of f32 values, or f16 when `half` (cache slot j holds position j).
+    /// Decode attention over a KV cache of f32 values, or f16 when `half` (cache slot j holds position j). An f16 cache
+    /// is met as llama.cpp meets it: the caller passes q rounded to f16, and probabilities are rounded to f16 before V.
     /// `heads` lets threads split heads.
     public static func attentionDecode(q: UnsafePointer<Float>, positions: UnsafePointer<Int32>, tokens t: Int,
                                        kCache: UnsafeRawPointer, vCache: UnsafeRawPointer, half: Bool, cacheLength tk: Int,
                                        out: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>, _ p: AttentionParameters,
-                                       heads: Range<Int>? = nil, roundProbabilities: Bool = false,
+                                       heads: Range<Int>? = nil,
                                        level: CPUFeatures.ISALevel = QuantTraits.activeLevel) {
         let range = heads ?? 0..<p.heads
         let (scale, cap) = (Float(p.scale), Float(p.softCap))
@@ -44,12 +45,12 @@ public enum FastOps {
         case .avx2:
             SKEKernelsAVX2.SIMDOps.attentionDecode(q: q, positions: positions, tokens: t, kCache: kCache, vCache: vCache, half: half, cacheLength: tk,
                                                    out: out, row: row, heads: p.heads, kvHeads: p.kvHeads, headSize: p.headSize, scale: scale,
-                                                   window: p.window, softCap: cap, headRange: range, roundProbabilities: roundProbabilities)
+                                                   window: p.window, softCap: cap, headRange: range)
             return
         case .avx512:
             SKEKernelsAVX512.SIMDOps.attentionDecode(q: q, positions: positions, tokens: t, kCache: kCache, vCache: vCache, half: half, cacheLength: tk,
                                                      out: out, row: row, heads: p.heads, kvHeads: p.kvHeads, headSize: p.headSize, scale: scale,
-                                                     window: p.window, softCap: cap, headRange: range, roundProbabilities: roundProbabilities)
+                                                     window: p.window, softCap: cap, headRange: range)
             return
         #endif
         default: break
@@ -57,12 +58,10 @@ public enum FastOps {
         switch half {
         case false:
             Attention.decode(q: q, positions: positions, tokens: t, kCache: kCache.assumingMemoryBound(to: Float.self),
-                             vCache: vCache.assumingMemoryBound(to: Float.self), cacheLength: tk, out: out, row: row, p, heads: range,
-                             roundProbabilities: roundProbabilities)
+                             vCache: vCache.assumingMemoryBound(to: Float.self), cacheLength: tk, out: out, row: row, p, heads: range)
         case true:
             Attention.decode(q: q, positions: positions, tokens: t, kCache: kCache.assumingMemoryBound(to: Float16.self),
-                             vCache: vCache.assumingMemoryBound(to: Float16.self), cacheLength: tk, out: out, row: row, p, heads: range,
-                             roundProbabilities: roundProbabilities)
+                             vCache: vCache.assumingMemoryBound(to: Float16.self), cacheLength: tk, out: out, row: row, p, heads: range)
         }
     }
 }
