@@ -11,6 +11,14 @@ enum FastDots {
         case .avx512: return avx512Dots[type]
         }
     }
+
+    static func dequantize(_ type: GGMLType, level: CPUFeatures.ISALevel) -> DequantizeRow? {
+        switch level {
+        case .reference: return nil
+        case .avx2: return avx2Dequant[type]
+        case .avx512: return avx512Dequant[type]
+        }
+    }
 }
 
 #if arch(x86_64)
@@ -18,6 +26,8 @@ import SKEKernelsAVX2
 import SKEKernelsAVX512
 let avx2Dots: [GGMLType: DotRow] = SKEKernelsAVX2.SIMDDots.table
 let avx512Dots: [GGMLType: DotRow] = SKEKernelsAVX512.SIMDDots.table
+let avx2Dequant: [GGMLType: DequantizeRow] = SKEKernelsAVX2.SIMDDequant.table
+let avx512Dequant: [GGMLType: DequantizeRow] = SKEKernelsAVX512.SIMDDequant.table
 
 extension FastDots {
     /// The AVX-512 prepared-activation path for `type`, when there is one.
@@ -32,6 +42,8 @@ extension FastDots {
 #else
 let avx2Dots: [GGMLType: DotRow] = [:]
 let avx512Dots: [GGMLType: DotRow] = [:]
+let avx2Dequant: [GGMLType: DequantizeRow] = [:]
+let avx512Dequant: [GGMLType: DequantizeRow] = [:]
 extension FastDots {
     static func prepared(_ type: GGMLType) -> QuantKernels.PreparedPath? { nil }
 }

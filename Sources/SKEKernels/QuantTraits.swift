@@ -65,11 +65,12 @@ public enum QuantTraits {
         for level in CPUFeatures.ISALevel.allCases {
             var t: [GGMLType: QuantKernels] = [:]
             for (type, act, dq, q, dot) in reference {
-                var fast = dot, from = CPUFeatures.ISALevel.reference
+                var fast = dot, from = CPUFeatures.ISALevel.reference, dequantize = dq
                 for l in CPUFeatures.ISALevel.allCases where l <= level {
                     if let f = FastDots.dot(type, level: l) { fast = f; from = l }
+                    if let f = FastDots.dequantize(type, level: l) { dequantize = f }
                 }
-                t[type] = QuantKernels(type: type, activation: act, dequantize: dq, quantize: q, dot: fast, dotISA: from,
+                t[type] = QuantKernels(type: type, activation: act, dequantize: dequantize, quantize: q, dot: fast, dotISA: from,
                                        prepared: level == .avx512 ? FastDots.prepared(type) : nil)
             }
             out[level] = t

@@ -13,7 +13,13 @@ import SKEKernelsAVX2
 import SKEKernelsAVX512
 #endif
 
+/// LLVM's prefetch intrinsic (`_mm_prefetch` is a C macro Swift cannot import).
+@_silgen_name("llvm.prefetch.p0")
+func sgemmPrefetch(_ address: UnsafeRawPointer, _ rw: Int32, _ locality: Int32, _ cacheType: Int32)
+
 public enum Sgemm {
+    public typealias RowLoader = (_ row: Int, _ k0: Int, _ count: Int, _ dst: UnsafeMutablePointer<Float>) -> Void
+
     /// Element (i, j) at base[i·rowStride + j·colStride], f32 or bf16 (widened exactly to f32 when read).
     public struct Operand {
         public let raw: UnsafeRawPointer
@@ -65,6 +71,51 @@ public enum Sgemm {
         default:
             reference(m: m, n: n, k: k, a: a, b: b, c: c, ldc: ldc, accumulate: accumulate)
         #endif
+        }
+    }
+
+    /// C[M, N] = (accumulate ? C : 0) + A[M, K]·W[N, K]ᵀ with W's rows produced by `rows` (see `RowLoader`):
+    /// the inference path for quantized weights (dequantized piece by piece while packing, never as a whole).
+    public static func gemm(m: Int, n: Int, k: Int, a: Operand, rows: RowLoader, c: UnsafeMutablePointer<Float>, ldc: Int,
+                            accumulate: Bool, workspace: UnsafeMutablePointer<Float>, pool: ThreadPool,
+                            level: CPUFeatures.ISALevel = QuantTraits.activeLevel) {
+        switch level {
+        #if arch(x86_64)
+        case .avx2:
+            SKEKernelsAVX2.SGEMM.gemm(m: m, n: n, k: k, a: a.avx2, rows: rows, c: c, ldc: ldc,
+                                      accumulate: accumulate, workspace: workspace, pool: pool)
+        case .avx512:
+            SKEKernelsAVX512.SGEMM.gemm(m: m, n: n, k: k, a: a.avx512, rows: rows, c: c, ldc: ldc,
+                                        accumulate: accumulate, workspace: workspace, pool: pool)
+        #endif
+        default:
+            // Reference: one KC piece of one W row at a time in the workspace, dotted with every row of A.
+            let kcMax = 256
+            for j in 0..<n {
+                for i in 0..<m where !accumulate { c[i * ldc + j] = 0 }
+                for k0 in stride(from: 0, to: k, by: kcMax) {
+                    let kc = min(kcMax, k - k0)
+                    rows(j, k0, kc, workspace)
+                    for i in 0..<m {
+                        var s: Float = 0
+                        for p in 0..<kc { s += a.at(i, k0 + p) * workspace[p] }
+                        c[i * ldc + j] += s
+                    }
+                }
+            }
+        }
+    }
+
+    /// Loader of a row-major weight matrix's rows through its type's dequantizer (whole blocks per call).
+    public static func rowLoader(_ w: UnsafeRawPointer, rowBytes: Int, type: GGMLType, dequantize: @escaping DequantizeRow) -> RowLoader {
+        let blockElements = type.blockSize, blockBytes = type.blockBytes
+        return { row, k0, count, dst in
+            let piece = w + row * rowBytes + k0 / blockElements * blockBytes
+            // SGEMM asks for rows in order, each piece a few cache lines from a different row: without a
+            // prefetch of the next rows' pieces every call waits on DRAM latency.
+            let ahead = piece + 4 * rowBytes, bytes = count / blockElements * blockBytes
+            for line in stride(from: 0, to: bytes, by: 64) { sgemmPrefetch(ahead + line, 0, 3, 1) }
+            dequantize(piece, dst, count)
         }
     }
 

@@ -13,9 +13,11 @@ import SKECore
 
 #if SKE_VNNI
 typealias Vec = SIMD16<Float>
+typealias Vec2 = SIMD32<Float>
 typealias HalfVec = SIMD16<Float16>
 #else
 typealias Vec = SIMD8<Float>
+typealias Vec2 = SIMD16<Float>
 typealias HalfVec = SIMD8<Float16>
 #endif
 
@@ -30,8 +32,16 @@ public enum SGEMM {
     public static let MC = 72
     public static let NC = 2048
 
-    /// Floats of workspace `gemm` needs for `threads` threads.
-    public static func workspaceFloats(threads: Int) -> Int { KC * NC + threads * (MC * KC + MR * NR) }
+    /// Floats of workspace `gemm` needs for `threads` threads: the shared B slab, then per thread an A block,
+    /// an edge tile and an NR×KC staging tile for row-loaded B.
+    public static func workspaceFloats(threads: Int) -> Int { KC * NC + threads * perThreadFloats }
+    static let perThreadFloats = MC * KC + MR * NR + NR * KC
+
+    /// B = Wᵀ for a weight matrix W[N, K] whose rows are produced on demand: `load(j, k0, count, dst)` writes
+    /// W[j, k0..<k0+count] as f32 into dst. Calls come with k0 a multiple of KC (256) and count = min(KC, K − k0),
+    /// so a loader that dequantizes whole blocks of 32 or 256 values is never asked for part of a block when K
+    /// is a multiple of its block size.
+    public typealias RowLoader = (_ row: Int, _ k0: Int, _ count: Int, _ dst: UnsafeMutablePointer<Float>) -> Void
 
     /// A matrix operand: element (i, j) is at base[i·rowStride + j·colStride], stored as f32 or as bf16
     /// (bf16 weights for mixed-precision training are widened to f32 while packing; C stays f32).
@@ -54,6 +64,25 @@ public enum SGEMM {
     /// C[M, N] (row-major, leading dimension ldc) = (accumulate ? C : 0) + A[M, K]·B[K, N].
     public static func gemm(m: Int, n: Int, k: Int, a: Operand, b: Operand, c: UnsafeMutablePointer<Float>, ldc: Int,
                             accumulate: Bool, workspace: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        run(m: m, n: n, k: k, a: a, c: c, ldc: ldc, accumulate: accumulate, workspace: workspace, pool: pool) { row0, col0, kc, nr, p, _ in
+            packB(b, row0: row0, col0: col0, kc: kc, nr: nr, into: p)
+        }
+    }
+
+    /// C[M, N] = (accumulate ? C : 0) + A[M, K]·W[N, K]ᵀ with W's rows from `rows` (for quantized weights:
+    /// each NR×KC piece is dequantized into an L1-resident staging tile and transposed into the packed panel,
+    /// so no f32 copy of W is ever made).
+    public static func gemm(m: Int, n: Int, k: Int, a: Operand, rows: RowLoader, c: UnsafeMutablePointer<Float>, ldc: Int,
+                            accumulate: Bool, workspace: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        run(m: m, n: n, k: k, a: a, c: c, ldc: ldc, accumulate: accumulate, workspace: workspace, pool: pool) { row0, col0, kc, nr, p, staging in
+            packRows(rows, k0: row0, row0: col0, kc: kc, nr: nr, staging: staging, into: p)
+        }
+    }
+
+    /// The blocked loop, with B's packing (B[row0..<row0+kc, col0..<col0+nr] → NR-wide k-major panel) supplied.
+    static func run(m: Int, n: Int, k: Int, a: Operand, c: UnsafeMutablePointer<Float>, ldc: Int,
+                    accumulate: Bool, workspace: UnsafeMutablePointer<Float>, pool: ThreadPool,
+                    packB: (_ row0: Int, _ col0: Int, _ kc: Int, _ nr: Int, _ into: UnsafeMutablePointer<Float>, _ staging: UnsafeMutablePointer<Float>) -> Void) {
         guard m > 0 && n > 0 else { return }
         if k == 0 {
             if !accumulate { for i in 0..<m { for j in 0..<n { c[i * ldc + j] = 0 } } }
@@ -68,8 +97,11 @@ public enum SGEMM {
                 let kc = min(KC, k - pc)
                 let acc = accumulate || pc > 0
                 let panels = (nc + NR - 1) / NR
-                pool.parallelFor(panels) { r in
-                    for jp in r { packB(b, row0: pc, col0: jc + jp * NR, kc: kc, nr: min(NR, nc - jp * NR), into: bPack + jp * kc * NR) }
+                pool.run { t, threads in
+                    let staging = workspace + KC * NC + t * perThreadFloats + MC * KC + MR * NR
+                    for jp in ThreadPool.partition(panels, part: t, of: threads) {
+                        packB(pc, jc + jp * NR, kc, min(NR, nc - jp * NR), bPack + jp * kc * NR, staging)
+                    }
                 }
                 // Work items are (M block, run of N panels) pairs, dealt round-robin, so two threads are busy
                 // even when M has few blocks; a thread re-packs A only when its M block changes.
@@ -78,7 +110,7 @@ public enum SGEMM {
                 let panelsPerChunk = (panels + chunksPerBlock - 1) / chunksPerBlock
                 let items = mBlocks * chunksPerBlock
                 pool.run { t, threads in
-                    let aPack = workspace + KC * NC + t * (MC * KC + MR * NR)
+                    let aPack = workspace + KC * NC + t * perThreadFloats
                     let tile = aPack + MC * KC
                     var packed = -1
                     var item = t
@@ -148,6 +180,19 @@ public enum SGEMM {
             return
         }
         let base = b.raw.assumingMemoryBound(to: Float.self)
+        if b.rowStride == 1 {
+            // Bᵀ stored row-major (a weight matrix W[N, K] read as B = Wᵀ): walk each column of B, which is
+            // contiguous, and scatter it with stride NR into the (L1-resident) packed panel.
+            for j in 0..<NR {
+                if j < nr {
+                    let src = base + row0 + (col0 + j) * b.colStride
+                    for kk in 0..<kc { p[kk * NR + j] = src[kk] }
+                } else {
+                    for kk in 0..<kc { p[kk * NR + j] = 0 }
+                }
+            }
+            return
+        }
         for kk in 0..<kc {
             let src = base + (row0 + kk) * b.rowStride + col0 * b.colStride
             if b.colStride == 1 && nr == NR {
@@ -157,6 +202,72 @@ public enum SGEMM {
             }
         }
     }
+
+    /// Packs rows row0..<row0+nr of W (columns k0..<k0+kc) as B = Wᵀ: each row is loaded into the staging
+    /// tile [NR, kc], then V×V tiles (V = Vec.scalarCount) are transposed in registers into the panel.
+    static func packRows(_ load: RowLoader, k0: Int, row0: Int, kc: Int, nr: Int, staging: UnsafeMutablePointer<Float>,
+                         into p: UnsafeMutablePointer<Float>) {
+        for j in 0..<NR {
+            if j < nr { load(row0 + j, k0, kc, staging + j * kc) } else { (staging + j * kc).update(repeating: 0, count: kc) }
+        }
+        let v = Vec.scalarCount
+        guard kc % v == 0 else {
+            for j in 0..<NR { for kk in 0..<kc { p[kk * NR + j] = staging[j * kc + kk] } }
+            return
+        }
+        for g in 0..<(NR / v) {
+            for t in 0..<(kc / v) { transposeTile(staging + g * v * kc + t * v, kc, p + t * v * NR + g * v, NR) }
+        }
+    }
+
+    /// dst[c, r] = src[r, c] for a V×V tile (row strides in floats): log2 V rounds of `unzipRound`, after
+    /// which row j holds column j. Registers only (a temporary buffer of 2V vectors went to the heap).
+    @inline(__always)
+    static func transposeTile(_ src: UnsafePointer<Float>, _ ls: Int, _ dst: UnsafeMutablePointer<Float>, _ ld: Int) {
+        @inline(__always) func row(_ r: Int) -> Vec { UnsafeRawPointer(src + r * ls).loadUnaligned(as: Vec.self) }
+        @inline(__always) func put(_ r: Int, _ x: Vec) { UnsafeMutableRawPointer(dst + r * ld).storeBytes(of: x, as: Vec.self) }
+#if SKE_VNNI
+        var t: Tile = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7),
+                       row(8), row(9), row(10), row(11), row(12), row(13), row(14), row(15))
+        t = unzipRound(unzipRound(unzipRound(unzipRound(t))))
+        put(0, t.0); put(1, t.1); put(2, t.2); put(3, t.3); put(4, t.4); put(5, t.5); put(6, t.6); put(7, t.7)
+        put(8, t.8); put(9, t.9); put(10, t.10); put(11, t.11); put(12, t.12); put(13, t.13); put(14, t.14); put(15, t.15)
+#else
+        var t: Tile = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7))
+        t = unzipRound(unzipRound(unzipRound(t)))
+        put(0, t.0); put(1, t.1); put(2, t.2); put(3, t.3); put(4, t.4); put(5, t.5); put(6, t.6); put(7, t.7)
+#endif
+    }
+
+#if SKE_VNNI
+    typealias Tile = (Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec)
+
+    /// One round: row m ← even elements of rows 2m, 2m+1 (concatenated); row m + V/2 ← their odd elements.
+    @inline(__always) static func unzipRound(_ x: Tile) -> Tile {
+        let p0 = Vec2(lowHalf: x.0, highHalf: x.1)
+        let p1 = Vec2(lowHalf: x.2, highHalf: x.3)
+        let p2 = Vec2(lowHalf: x.4, highHalf: x.5)
+        let p3 = Vec2(lowHalf: x.6, highHalf: x.7)
+        let p4 = Vec2(lowHalf: x.8, highHalf: x.9)
+        let p5 = Vec2(lowHalf: x.10, highHalf: x.11)
+        let p6 = Vec2(lowHalf: x.12, highHalf: x.13)
+        let p7 = Vec2(lowHalf: x.14, highHalf: x.15)
+        return (p0.evenHalf, p1.evenHalf, p2.evenHalf, p3.evenHalf, p4.evenHalf, p5.evenHalf, p6.evenHalf, p7.evenHalf,
+                p0.oddHalf, p1.oddHalf, p2.oddHalf, p3.oddHalf, p4.oddHalf, p5.oddHalf, p6.oddHalf, p7.oddHalf)
+    }
+#else
+    typealias Tile = (Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec)
+
+    /// One round: row m ← even elements of rows 2m, 2m+1 (concatenated); row m + V/2 ← their odd elements.
+    @inline(__always) static func unzipRound(_ x: Tile) -> Tile {
+        let p0 = Vec2(lowHalf: x.0, highHalf: x.1)
+        let p1 = Vec2(lowHalf: x.2, highHalf: x.3)
+        let p2 = Vec2(lowHalf: x.4, highHalf: x.5)
+        let p3 = Vec2(lowHalf: x.6, highHalf: x.7)
+        return (p0.evenHalf, p1.evenHalf, p2.evenHalf, p3.evenHalf,
+                p0.oddHalf, p1.oddHalf, p2.oddHalf, p3.oddHalf)
+    }
+#endif
 
     @inline(__always)
     static func store(_ v0: Vec, _ v1: Vec, _ c: UnsafeMutablePointer<Float>, _ accumulate: Bool) {

@@ -10,6 +10,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import _Builtin_intrinsics.intel
 
 /// What a KV cache holds: f32, or f16 (llama.cpp's default; half the bytes), widened to f32 lanes on load.
 protocol KVScalar {
@@ -21,8 +22,13 @@ extension Float: KVScalar {
     @inline(__always) var float: Float { self }
 }
 extension Float16: KVScalar {
+    /// One vcvtph2ps (Swift's generic SIMD conversion was an out-of-line call per vector).
     @inline(__always) static func vector(_ p: UnsafePointer<Float16>) -> Vec {
-        Vec(UnsafeRawPointer(p).loadUnaligned(as: HalfVec.self))
+#if SKE_VNNI
+        unsafeBitCast(_mm512_cvtph_ps(UnsafeRawPointer(p).loadUnaligned(as: __m256i.self)), to: Vec.self)
+#else
+        unsafeBitCast(_mm256_cvtph_ps(UnsafeRawPointer(p).loadUnaligned(as: __m128i.self)), to: Vec.self)
+#endif
     }
     @inline(__always) var float: Float { Float(self) }
 }
@@ -55,6 +61,26 @@ public enum SIMDOps {
         var i = 0
         while i + w <= n { store(load(y + i).addingProduct(av, C.vector(x + i)), y + i); i += w }
         while i < n { y[i] += alpha * x[i].float; i += 1 }
+    }
+
+    /// o[0..<n] += Σ_{j in js} p[j]·v[j·stride ..< j·stride + n], four output vectors at a time kept in registers
+    /// over all j (the same per-element order as repeated `axpy`: j ascending, one fused multiply-add each).
+    @inline(__always)
+    static func weightedSum<C: KVScalar>(_ p: UnsafePointer<Float>, _ js: ClosedRange<Int>, _ v: UnsafePointer<C>, _ stride: Int,
+                                         _ o: UnsafeMutablePointer<Float>, _ n: Int) {
+        let w = Vec.scalarCount
+        var c = 0
+        while c + 4 * w <= n {
+            var a0 = load(o + c), a1 = load(o + c + w), a2 = load(o + c + 2 * w), a3 = load(o + c + 3 * w)
+            for j in js {
+                let pj = Vec(repeating: p[j]), vj = v + j * stride + c
+                a0.addProduct(pj, C.vector(vj)); a1.addProduct(pj, C.vector(vj + w))
+                a2.addProduct(pj, C.vector(vj + 2 * w)); a3.addProduct(pj, C.vector(vj + 3 * w))
+            }
+            store(a0, o + c); store(a1, o + c + w); store(a2, o + c + 2 * w); store(a3, o + c + 3 * w)
+            c += 4 * w
+        }
+        if c < n { for j in js { axpy(p[j], v + j * stride + c, o + c, n - c) } }
     }
 
     public static func rmsNorm(x: UnsafePointer<Float>, weight: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, rows n: Int, cols c: Int, eps: Float) {
@@ -136,10 +162,11 @@ public enum SIMDOps {
                 let inv = 1 / sum
                 if C.self == Float16.self {
                     // llama.cpp's arithmetic: probabilities meet the f16 V cache as f16.
-                    for j in first...last { axpy(Float(Float16(row[j] * inv)), vCache + (j * nkv + kh) * hs, o, hs) }
+                    for j in first...last { row[j] = Float(Float16(row[j] * inv)) }
                 } else {
-                    for j in first...last { axpy(row[j] * inv, vCache + (j * nkv + kh) * hs, o, hs) }
+                    for j in first...last { row[j] *= inv }
                 }
+                weightedSum(row, first...last, vCache + kh * hs, nkv * hs, o, hs)
             }
         }
     }

@@ -27,10 +27,11 @@ public final class Executor: @unchecked Sendable {
     /// step creates no closures and allocates nothing).
     var quantizedDots: [[RowDot]] = [], floatDots: [[RowDot]] = []
     var regions: [Region] = []
-    /// SGEMM path (float / mixed precision): a dequantized weight panel [panelRows, K], GLU gate/up tiles
-    /// [maxTokens, panelRows] and the SGEMM packing workspace.
+    /// SGEMM path (float / mixed precision): per linear step and part, the loader that dequantizes weight rows
+    /// while SGEMM packs them; GLU gate/up tiles [maxTokens, panelRows]; the SGEMM packing workspace.
     let panelRows = 256
-    let sgemmPanel: UnsafeMutablePointer<Float>, sgemmGate: UnsafeMutablePointer<Float>, sgemmUp: UnsafeMutablePointer<Float>
+    var rowLoaders: [[Sgemm.RowLoader]] = []
+    let sgemmGate: UnsafeMutablePointer<Float>, sgemmUp: UnsafeMutablePointer<Float>
     let sgemmWorkspace: UnsafeMutablePointer<Float>
     /// Floats between two threads' scratch rows.
     let scratchStride: Int
@@ -44,15 +45,14 @@ public final class Executor: @unchecked Sendable {
         let sgemm = plan.precision != .quantized
         scratchStride = plan.threadScratchFloats + 16
         // One arena, blocks in this order: activations, per-thread scratch, K/V per layer, positions, output rows,
-        // and for the SGEMM path a weight panel, the GLU gate/up tiles and the packing workspace.
-        let panelFloats = sgemm ? panelRows * plan.maxInputWidth : 0
+        // and for the SGEMM path the GLU gate/up tiles and the packing workspace.
         let tileFloats = sgemm ? plan.limits.maxTokens * panelRows : 0
         let workspaceFloats = sgemm ? Sgemm.workspaceFloats(threads: threads) + 16 : 0
         kvHalf = plan.precision != .float
         let kvBytes = kvHalf ? 2 : 4
         let cache = plan.cacheRowValues.flatMap { [max(ctx * $0, 1) * kvBytes, max(ctx * $0, 1) * kvBytes] }
         let blocks = [max(plan.arenaBytes, 64), threads * scratchStride * 4] + cache
-            + [plan.limits.maxTokens * 4, plan.limits.maxOutputs * 4, panelFloats * 4, tileFloats * 4, tileFloats * 4, workspaceFloats * 4]
+            + [plan.limits.maxTokens * 4, plan.limits.maxOutputs * 4, tileFloats * 4, tileFloats * 4, workspaceFloats * 4]
         arena = try Arena(capacity: Arena.capacity(forBlocks: blocks))
         base = try arena.allocate(blocks[0], label: "activations")
         threadScratch = try arena.allocate(Float.self, count: threads * scratchStride, label: "thread scratch")
@@ -64,12 +64,15 @@ public final class Executor: @unchecked Sendable {
         kCache = k; vCache = v
         positions = try arena.allocate(Int32.self, count: plan.limits.maxTokens, label: "positions")
         outputRowIndex = try arena.allocate(Int32.self, count: plan.limits.maxOutputs, label: "output rows")
-        sgemmPanel = try arena.allocate(Float.self, count: panelFloats, label: "sgemm panel")
         sgemmGate = try arena.allocate(Float.self, count: tileFloats, label: "glu gate tile")
         sgemmUp = try arena.allocate(Float.self, count: tileFloats, label: "glu up tile")
         sgemmWorkspace = try arena.allocate(Float.self, count: workspaceFloats, label: "sgemm workspace")
         f32Dot = QuantTraits.kernels(.f32, level: plan.level)!.dot
         regions = plan.steps.enumerated().map { makeRegion($1, $0) }
+        rowLoaders = plan.steps.map { step in
+            guard case .linear(let l) = step, sgemm else { return [] }
+            return l.parts.map { Sgemm.rowLoader($0.weight.pointer, rowBytes: $0.weight.rowBytes, type: $0.weight.type, dequantize: $0.kernels.dequantize) }
+        }
         quantizedDots = plan.steps.map { step in
             guard case .linear(let l) = step, plan.precision != .float else { return [] }
             return l.parts.map { self.rowDot($0, l, quantized: true) }
@@ -219,7 +222,7 @@ public final class Executor: @unchecked Sendable {
                 FastOps.rmsNorm(x: x + range.lowerBound * k, weight: norm.weight.floats, y: xn + range.lowerBound * k, rows: range.count, cols: k, eps: norm.eps, level: self.plan.level)
             }
         }
-        if float && r >= Plan.sgemmMinimumRows { return linearSgemm(l, r) }
+        if float && r >= Plan.sgemmMinimumRows { return linearSgemm(l, index, r) }
         pool.runPrepared(regions[index].parallel!)
     }
 
@@ -274,27 +277,22 @@ public final class Executor: @unchecked Sendable {
         }
     }
 
-    /// Y[R, N] = X[R, K]·Wᵀ for a tall batch: W is dequantized `panelRows` rows at a time into f32 and multiplied
-    /// with the packed SGEMM (the weight panel is read once per batch, not once per token).
-    func linearSgemm(_ l: LinearStep, _ r: Int) {
+    /// Y[R, N] = X[R, K]·Wᵀ for a tall batch: the packed SGEMM with W's rows dequantized piece by piece while it
+    /// packs them (each weight block is read once per batch, not once per token, and no f32 copy of W is made).
+    func linearSgemm(_ l: LinearStep, _ index: Int, _ r: Int) {
         let k = l.k
         let x = UnsafePointer(f(l.normalized ?? l.x))
         let out = f(l.out)
         let a = Sgemm.Operand(x, rowStride: k, colStride: 1)
-        func panel(_ part: LinearStep.Part, _ p0: Int, _ count: Int) -> Sgemm.Operand {
-            let w = part.weight, dequantize = part.kernels.dequantize, panel = sgemmPanel
-            pool.parallelFor(count) { rows in
-                for i in rows { dequantize(w.pointer + (p0 + i) * w.rowBytes, panel + i * k, k) }
-            }
-            return Sgemm.Operand(UnsafePointer(panel), rowStride: 1, colStride: k)
-        }
+        let loaders = rowLoaders[index]
         switch l.finish {
         case .glu(let gelu):
             let width = l.parts[0].weight.rows
+            let gateRows = loaders[0], upRows = loaders[1]
             for p0 in stride(from: 0, to: width, by: panelRows) {
                 let n = min(panelRows, width - p0)
-                Sgemm.gemm(m: r, n: n, k: k, a: a, b: panel(l.parts[0], p0, n), c: sgemmGate, ldc: n, accumulate: false, workspace: sgemmWorkspace, pool: pool, level: plan.level)
-                Sgemm.gemm(m: r, n: n, k: k, a: a, b: panel(l.parts[1], p0, n), c: sgemmUp, ldc: n, accumulate: false, workspace: sgemmWorkspace, pool: pool, level: plan.level)
+                Sgemm.gemm(m: r, n: n, k: k, a: a, rows: { gateRows(p0 + $0, $1, $2, $3) }, c: sgemmGate, ldc: n, accumulate: false, workspace: sgemmWorkspace, pool: pool, level: plan.level)
+                Sgemm.gemm(m: r, n: n, k: k, a: a, rows: { upRows(p0 + $0, $1, $2, $3) }, c: sgemmUp, ldc: n, accumulate: false, workspace: sgemmWorkspace, pool: pool, level: plan.level)
                 let g = sgemmGate, u = sgemmUp
                 parallelRows(r) { ts in
                     for t in ts { Activation.gluForward(gate: g + t * n, up: u + t * n, out + t * width + p0, count: n, gelu: gelu) }
@@ -306,13 +304,10 @@ public final class Executor: @unchecked Sendable {
                 out.update(from: f(off), count: r * l.parts[0].weight.rows)
                 accumulate = true
             }
-            for part in l.parts {
+            for (pi, part) in l.parts.enumerated() {
                 let width = part.weight.rows
                 let y = accumulate ? out : f(part.y)
-                for p0 in stride(from: 0, to: width, by: panelRows) {
-                    let n = min(panelRows, width - p0)
-                    Sgemm.gemm(m: r, n: n, k: k, a: a, b: panel(part, p0, n), c: y + p0, ldc: width, accumulate: accumulate, workspace: sgemmWorkspace, pool: pool, level: plan.level)
-                }
+                Sgemm.gemm(m: r, n: width, k: k, a: a, rows: loaders[pi], c: y, ldc: width, accumulate: accumulate, workspace: sgemmWorkspace, pool: pool, level: plan.level)
             }
         }
     }

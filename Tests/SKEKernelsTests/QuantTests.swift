@@ -118,6 +118,28 @@ struct FastPathTests {
         }
     }
 
+    @Test("dequantize: every ISA path is bit-identical to the reference (quantized rows and raw random bytes)", arguments: cases)
+    func dequantizeFast(_ c: (GGMLType, Int)) throws {
+        let (type, k) = c
+        var rng = SeededRandom(seed: UInt64(type.rawValue) * 7919 + UInt64(k))
+        let quantized = randomRow(type, k: k, rng: &rng).bytes
+        let raw = (0..<quantized.count).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        let ref = try #require(QuantTraits.kernels(type, level: .reference))
+        func run(_ kern: QuantKernels, _ bytes: [UInt8]) -> [Float] {
+            var out = [Float](repeating: .nan, count: k)
+            bytes.withUnsafeBytes { b in out.withUnsafeMutableBufferPointer { kern.dequantize(b.baseAddress!, $0.baseAddress!, k) } }
+            return out
+        }
+        for bytes in [quantized, raw] {
+            let expected = run(ref, bytes)
+            for level in isaLevels {
+                let got = run(try #require(QuantTraits.kernels(type, level: level)), bytes)
+                let bad = zip(got, expected).filter { $0.bitPattern != $1.bitPattern && !($0.isNaN && $1.isNaN) }.count
+                #expect(bad == 0, "\(type.name) k=\(k) \(level): \(bad) values differ")
+            }
+        }
+    }
+
     @Test("the AVX2 and AVX-512 tables accelerate the hot types")
     func coverage() {
         for level in isaLevels where level != .reference {

@@ -60,3 +60,46 @@ struct SgemmBF16Tests {
         }
     }
 }
+
+@Suite("SGEMM over quantized weight rows (prefill)")
+struct SgemmRowsTests {
+    /// (type, tokens M, weight rows N, K): K crosses the 256-value KC pieces (640 = 256 + 256 + 128 for 32-value
+    /// blocks), N is not a multiple of the 32-wide panels, M not of the 8-row tiles.
+    static let cases: [(GGMLType, Int, Int, Int)] = [
+        (.q4_0, 17, 37, 640), (.q4_1, 5, 33, 96), (.q5_0, 16, 70, 288), (.q8_0, 23, 31, 640), (.f16, 9, 40, 100),
+        (.q4_K, 19, 45, 512), (.q5_K, 3, 32, 256), (.q6_K, 16, 65, 768), (.f32, 11, 29, 77),
+    ]
+
+    @Test("Y = X·Wᵀ with W dequantized while packing equals the reference loop on the dequantized W", arguments: cases)
+    func rows(_ c: (GGMLType, Int, Int, Int)) throws {
+        let (type, m, n, k) = c
+        var rng = SeededRandom(seed: UInt64(type.rawValue) * 31 + UInt64(m * n + k))
+        var w: [UInt8] = []
+        for _ in 0..<n { w += randomRow(type, k: k, rng: &rng).bytes }
+        let rowBytes = type.byteCount(elements: k)!
+        let ref = try #require(QuantTraits.kernels(type, level: .reference))
+        var wf = [Float](repeating: 0, count: n * k)
+        w.withUnsafeBytes { b in wf.withUnsafeMutableBufferPointer { o in for r in 0..<n { ref.dequantize(b.baseAddress! + r * rowBytes, o.baseAddress! + r * k, k) } } }
+        let x = (0..<(m * k)).map { _ in rng.normal() }
+        let bias = (0..<(m * n)).map { _ in rng.normal() }
+        for accumulate in [false, true] {
+            var expected = [Float](repeating: 0, count: m * n)
+            LinearF32.forward(x: x, w: wf, bias: nil, y: &expected, rows: m, inputs: k, outputs: n)
+            if accumulate { for i in 0..<(m * n) { expected[i] += bias[i] } }
+            for level in isaLevels {
+                for threads in [1, 3] {
+                    let kern = try #require(QuantTraits.kernels(type, level: level))
+                    var y = accumulate ? bias : [Float](repeating: .nan, count: m * n)
+                    var ws = [Float](repeating: 0, count: Sgemm.workspaceFloats(threads: threads))
+                    w.withUnsafeBytes { wb in x.withUnsafeBufferPointer { xp in ws.withUnsafeMutableBufferPointer { wsp in
+                        let loader = Sgemm.rowLoader(wb.baseAddress!, rowBytes: rowBytes, type: type, dequantize: kern.dequantize)
+                        Sgemm.gemm(m: m, n: n, k: k, a: .init(xp.baseAddress!, rowStride: k, colStride: 1), rows: loader, c: &y, ldc: n,
+                                   accumulate: accumulate, workspace: wsp.baseAddress!, pool: ThreadPool(threadCount: threads), level: level)
+                    } } }
+                    let worst = zip(y, expected).map { abs($0 - $1) / max(1, abs($1)) }.max()!
+                    #expect(worst <= 1e-5 * Float(k).squareRoot(), "\(type.name) \(level) threads \(threads) accumulate \(accumulate): \(worst)")
+                }
+            }
+        }
+    }
+}

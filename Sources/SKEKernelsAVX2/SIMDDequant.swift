@@ -1,0 +1,1 @@
+../SKEKernelsShared/SIMDDequant.swift
