@@ -1,10 +1,11 @@
-// Registry of SIMD dot kernels per ISA level. The kernels live in SKEKernelsAVX2 / SKEKernelsAVX512,
+// Registry of SIMD dot kernels per ISA level (boxed: see SKECore/KernelFunctions.swift — never pass a kernel
+// function through an Optional or a collection bare, or every call goes through reabstraction thunks). The kernels live in SKEKernelsAVX2 / SKEKernelsAVX512,
 // each module compiled with its own -target-cpu; they are only called when CPUFeatures says the level
 // is available. Types missing here fall back to the reference dot.
 import SKECore
 
 enum FastDots {
-    static func dot(_ type: GGMLType, level: CPUFeatures.ISALevel) -> DotRow? {
+    static func dot(_ type: GGMLType, level: CPUFeatures.ISALevel) -> DotKernel? {
         switch level {
         case .reference: return nil
         case .avx2: return avx2Dots[type]
@@ -12,7 +13,7 @@ enum FastDots {
         }
     }
 
-    static func dequantize(_ type: GGMLType, level: CPUFeatures.ISALevel) -> DequantizeRow? {
+    static func dequantize(_ type: GGMLType, level: CPUFeatures.ISALevel) -> DequantizeKernel? {
         switch level {
         case .reference: return nil
         case .avx2: return avx2Dequant[type]
@@ -24,10 +25,10 @@ enum FastDots {
 #if arch(x86_64)
 import SKEKernelsAVX2
 import SKEKernelsAVX512
-let avx2Dots: [GGMLType: DotRow] = SKEKernelsAVX2.SIMDDots.table
-let avx512Dots: [GGMLType: DotRow] = SKEKernelsAVX512.SIMDDots.table
-let avx2Dequant: [GGMLType: DequantizeRow] = SKEKernelsAVX2.SIMDDequant.table
-let avx512Dequant: [GGMLType: DequantizeRow] = SKEKernelsAVX512.SIMDDequant.table
+let avx2Dots: [GGMLType: DotKernel] = SKEKernelsAVX2.SIMDDots.table
+let avx512Dots: [GGMLType: DotKernel] = SKEKernelsAVX512.SIMDDots.table
+let avx2Dequant: [GGMLType: DequantizeKernel] = SKEKernelsAVX2.SIMDDequant.table
+let avx512Dequant: [GGMLType: DequantizeKernel] = SKEKernelsAVX512.SIMDDequant.table
 
 extension FastDots {
     /// The AVX-512 prepared-activation path for `type`, when there is one.
@@ -40,10 +41,10 @@ extension FastDots {
     }
 }
 #else
-let avx2Dots: [GGMLType: DotRow] = [:]
-let avx512Dots: [GGMLType: DotRow] = [:]
-let avx2Dequant: [GGMLType: DequantizeRow] = [:]
-let avx512Dequant: [GGMLType: DequantizeRow] = [:]
+let avx2Dots: [GGMLType: DotKernel] = [:]
+let avx512Dots: [GGMLType: DotKernel] = [:]
+let avx2Dequant: [GGMLType: DequantizeKernel] = [:]
+let avx512Dequant: [GGMLType: DequantizeKernel] = [:]
 extension FastDots {
     static func prepared(_ type: GGMLType) -> QuantKernels.PreparedPath? { nil }
 }

@@ -52,7 +52,7 @@ public enum Matmul {
                                      xq: UnsafeRawPointer, tokens: Int, y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
         let wRow = kernels.type.byteCount(elements: k)!
         let aRow = kernels.activationRowStride(k: k)!
-        let dot = kernels.prepared?.dot ?? kernels.dot
+        let dot = kernels.rowDot
         pool.parallelFor(n) { rows in
             if tokens == 1 {
                 for r in rows { y[r] = dot(w + r * wRow, xq, k) }

@@ -27,6 +27,13 @@ public struct QuantKernels: Sendable {
         public let dot: DotRow
     }
 
+    /// The dot gemv/gemm call per row: the prepared path's when there is one. (Not `prepared?.dot ?? dot`: an
+    /// Optional function is reabstracted, and every call would pay for the thunks.)
+    public var rowDot: DotRow {
+        if let p = prepared { return p.dot }
+        return dot
+    }
+
     /// Bytes of one activation row as gemv/gemm lay it out (blocks, plus the sidecar when prepared), a multiple of 64.
     public func activationRowStride(k: Int) -> Int? {
         guard let blocks = activation.byteCount(elements: k) else { return nil }
@@ -67,8 +74,8 @@ public enum QuantTraits {
             for (type, act, dq, q, dot) in reference {
                 var fast = dot, from = CPUFeatures.ISALevel.reference, dequantize = dq
                 for l in CPUFeatures.ISALevel.allCases where l <= level {
-                    if let f = FastDots.dot(type, level: l) { fast = f; from = l }
-                    if let f = FastDots.dequantize(type, level: l) { dequantize = f }
+                    if let f = FastDots.dot(type, level: l) { fast = f.call; from = l }
+                    if let f = FastDots.dequantize(type, level: l) { dequantize = f.call }
                 }
                 t[type] = QuantKernels(type: type, activation: act, dequantize: dequantize, quantize: q, dot: fast, dotISA: from,
                                        prepared: level == .avx512 ? FastDots.prepared(type) : nil)

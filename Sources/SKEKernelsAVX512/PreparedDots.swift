@@ -273,10 +273,11 @@ public enum PreparedDots {
     public typealias Prepare = @Sendable (UnsafeRawPointer, Int, UnsafeMutableRawPointer) -> Void
 
     /// Weight type → (prepare for its activation format, prepared dot).
-    public static let table: [GGMLType: (prepare: Prepare, dot: SIMDDots.Dot)] = [
-        .q4_0: (prepareQ8_0, dotQ4_0), .q5_0: (prepareQ8_0, dotQ5_0), .q8_0: (prepareQ8_0, dotQ8_0),
-        .q4_1: (prepareQ8_1, dotQ4_1), .q5_1: (prepareQ8_1, dotQ5_1),
-        .q4_K: (prepareQ8_K, dotQ4_K), .q5_K: (prepareQ8_K, dotQ5_K),
+    public static let table: [GGMLType: PreparedKernel] = [
+        .q4_0: .init(prepare: prepareQ8_0, dot: dotQ4_0), .q5_0: .init(prepare: prepareQ8_0, dot: dotQ5_0),
+        .q8_0: .init(prepare: prepareQ8_0, dot: dotQ8_0), .q4_1: .init(prepare: prepareQ8_1, dot: dotQ4_1),
+        .q5_1: .init(prepare: prepareQ8_1, dot: dotQ5_1), .q4_K: .init(prepare: prepareQ8_K, dot: dotQ4_K),
+        .q5_K: .init(prepare: prepareQ8_K, dot: dotQ5_K),
     ]
 }
 #endif

@@ -162,9 +162,10 @@ public enum SIMDDequant {
     }
 
     /// Weight type → fast dequantizer (types not listed use the reference).
-    public static let table: [GGMLType: @Sendable (UnsafeRawPointer, UnsafeMutablePointer<Float>, Int) -> Void] = [
-        .f16: dequantizeF16, .q4_0: dequantizeQ4_0, .q4_1: dequantizeQ4_1, .q5_0: dequantizeQ5_0, .q5_1: dequantizeQ5_1,
-        .q8_0: dequantizeQ8_0, .q4_K: dequantizeQ4_K, .q5_K: dequantizeQ5_K, .q6_K: dequantizeQ6_K,
+    public static let table: [GGMLType: DequantizeKernel] = [
+        .f16: .init(dequantizeF16), .q4_0: .init(dequantizeQ4_0), .q4_1: .init(dequantizeQ4_1), .q5_0: .init(dequantizeQ5_0),
+        .q5_1: .init(dequantizeQ5_1), .q8_0: .init(dequantizeQ8_0), .q4_K: .init(dequantizeQ4_K), .q5_K: .init(dequantizeQ5_K),
+        .q6_K: .init(dequantizeQ6_K),
     ]
 }
 #endif

@@ -86,9 +86,10 @@ public enum SIMDDots {
     public typealias Dot = @Sendable (UnsafeRawPointer, UnsafeRawPointer, Int) -> Float
 
     /// The kernels this module provides, by weight type.
-    public static let table: [GGMLType: Dot] = [
-        .f32: dotF32, .f16: dotF16, .bf16: dotBF16, .q4_0: dotQ4_0, .q4_1: dotQ4_1, .q5_0: dotQ5_0, .q5_1: dotQ5_1,
-        .q8_0: dotQ8_0, .q4_K: dotQ4_K, .q5_K: dotQ5_K, .q6_K: dotQ6_K,
+    public static let table: [GGMLType: DotKernel] = [
+        .f32: .init(dotF32), .f16: .init(dotF16), .bf16: .init(dotBF16), .q4_0: .init(dotQ4_0), .q4_1: .init(dotQ4_1),
+        .q5_0: .init(dotQ5_0), .q5_1: .init(dotQ5_1), .q8_0: .init(dotQ8_0), .q4_K: .init(dotQ4_K), .q5_K: .init(dotQ5_K),
+        .q6_K: .init(dotQ6_K),
     ]
 
     public static func dotF32(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {

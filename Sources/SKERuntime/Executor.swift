@@ -25,7 +25,7 @@ public final class Executor: @unchecked Sendable {
     var tokens = 0, outputs = 0, start = 0
     /// Per step: the linear's row-dot functions, resolved once against this executor's buffers (so running a
     /// step creates no closures and allocates nothing).
-    var quantizedDots: [[RowDot]] = [], floatDots: [[RowDot]] = []
+    var quantizedDots: [[RowDotBox]] = [], floatDots: [[RowDotBox]] = []
     var regions: [Region] = []
     /// SGEMM path (float / mixed precision): per linear step and part, the loader that dequantizes weight rows
     /// while SGEMM packs them; GLU gate/up tiles [maxTokens, panelRows]; the SGEMM packing workspace.
@@ -33,9 +33,13 @@ public final class Executor: @unchecked Sendable {
     var rowLoaders: [[Sgemm.RowLoader]] = []
     let sgemmGate: UnsafeMutablePointer<Float>, sgemmUp: UnsafeMutablePointer<Float>
     let sgemmWorkspace: UnsafeMutablePointer<Float>
+    /// GELU through llama.cpp's f16 table (quantized and mixed precision) instead of tanhf (float precision).
+    let tableGelu: Bool
     /// Floats between two threads' scratch rows.
     let scratchStride: Int
     typealias RowDot = (Int, Int, UnsafeMutablePointer<Float>) -> Float
+    /// A RowDot in a struct, so that calling it out of an array costs no reabstraction thunk (see KernelFunctions).
+    struct RowDotBox { let call: RowDot }
 
     public init(plan: Plan, pool: ThreadPool) throws {
         self.plan = plan
@@ -49,6 +53,7 @@ public final class Executor: @unchecked Sendable {
         let tileFloats = sgemm ? plan.limits.maxTokens * panelRows : 0
         let workspaceFloats = sgemm ? Sgemm.workspaceFloats(threads: threads) + 16 : 0
         kvHalf = plan.precision != .float
+        tableGelu = plan.precision != .float
         let kvBytes = kvHalf ? 2 : 4
         let cache = plan.cacheRowValues.flatMap { [max(ctx * $0, 1) * kvBytes, max(ctx * $0, 1) * kvBytes] }
         let blocks = [max(plan.arenaBytes, 64), threads * scratchStride * 4] + cache
@@ -75,11 +80,11 @@ public final class Executor: @unchecked Sendable {
         }
         quantizedDots = plan.steps.map { step in
             guard case .linear(let l) = step, plan.precision != .float else { return [] }
-            return l.parts.map { self.rowDot($0, l, quantized: true) }
+            return l.parts.map { RowDotBox(call: self.rowDot($0, l, quantized: true)) }
         }
         floatDots = plan.steps.map { step in
             guard case .linear(let l) = step, plan.precision != .quantized else { return [] }
-            return l.parts.map { self.rowDot($0, l, quantized: false) }
+            return l.parts.map { RowDotBox(call: self.rowDot($0, l, quantized: false)) }
         }
     }
 
@@ -145,7 +150,11 @@ public final class Executor: @unchecked Sendable {
         case .attention:
             pool.runPrepared(regions[index].parallel!)
         case .glu(let gate, let up, let y, let cols, let gelu, let rows):
-            Activation.gluForward(gate: f(gate), up: f(up), f(y), count: rowCount(rows) * cols, gelu: gelu)
+            if gelu && tableGelu {
+                GeluTable.geglu(gate: f(gate), up: f(up), f(y), count: rowCount(rows) * cols)
+            } else {
+                Activation.gluForward(gate: f(gate), up: f(up), f(y), count: rowCount(rows) * cols, gelu: gelu)
+            }
         case .outputRows(let x, let y, let cols):
             for o in 0..<outputs { (f(y) + o * cols).update(from: f(x) + Int(outputRowIndex[o]) * cols, count: cols) }
         }
@@ -247,11 +256,11 @@ public final class Executor: @unchecked Sendable {
         let out = f(l.out), tmp = scratch(th)
         switch l.finish {
         case .glu(let gelu):
-            let gate = dots[0], up = dots[1], width = l.parts[0].weight.rows
+            let gate = dots[0].call, up = dots[1].call, width = l.parts[0].weight.rows
             for row in ThreadPool.partition(width, part: th, of: n) {
                 for t in 0..<r {
                     let g = gate(row, t, tmp), u = up(row, t, tmp + k)
-                    out[t * width + row] = (gelu ? Activation.gelu(g) : Activation.silu(g)) * u
+                    out[t * width + row] = (gelu ? (tableGelu ? GeluTable.gelu(g) : Activation.gelu(g)) : Activation.silu(g)) * u
                 }
             }
         case .store, .addResidual:
@@ -264,7 +273,7 @@ public final class Executor: @unchecked Sendable {
                 let width = part.weight.rows
                 let lo = max(mine.lowerBound, partStart), hi = min(mine.upperBound, partStart + width)
                 if lo < hi {
-                    let dot = dots[pi]
+                    let dot = dots[pi].call
                     if let residual {
                         for gr in lo..<hi { let row = gr - partStart; for t in 0..<r { out[t * width + row] = residual[t * width + row] + dot(row, t, tmp) } }
                     } else {
@@ -295,7 +304,13 @@ public final class Executor: @unchecked Sendable {
                 Sgemm.gemm(m: r, n: n, k: k, a: a, rows: { upRows(p0 + $0, $1, $2, $3) }, c: sgemmUp, ldc: n, accumulate: false, workspace: sgemmWorkspace, pool: pool, level: plan.level)
                 let g = sgemmGate, u = sgemmUp
                 parallelRows(r) { ts in
-                    for t in ts { Activation.gluForward(gate: g + t * n, up: u + t * n, out + t * width + p0, count: n, gelu: gelu) }
+                    for t in ts {
+                        if gelu && tableGelu {
+                            GeluTable.geglu(gate: g + t * n, up: u + t * n, out + t * width + p0, count: n)
+                        } else {
+                            Activation.gluForward(gate: g + t * n, up: u + t * n, out + t * width + p0, count: n, gelu: gelu)
+                        }
+                    }
                 }
             }
         case .store, .addResidual:
@@ -319,7 +334,7 @@ public final class Executor: @unchecked Sendable {
         if quantized {
             let a = l.activations[part.activation]
             let xq = UnsafeRawPointer(base + a.offset), stride = a.rowStride
-            let dot = part.kernels.prepared?.dot ?? part.kernels.dot
+            let dot = part.kernels.rowDot
             return { row, t, _ in dot(w + row * rowBytes, xq + t * stride, k) }
         }
         let x = UnsafePointer(f(l.normalized ?? l.x))

@@ -4,9 +4,39 @@
 //   silu(x) = x·σ(x)                       silu'(x) = σ(x)·(1 + x·(1 − σ(x)))
 //   gelu(x) = ½x(1 + tanh(√(2/π)(x + 0.044715x³)))   (the tanh approximation Gemma and ggml use)
 //   swiglu(g, u) = silu(g)·u               geglu(g, u) = gelu(g)·u
-// Saved for backward: the inputs (g, u). Not done: ggml's fp16 lookup table for GELU (we compute it exactly;
-// llama.cpp's table rounds the input to f16, a ~1e-2 logit difference on Gemma, see the reference README).
+// Saved for backward: the inputs (g, u). Training and float inference compute GELU exactly; quantized and mixed
+// inference use llama.cpp's f16 lookup table (`GeluTable`), as its CPU backend does.
 import RealModule
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// llama.cpp's CPU GELU (ggml's GGML_GELU_FP16, used by its GELU and GEGLU ops): inputs ≤ −10 give 0 and ≥ 10 give x;
+/// others are rounded to f16 and looked up in a table holding f16(gelu(v)) for every f16 value v, with gelu
+/// evaluated as ggml writes it (½·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²))), libm tanhf). Cheaper than tanhf
+/// and the same numbers as llama.cpp.
+public enum GeluTable {
+    nonisolated(unsafe) public static let values: UnsafePointer<Float> = {
+        let t = UnsafeMutablePointer<Float>.allocate(capacity: 1 << 16)
+        for i in 0..<(1 << 16) {
+            let v = Float(Float16(bitPattern: UInt16(i)))
+            let sqrt2OverPi: Float = 0.79788456080286535587989211986876, coefA: Float = 0.044715
+            t[i] = Float(Float16(0.5 * v * (1 + tanhf(sqrt2OverPi * v * (1 + coefA * v * v)))))
+        }
+        return UnsafePointer(t)
+    }()
+
+    @inline(__always) public static func gelu(_ x: Float) -> Float {
+        if x <= -10 { return 0 }
+        if x >= 10 { return x }
+        return values[Int(Float16(x).bitPattern)]
+    }
+
+    /// y = gelu(g)·u over n values (ggml_vec_geglu_f32).
+    public static func geglu(gate g: UnsafePointer<Float>, up u: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
+        for i in 0..<n { y[i] = gelu(g[i]) * u[i] }
+    }
+}
 
 public enum Activation {
     @inlinable @inline(__always) static func sigmoid<F: Real>(_ x: F) -> F { 1 / (1 + F.exp(-x)) }

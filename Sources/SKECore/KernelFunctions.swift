@@ -1,0 +1,26 @@
+// Kernel function values as table entries. A Dictionary (or any generic container) keeps a bare function value
+// at maximal abstraction, so a function taken out of one is wrapped in reabstraction thunks that run on every
+// call — two extra calls per row dot on the decode path. A function stored in a (non-generic) struct field
+// keeps its natural calling convention, so the kernel tables hold these boxes.
+
+/// Σ w·a over one row of k values (weights in their block format, activations in the paired format).
+public struct DotKernel: Sendable {
+    public let call: @Sendable (_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, _ k: Int) -> Float
+    public init(_ call: @escaping @Sendable (UnsafeRawPointer, UnsafeRawPointer, Int) -> Float) { self.call = call }
+}
+
+/// One row of k values from blocks to f32.
+public struct DequantizeKernel: Sendable {
+    public let call: @Sendable (_ blocks: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>, _ k: Int) -> Void
+    public init(_ call: @escaping @Sendable (UnsafeRawPointer, UnsafeMutablePointer<Float>, Int) -> Void) { self.call = call }
+}
+
+/// A prepared-activation path: the sidecar builder and the dot over (blocks + sidecar).
+public struct PreparedKernel: Sendable {
+    public let prepare: @Sendable (_ blocks: UnsafeRawPointer, _ k: Int, _ sidecar: UnsafeMutableRawPointer) -> Void
+    public let dot: @Sendable (_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, _ k: Int) -> Float
+    public init(prepare: @escaping @Sendable (UnsafeRawPointer, Int, UnsafeMutableRawPointer) -> Void,
+                dot: @escaping @Sendable (UnsafeRawPointer, UnsafeRawPointer, Int) -> Float) {
+        self.prepare = prepare; self.dot = dot
+    }
+}
