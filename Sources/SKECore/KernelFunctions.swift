@@ -24,3 +24,11 @@ public struct PreparedKernel: Sendable {
         self.prepare = prepare; self.dot = dot
     }
 }
+
+/// Four activation rows at once: out[i·outStride] = W·A_i with A_i at activations + i·stride, each equal to the
+/// one-row prepared dot's value (the weight row is unpacked once for the four).
+public struct Dot4Kernel: Sendable {
+    public let call: @Sendable (_ weights: UnsafeRawPointer, _ activations: UnsafeRawPointer, _ stride: Int, _ k: Int,
+                                _ out: UnsafeMutablePointer<Float>, _ outStride: Int) -> Void
+    public init(_ call: @escaping @Sendable (UnsafeRawPointer, UnsafeRawPointer, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void) { self.call = call }
+}

@@ -13,6 +13,14 @@ enum FastDots {
         }
     }
 
+    static func dot4(_ type: GGMLType, level: CPUFeatures.ISALevel) -> Dot4Kernel? {
+        switch level {
+        case .reference: return nil
+        case .avx2: return avx2Dot4[type]
+        case .avx512: return avx512Dot4[type]
+        }
+    }
+
     static func dequantize(_ type: GGMLType, level: CPUFeatures.ISALevel) -> DequantizeKernel? {
         switch level {
         case .reference: return nil
@@ -27,6 +35,8 @@ import SKEKernelsAVX2
 import SKEKernelsAVX512
 let avx2Dots: [GGMLType: DotKernel] = SKEKernelsAVX2.SIMDDots.table
 let avx512Dots: [GGMLType: DotKernel] = SKEKernelsAVX512.SIMDDots.table
+let avx2Dot4: [GGMLType: Dot4Kernel] = SKEKernelsAVX2.SIMDDots.table4
+let avx512Dot4: [GGMLType: Dot4Kernel] = SKEKernelsAVX512.SIMDDots.table4
 let avx2Dequant: [GGMLType: DequantizeKernel] = SKEKernelsAVX2.SIMDDequant.table
 let avx512Dequant: [GGMLType: DequantizeKernel] = SKEKernelsAVX512.SIMDDequant.table
 
@@ -37,12 +47,14 @@ extension FastDots {
         return QuantKernels.PreparedPath(
             sidecarBytes: { PreparedDots.sidecarBytes(activation: act, k: $0) },
             sidecarOffset: { PreparedDots.sidecarOffset($0) },
-            prepare: entry.prepare, dot: entry.dot)
+            prepare: entry.prepare, dot: entry.dot, dot4: PreparedDots.table4[type])
     }
 }
 #else
 let avx2Dots: [GGMLType: DotKernel] = [:]
 let avx512Dots: [GGMLType: DotKernel] = [:]
+let avx2Dot4: [GGMLType: Dot4Kernel] = [:]
+let avx512Dot4: [GGMLType: Dot4Kernel] = [:]
 let avx2Dequant: [GGMLType: DequantizeKernel] = [:]
 let avx512Dequant: [GGMLType: DequantizeKernel] = [:]
 extension FastDots {

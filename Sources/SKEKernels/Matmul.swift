@@ -53,6 +53,20 @@ public enum Matmul {
         let wRow = kernels.type.byteCount(elements: k)!
         let aRow = kernels.activationRowStride(k: k)!
         let dot = kernels.rowDot
+        if tokens >= 4, let dot4 = kernels.rowDot4 {
+            // Blocks of 16 weight rows × groups of 4 tokens: a group's activations stay in L1 across the block.
+            let groups = tokens / 4
+            pool.parallelFor(n) { rows in
+                for r0 in stride(from: rows.lowerBound, to: rows.upperBound, by: 16) {
+                    let r1 = min(r0 + 16, rows.upperBound)
+                    for g in 0..<groups {
+                        for r in r0..<r1 { dot4.call(w + r * wRow, xq + 4 * g * aRow, aRow, k, y + 4 * g * n + r, n) }
+                    }
+                    for t in (4 * groups)..<tokens { for r in r0..<r1 { y[t * n + r] = dot(w + r * wRow, xq + t * aRow, k) } }
+                }
+            }
+            return
+        }
         pool.parallelFor(n) { rows in
             if tokens == 1 {
                 for r in rows { y[r] = dot(w + r * wRow, xq, k) }

@@ -19,12 +19,23 @@ public struct QuantKernels: Sendable {
     /// An optional faster path over a *prepared* activation row (standard blocks followed by an ISA-specific
     /// sidecar at a 64-byte aligned offset). gemv/gemm use it when present.
     public let prepared: PreparedPath?
+    /// The four-token form of `dot` (non-prepared types), when there is one.
+    public var plainDot4: Dot4Kernel? = nil
 
     public struct PreparedPath: Sendable {
         public let sidecarBytes: @Sendable (_ k: Int) -> Int
         public let sidecarOffset: @Sendable (_ rowBytes: Int) -> Int
         public let prepare: @Sendable (_ blocks: UnsafeRawPointer, _ k: Int, _ sidecar: UnsafeMutableRawPointer) -> Void
         public let dot: DotRow
+        /// Four tokens per call over prepared rows (prefill), for the types that have it.
+        public var dot4: Dot4Kernel? = nil
+    }
+
+    /// Four tokens per call over activation rows laid out as `rowDot` reads them (prefill), when this type and
+    /// level have such a kernel; each result equals `rowDot`'s.
+    public var rowDot4: Dot4Kernel? {
+        if let p = prepared { return p.dot4 }
+        return plainDot4
     }
 
     /// The dot gemv/gemm call per row: the prepared path's when there is one. (Not `prepared?.dot ?? dot`: an
@@ -77,8 +88,10 @@ public enum QuantTraits {
                     if let f = FastDots.dot(type, level: l) { fast = f.call; from = l }
                     if let f = FastDots.dequantize(type, level: l) { dequantize = f.call }
                 }
-                t[type] = QuantKernels(type: type, activation: act, dequantize: dequantize, quantize: q, dot: fast, dotISA: from,
-                                       prepared: level == .avx512 ? FastDots.prepared(type) : nil)
+                var kernels = QuantKernels(type: type, activation: act, dequantize: dequantize, quantize: q, dot: fast, dotISA: from,
+                                           prepared: level == .avx512 ? FastDots.prepared(type) : nil)
+                if from != .reference { kernels.plainDot4 = FastDots.dot4(type, level: from) }
+                t[type] = kernels
             }
             out[level] = t
         }

@@ -172,7 +172,7 @@ public enum PreparedDots {
     // Q8_K sidecar, per 256-value super-block (320 B):
     //   q[256] int8 reordered as sub-blocks 0,2 | 1,3 | 4,6 | 5,7 (each 32 values), so one 64-byte load
     //          matches the low (or high) nibbles of 64 bytes of Q4_K/Q5_K codes
-    //   d f32 at 256 | S[8] int32 at 260: the sum of each 32-value sub-block (for the min term) | padding
+    //   d f32 at 256 | S[8] f32 at 260: the sum of each 32-value sub-block (exact integers, for the min term) | padding
     public static let q8_KBlockBytes = 320
     static let kOrder = [0, 2, 1, 3, 4, 6, 5, 7]
 
@@ -183,7 +183,7 @@ public enum PreparedDots {
             rec.storeBytes(of: blk.loadUnaligned(as: UInt32.self), toByteOffset: 256, as: UInt32.self)
             for j in 0..<8 {
                 let s = Int32(blk.loadUnaligned(fromByteOffset: 260 + 4 * j, as: Int16.self)) + Int32(blk.loadUnaligned(fromByteOffset: 262 + 4 * j, as: Int16.self))
-                rec.storeBytes(of: s, toByteOffset: 260 + 4 * j, as: Int32.self)
+                rec.storeBytes(of: Float(s), toByteOffset: 260 + 4 * j, as: Float.self)
             }
         }
     }
@@ -199,17 +199,34 @@ public enum PreparedDots {
         return (UInt64(s0) | UInt64(s1) << 32, UInt64(m2) | UInt64(m3) << 32)
     }
 
-    /// Σ_j m_j·S_j for the 8 mins (bytes of `mins`) and the sidecar's 8 sub-block sums.
-    @inline(__always) static func minTerm(_ mins: UInt64, _ s: UnsafeRawPointer) -> Int32 {
-        var t: Int32 = 0
-        for j in 0..<8 { t &+= Int32((mins >> UInt64(8 * j)) & 0xFF) &* s.loadUnaligned(fromByteOffset: 4 * j, as: Int32.self) }
-        return t
+    /// The 8 mins (bytes of `mins`) as floats.
+    @inline(__always) static func minsF(_ mins: UInt64) -> __m256 {
+        _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(Int64(bitPattern: mins))))
+    }
+
+    /// acc + (da·dmin)·(m_j·S_j) lane by lane: the min term of one super-block, reduced once at the end of the row.
+    @inline(__always) static func minTerm(_ acc: __m256, _ scale: Float, _ mf: __m256, _ s: UnsafeRawPointer) -> __m256 {
+        _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_mul_ps(mf, _mm256_loadu_ps(s.assumingMemoryBound(to: Float.self))), acc)
+    }
+
+    /// Σ_j p_j·f_j over the four sub-block pairs as two chains of two (shorter dependency chains than one of four).
+    @inline(__always) static func scaledSum(_ p0: __m512i, _ f0: __m512, _ p1: __m512i, _ f1: __m512,
+                                            _ p2: __m512i, _ f2: __m512, _ p3: __m512i, _ f3: __m512) -> __m512 {
+        let a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p1), f1, _mm512_mul_ps(_mm512_cvtepi32_ps(p0), f0))
+        let b = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p3), f3, _mm512_mul_ps(_mm512_cvtepi32_ps(p2), f2))
+        return _mm512_add_ps(a, b)
+    }
+
+    @inline(__always) static func hsum8(_ v: __m256) -> Float {
+        let s = unsafeBitCast(v, to: SIMD8<Float>.self)
+        let h = s.lowHalf + s.highHalf
+        return (h.lowHalf + h.highHalf).sum()
     }
 
     public static func dotQ4_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
         let nb = k / 256, side = a + sidecarOffset(nb * 292)
         var acc = _mm512_setzero_ps()
-        var mins: Float = 0
+        var mins = _mm256_setzero_ps()
         let low = _mm512_set1_epi8(0x0F)
         let i02 = _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0), i13 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)
         let i46 = _mm512_set_epi32(6, 6, 6, 6, 6, 6, 6, 6, 4, 4, 4, 4, 4, 4, 4, 4), i57 = _mm512_set_epi32(7, 7, 7, 7, 7, 7, 7, 7, 5, 5, 5, 5, 5, 5, 5, 5)
@@ -223,21 +240,58 @@ public enum PreparedDots {
             let p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(_mm512_srli_epi16(v0, 4), low), ld512(s + 64))
             let p2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v1, low), ld512(s + 128))
             let p3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(_mm512_srli_epi16(v1, 4), low), ld512(s + 192))
-            var sb = _mm512_mul_ps(_mm512_cvtepi32_ps(p0), _mm512_permutexvar_ps(i02, scf))
-            sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p1), _mm512_permutexvar_ps(i13, scf), sb)
-            sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p2), _mm512_permutexvar_ps(i46, scf), sb)
-            sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p3), _mm512_permutexvar_ps(i57, scf), sb)
+            let sb = scaledSum(p0, _mm512_permutexvar_ps(i02, scf), p1, _mm512_permutexvar_ps(i13, scf),
+                               p2, _mm512_permutexvar_ps(i46, scf), p3, _mm512_permutexvar_ps(i57, scf))
             let da = s.loadUnaligned(fromByteOffset: 256, as: Float.self)
             acc = _mm512_fmadd_ps(_mm512_set1_ps(da * h16(x, 0)), sb, acc)
-            mins += da * h16(x, 2) * Float(minTerm(mn, s + 260))
+            mins = minTerm(mins, da * h16(x, 2), minsF(mn), s + 260)
         }
-        return _mm512_reduce_add_ps(acc) - mins
+        return _mm512_reduce_add_ps(acc) - hsum8(mins)
+    }
+
+    /// `dotQ4_K` for four activation rows at once (row i at a + i·stride): each super-block's codes, scales and
+    /// mins are unpacked once and met by all four tokens (prefill). out[i·outStride] equals dotQ4_K(w, a + i·stride, k)
+    /// bit for bit: each token's arithmetic is the same sequence.
+    public static func dot4Q4_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ stride: Int, _ k: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        let nb = k / 256, s0 = a + sidecarOffset(nb * 292), s1 = s0 + stride, s2 = s1 + stride, s3 = s2 + stride
+        var acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps()
+        var mins0 = _mm256_setzero_ps(), mins1 = _mm256_setzero_ps(), mins2 = _mm256_setzero_ps(), mins3 = _mm256_setzero_ps()
+        let low = _mm512_set1_epi8(0x0F)
+        let i02 = _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0), i13 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)
+        let i46 = _mm512_set_epi32(6, 6, 6, 6, 6, 6, 6, 6, 4, 4, 4, 4, 4, 4, 4, 4), i57 = _mm512_set_epi32(7, 7, 7, 7, 7, 7, 7, 7, 5, 5, 5, 5, 5, 5, 5, 5)
+        for b in 0..<nb {
+            let x = w + 144 * b, o = q8_KBlockBytes * b
+            let (sc, mn) = kScalesMins(x + 4)
+            let scf = _mm512_castps256_ps512(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(Int64(bitPattern: sc)))))
+            let f02 = _mm512_permutexvar_ps(i02, scf), f13 = _mm512_permutexvar_ps(i13, scf)
+            let f46 = _mm512_permutexvar_ps(i46, scf), f57 = _mm512_permutexvar_ps(i57, scf)
+            let v0 = ld512(x + 16), v1 = ld512(x + 80)
+            let c0 = _mm512_and_si512(v0, low), c1 = _mm512_and_si512(_mm512_srli_epi16(v0, 4), low)
+            let c2 = _mm512_and_si512(v1, low), c3 = _mm512_and_si512(_mm512_srli_epi16(v1, 4), low)
+            let d = h16(x, 0), dmin = h16(x, 2), mf = minsF(mn)
+            @inline(__always) func token(_ s: UnsafeRawPointer, _ acc: inout __m512, _ mins: inout __m256) {
+                let p0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c0, ld512(s))
+                let p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c1, ld512(s + 64))
+                let p2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c2, ld512(s + 128))
+                let p3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c3, ld512(s + 192))
+                let sb = scaledSum(p0, f02, p1, f13, p2, f46, p3, f57)
+                let da = s.loadUnaligned(fromByteOffset: 256, as: Float.self)
+                acc = _mm512_fmadd_ps(_mm512_set1_ps(da * d), sb, acc)
+                mins = minTerm(mins, da * dmin, mf, s + 260)
+            }
+            token(s0 + o, &acc0, &mins0); token(s1 + o, &acc1, &mins1)
+            token(s2 + o, &acc2, &mins2); token(s3 + o, &acc3, &mins3)
+        }
+        out[0] = _mm512_reduce_add_ps(acc0) - hsum8(mins0)
+        out[outStride] = _mm512_reduce_add_ps(acc1) - hsum8(mins1)
+        out[2 * outStride] = _mm512_reduce_add_ps(acc2) - hsum8(mins2)
+        out[3 * outStride] = _mm512_reduce_add_ps(acc3) - hsum8(mins3)
     }
 
     public static func dotQ5_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
         let nb = k / 256, side = a + sidecarOffset(nb * 292)
         var acc = _mm512_setzero_ps()
-        var mins: Float = 0
+        var mins = _mm256_setzero_ps()
         let low = _mm512_set1_epi8(0x0F), one = _mm512_set1_epi8(1)
         let i02 = _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0), i13 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)
         let i46 = _mm512_set_epi32(6, 6, 6, 6, 6, 6, 6, 6, 4, 4, 4, 4, 4, 4, 4, 4), i57 = _mm512_set_epi32(7, 7, 7, 7, 7, 7, 7, 7, 5, 5, 5, 5, 5, 5, 5, 5)
@@ -259,16 +313,17 @@ public enum PreparedDots {
             let p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v0, 4), low), high(sh1)), ld512(s + 64))
             let p2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_or_si512(_mm512_and_si512(v1, low), high(sh4)), ld512(s + 128))
             let p3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v1, 4), low), high(sh5)), ld512(s + 192))
-            var sb = _mm512_mul_ps(_mm512_cvtepi32_ps(p0), _mm512_permutexvar_ps(i02, scf))
-            sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p1), _mm512_permutexvar_ps(i13, scf), sb)
-            sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p2), _mm512_permutexvar_ps(i46, scf), sb)
-            sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p3), _mm512_permutexvar_ps(i57, scf), sb)
+            let sb = scaledSum(p0, _mm512_permutexvar_ps(i02, scf), p1, _mm512_permutexvar_ps(i13, scf),
+                               p2, _mm512_permutexvar_ps(i46, scf), p3, _mm512_permutexvar_ps(i57, scf))
             let da = s.loadUnaligned(fromByteOffset: 256, as: Float.self)
             acc = _mm512_fmadd_ps(_mm512_set1_ps(da * h16(x, 0)), sb, acc)
-            mins += da * h16(x, 2) * Float(minTerm(mn, s + 260))
+            mins = minTerm(mins, da * h16(x, 2), minsF(mn), s + 260)
         }
-        return _mm512_reduce_add_ps(acc) - mins
+        return _mm512_reduce_add_ps(acc) - hsum8(mins)
     }
+
+    /// Weight type → the four-token prepared dot (prefill), where there is one.
+    public static let table4: [GGMLType: Dot4Kernel] = [.q4_K: .init(dot4Q4_K)]
 
     public typealias Prepare = @Sendable (UnsafeRawPointer, Int, UnsafeMutableRawPointer) -> Void
 

@@ -318,5 +318,49 @@ public enum SIMDDots {
         }
         return hsum(acc)
     }
+
+    /// `dotQ6_K` for four activation rows at once (row i at a + i·stride; prefill): each super-block's 6-bit codes and
+    /// scales are unpacked once for the four tokens. out[i·outStride] equals dotQ6_K(w, a + i·stride, k) bit for bit.
+    public static func dot4Q6_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ stride: Int, _ k: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        var acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps()
+        let low = _mm256_set1_epi8(0x0F), three = _mm256_set1_epi8(3)
+        let idx0 = _mm256_set_epi32(1, 1, 1, 1, 0, 0, 0, 0), idx1 = _mm256_set_epi32(3, 3, 3, 3, 2, 2, 2, 2)
+        let idx2 = _mm256_set_epi32(5, 5, 5, 5, 4, 4, 4, 4), idx3 = _mm256_set_epi32(7, 7, 7, 7, 6, 6, 6, 6)
+        for b in 0..<(k / 256) {
+            let x = w + 210 * b
+            // The two halves' codes and per-lane scales, unpacked once.
+            @inline(__always) func codes(_ half: Int) -> (__m256i, __m256i, __m256i, __m256i, __m256, __m256, __m256, __m256) {
+                let ql0 = load256(x + 64 * half), ql1 = load256(x + 64 * half + 32), qh = load256(x + 128 + 32 * half)
+                let sc = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((x + 192 + 8 * half).assumingMemoryBound(to: __m128i.self))))
+                return (_mm256_or_si256(_mm256_and_si256(ql0, low), _mm256_slli_epi16(_mm256_and_si256(qh, three), 4)),
+                        _mm256_or_si256(_mm256_and_si256(ql1, low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), three), 4)),
+                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), three), 4)),
+                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), three), 4)),
+                        _mm256_permutevar8x32_ps(sc, idx0), _mm256_permutevar8x32_ps(sc, idx1),
+                        _mm256_permutevar8x32_ps(sc, idx2), _mm256_permutevar8x32_ps(sc, idx3))
+            }
+            let h0 = codes(0), h1 = codes(1)
+            let sc16 = _mm256_cvtepi8_epi16(load128(x + 192)), hd = h16(x, 208)
+            @inline(__always) func token(_ y: UnsafeRawPointer, _ acc: inout __m256) {
+                var sb = _mm256_setzero_ps()
+                @inline(__always) func half(_ c: (__m256i, __m256i, __m256i, __m256i, __m256, __m256, __m256, __m256), _ ya: UnsafeRawPointer) {
+                    sb = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dotU8S8(_mm256_setzero_si256(), c.0, load256(ya))), c.4, sb)
+                    sb = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dotU8S8(_mm256_setzero_si256(), c.1, load256(ya + 32))), c.5, sb)
+                    sb = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dotU8S8(_mm256_setzero_si256(), c.2, load256(ya + 64))), c.6, sb)
+                    sb = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dotU8S8(_mm256_setzero_si256(), c.3, load256(ya + 96))), c.7, sb)
+                }
+                half(h0, y + 4); half(h1, y + 132)
+                let corr = _mm256_cvtepi32_ps(_mm256_madd_epi16(load256(y + 260), sc16))
+                let d = hd * Float(bitPattern: y.loadUnaligned(as: UInt32.self))
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_fmadd_ps(corr, _mm256_set1_ps(-32), sb), acc)
+            }
+            let o = 292 * b
+            token(a + o, &acc0); token(a + stride + o, &acc1); token(a + 2 * stride + o, &acc2); token(a + 3 * stride + o, &acc3)
+        }
+        out[0] = hsum(acc0); out[outStride] = hsum(acc1); out[2 * outStride] = hsum(acc2); out[3 * outStride] = hsum(acc3)
+    }
+
+    /// Weight type → the four-token dot over standard activation rows (types without a prepared path).
+    public static let table4: [GGMLType: Dot4Kernel] = [.q6_K: .init(dot4Q6_K)]
 }
 #endif

@@ -40,6 +40,11 @@ public final class Executor: @unchecked Sendable {
     typealias RowDot = (Int, Int, UnsafeMutablePointer<Float>) -> Float
     /// A RowDot in a struct, so that calling it out of an array costs no reabstraction thunk (see KernelFunctions).
     struct RowDotBox { let call: RowDot }
+    /// Four tokens from t0: (row, t0, out, outStride) writes out[i·outStride] = W[row]·x[t0 + i]; `one` is the
+    /// one-token dot for the tokens left over.
+    struct RowDot4Box { let call: (Int, Int, UnsafeMutablePointer<Float>, Int) -> Void; let one: RowDot }
+    /// Per step: four-token dots for every part of a quantized linear, or nil when a part has no such kernel.
+    var quantizedDots4: [[RowDot4Box]?] = []
 
     public init(plan: Plan, pool: ThreadPool) throws {
         self.plan = plan
@@ -81,6 +86,19 @@ public final class Executor: @unchecked Sendable {
         quantizedDots = plan.steps.map { step in
             guard case .linear(let l) = step, plan.precision != .float else { return [] }
             return l.parts.map { RowDotBox(call: self.rowDot($0, l, quantized: true)) }
+        }
+        quantizedDots4 = plan.steps.map { step in
+            guard case .linear(let l) = step, plan.precision != .float else { return nil }
+            var boxes: [RowDot4Box] = []
+            for part in l.parts {
+                guard let d4 = part.kernels.rowDot4 else { return nil }
+                let a = l.activations[part.activation], k = l.k
+                let w = part.weight.pointer, rowBytes = part.weight.rowBytes
+                let xq = UnsafeRawPointer(self.base + a.offset), stride = a.rowStride, call = d4.call
+                boxes.append(RowDot4Box(call: { row, t0, out, outStride in call(w + row * rowBytes, xq + t0 * stride, stride, k, out, outStride) },
+                                        one: self.rowDot(part, l, quantized: true)))
+            }
+            return boxes
         }
         floatDots = plan.steps.map { step in
             guard case .linear(let l) = step, plan.precision != .quantized else { return [] }
@@ -191,14 +209,16 @@ public final class Executor: @unchecked Sendable {
                 FastOps.rmsNorm(x: px + range.lowerBound * hs, weight: w.floats, y: py + range.lowerBound * hs, rows: range.count, cols: hs, eps: eps, level: plan.level)
             })
         case .attention(let q, let y, let layer, let p):
-            // Causal attention of T queries over the cache (positions 0..<start+T), split over (token, head) pairs.
+            // Causal attention of T queries over the cache (positions 0..<start+T), dealt over (token, head) pairs.
             let pq = f(q), py = f(y), k = kCache[layer], v = vCache[layer], nh = p.heads, hs = p.headSize
             // llama.cpp multiplies the f16 K cache by q converted to f16 (done here, in the query's own buffer, which only
             // attention reads); the kernel meets an f16 V cache with f16 probabilities.
             let half = kvHalf
             return Region(parallel: { [unowned(unsafe) self] th, n in
                 let row = scratch(th)
-                for item in ThreadPool.partition(tokens * nh, part: th, of: n) {
+                // Round-robin over (token, head) items: a causal row's cost grows with its token, so contiguous
+                // ranges gave the last thread most of the work in prefill.
+                for item in stride(from: th, to: tokens * nh, by: n) {
                     let t = item / nh, h = item % nh
                     if half { let qh = pq + (t * nh + h) * hs; for d in 0..<hs { qh[d] = Float(Float16(qh[d])) } }
                     FastOps.attentionDecode(q: pq + t * nh * hs, positions: positions + t, tokens: 1, kCache: k, vCache: v, half: half, cacheLength: start + tokens,
@@ -254,13 +274,14 @@ public final class Executor: @unchecked Sendable {
         let float = l.precision == .float || (l.precision == .mixed && r >= Plan.sgemmMinimumRows)
         let dots = float ? floatDots[index] : quantizedDots[index]
         let out = f(l.out), tmp = scratch(th)
+        if !float && r >= 4, let d4 = quantizedDots4[index] { return linearDots4(l, d4, r, th, n) }
         switch l.finish {
         case .glu(let gelu):
             let gate = dots[0].call, up = dots[1].call, width = l.parts[0].weight.rows
             for row in ThreadPool.partition(width, part: th, of: n) {
                 for t in 0..<r {
                     let g = gate(row, t, tmp), u = up(row, t, tmp + k)
-                    out[t * width + row] = (gelu ? (tableGelu ? GeluTable.gelu(g) : Activation.gelu(g)) : Activation.silu(g)) * u
+                    out[t * width + row] = glu(g, u, gelu)
                 }
             }
         case .store, .addResidual:
@@ -282,6 +303,66 @@ public final class Executor: @unchecked Sendable {
                     }
                 }
                 partStart += width
+            }
+        }
+    }
+
+    @inline(__always) func glu(_ g: Float, _ u: Float, _ gelu: Bool) -> Float {
+        (gelu ? (tableGelu ? GeluTable.gelu(g) : Activation.gelu(g)) : Activation.silu(g)) * u
+    }
+
+    /// `linearDots` for a quantized batch whose every part has a four-token kernel: blocks of 16 weight rows ×
+    /// groups of 4 tokens (a group's activation rows stay in L1 across the block; each weight block is unpacked
+    /// once per 4 tokens). Results equal the one-token path's bit for bit.
+    func linearDots4(_ l: LinearStep, _ d4: [RowDot4Box], _ r: Int, _ th: Int, _ n: Int) {
+        let out = f(l.out), tmp = scratch(th), groups = r / 4, rest = 4 * groups
+        switch l.finish {
+        case .glu(let gelu):
+            let width = l.parts[0].weight.rows, gate = d4[0].call, up = d4[1].call
+            let gate1 = d4[0].one, up1 = d4[1].one
+            let mine = ThreadPool.partition(width, part: th, of: n)
+            for r0 in stride(from: mine.lowerBound, to: mine.upperBound, by: 16) {
+                let r1 = min(r0 + 16, mine.upperBound)
+                for grp in 0..<groups {
+                    for row in r0..<r1 {
+                        gate(row, 4 * grp, tmp, 1); up(row, 4 * grp, tmp + 4, 1)
+                        for i in 0..<4 { out[(4 * grp + i) * width + row] = glu(tmp[i], tmp[4 + i], gelu) }
+                    }
+                }
+                for t in rest..<r { for row in r0..<r1 { out[t * width + row] = glu(gate1(row, t, tmp), up1(row, t, tmp), gelu) } }
+            }
+        case .store, .addResidual:
+            var residual: UnsafeMutablePointer<Float>? = nil
+            if case .addResidual(let off) = l.finish { residual = f(off) }
+            let total = l.parts.reduce(0) { $0 + $1.weight.rows }
+            let mine = ThreadPool.partition(total, part: th, of: n)
+            var partStart = 0
+            for (pi, part) in l.parts.enumerated() {
+                let width = part.weight.rows
+                let lo = max(mine.lowerBound, partStart) - partStart, hi = min(mine.upperBound, partStart + width) - partStart
+                partStart += width
+                guard lo < hi else { continue }
+                let dot4 = d4[pi].call, dot1 = d4[pi].one
+                let y = residual == nil ? f(part.y) : out
+                for r0 in stride(from: lo, to: hi, by: 16) {
+                    let r1 = min(r0 + 16, hi)
+                    for grp in 0..<groups {
+                        for row in r0..<r1 {
+                            if let residual {
+                                dot4(row, 4 * grp, tmp, 1)
+                                for i in 0..<4 { let o = (4 * grp + i) * width + row; y[o] = residual[o] + tmp[i] }
+                            } else {
+                                dot4(row, 4 * grp, y + 4 * grp * width + row, width)
+                            }
+                        }
+                    }
+                    for t in rest..<r {
+                        for row in r0..<r1 {
+                            let o = t * width + row
+                            if let residual { y[o] = residual[o] + dot1(row, t, tmp) } else { y[o] = dot1(row, t, tmp) }
+                        }
+                    }
+                }
             }
         }
     }

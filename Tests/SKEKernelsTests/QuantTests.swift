@@ -140,6 +140,36 @@ struct FastPathTests {
         }
     }
 
+    @Test("four-token dots (prefill) equal the one-token dot bit for bit", arguments: cases)
+    func dot4(_ c: (GGMLType, Int)) throws {
+        let (type, k) = c
+        var rng = SeededRandom(seed: UInt64(type.rawValue) * 104_729 + UInt64(k))
+        let w = randomRow(type, k: k, rng: &rng).bytes
+        var tested = 0
+        for level in isaLevels {
+            let kern = try #require(QuantTraits.kernels(type, level: level))
+            guard let dot4 = kern.rowDot4 else { continue }
+            tested += 1
+            // Six activation rows laid out as gemm lays them out (blocks + sidecar), the four-token kernel run from
+            // row 1 (an unaligned group) with an output stride of 3.
+            let stride = kern.activationRowStride(k: k)!
+            var rows = [UInt8](repeating: 0, count: 6 * stride)
+            for t in 0..<6 {
+                let x = (0..<k).map { _ in rng.normal() * Float(t + 1) }
+                x.withUnsafeBufferPointer { xp in rows.withUnsafeMutableBytes { Matmul.activationRowWriter(kern, k: k)(xp.baseAddress!, $0.baseAddress! + t * stride) } }
+            }
+            var out = [Float](repeating: .nan, count: 12)
+            w.withUnsafeBytes { wb in rows.withUnsafeBytes { rb in out.withUnsafeMutableBufferPointer { o in
+                dot4.call(wb.baseAddress!, rb.baseAddress! + stride, stride, k, o.baseAddress!, 3)
+            } } }
+            for i in 0..<4 {
+                let one = w.withUnsafeBytes { wb in rows.withUnsafeBytes { rb in kern.rowDot(wb.baseAddress!, rb.baseAddress! + (1 + i) * stride, k) } }
+                #expect(out[3 * i].bitPattern == one.bitPattern, "\(type.name) k=\(k) \(level) token \(i): \(out[3 * i]) vs \(one)")
+            }
+        }
+        if type == .q6_K || type == .q4_K { #expect(tested > 0 || !isaLevels.contains(.avx512), "\(type.name) has a four-token kernel on AVX-512") }
+    }
+
     @Test("the AVX2 and AVX-512 tables accelerate the hot types")
     func coverage() {
         for level in isaLevels where level != .reference {
