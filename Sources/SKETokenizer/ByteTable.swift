@@ -2,6 +2,12 @@
 // Open addressing with linear probing over power-of-two arrays; keys are compared against the bytes stored
 // once in the vocabulary's flat byte buffer. No String keys, no per-lookup allocation.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// FNV-1a over bytes.
 @inline(__always) func fnv1a(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
     var h: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -18,8 +24,12 @@ struct TokenStore {
 
     var count: Int { offsets.count - 1 }
 
-    init(_ tokens: [[UInt8]]) {
-        for t in tokens { bytes += t; offsets.append(bytes.count) }
+    init(_ tokens: [String]) {
+        var total = 0
+        for t in tokens { total += t.utf8.count }
+        bytes.reserveCapacity(2 * total + 1024)
+        offsets.reserveCapacity(2 * tokens.count + 257)
+        for t in tokens { bytes.append(contentsOf: t.utf8); offsets.append(bytes.count) }
         var cap = 16
         while cap < 2 * max(1, tokens.count) + 16 { cap <<= 1 }
         rehash(capacity: cap)
@@ -51,9 +61,12 @@ struct TokenStore {
     }
 
     /// Appends a string that is not a vocabulary token (a merge intermediate); returns its id (≥ vocab size).
-    mutating func appendExtra(_ s: [UInt8]) -> Int32 {
+    mutating func appendExtra(_ s: [UInt8]) -> Int32 { s.withUnsafeBufferPointer { appendExtra($0) } }
+
+    /// The same for bytes outside this store (e.g. inside a merge rule's string).
+    mutating func appendExtra(_ s: UnsafeBufferPointer<UInt8>) -> Int32 {
         if let id = lookup(s) { return id }
-        bytes += s
+        bytes.append(contentsOf: s)
         offsets.append(bytes.count)
         let id = Int32(count - 1)
         if 2 * count > slots.count { rehash(capacity: slots.count * 2) } else { insertSlot(id, firstWins: true) }
@@ -61,18 +74,21 @@ struct TokenStore {
     }
 
     func lookup(_ p: UnsafeBufferPointer<UInt8>) -> Int32? {
-        guard let base = p.baseAddress else { return lookupEmpty() }
-        var i = Int(truncatingIfNeeded: fnv1a(base, p.count)) & mask
-        while true {
-            let id = slots[i]
-            if id < 0 { return nil }
-            let (a, b) = (offsets[Int(id)], offsets[Int(id) + 1])
-            if b - a == p.count {
-                var same = true
-                for k in 0..<p.count where bytes[a + k] != p[k] { same = false; break }
-                if same { return id }
+        guard let base = p.baseAddress, p.count > 0 else { return lookupEmpty() }
+        let n = p.count, mask = mask
+        var i = Int(truncatingIfNeeded: fnv1a(base, n)) & mask
+        return slots.withUnsafeBufferPointer { sl in
+            offsets.withUnsafeBufferPointer { of in
+                bytes.withUnsafeBufferPointer { by in
+                    while true {
+                        let id = sl[i]
+                        if id < 0 { return nil }
+                        let a = of[Int(id)]
+                        if of[Int(id) + 1] - a == n && memcmp(by.baseAddress! + a, base, n) == 0 { return id }
+                        i = (i + 1) & mask
+                    }
+                }
             }
-            i = (i + 1) & mask
         }
     }
 
@@ -97,7 +113,7 @@ struct MergeTable {
         var cap = 16
         while cap < 2 * n + 16 { cap <<= 1 }
         keys = [UInt64](repeating: Self.empty, count: cap)
-        values = [(Int32, Int32)](repeating: (0, 0), count: cap)
+        values = [(rank: Int32, merged: Int32)](repeating: (rank: 0, merged: 0), count: cap)
         mask = cap - 1
     }
 

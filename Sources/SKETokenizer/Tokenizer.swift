@@ -93,7 +93,7 @@ public final class Tokenizer: @unchecked Sendable {
         for (name, id) in [("bos", d.bos), ("eos", d.eos), ("unk", d.unk), ("pad", d.pad)] {
             if let id, id < 0 || Int(id) >= n { throw TokenizerError.invalid("\(name) id \(id) is outside the vocabulary of \(n)") }
         }
-        var s = TokenStore(d.tokens.map { Array($0.utf8) })
+        var s = TokenStore(d.tokens)
         var table = MergeTable(capacityFor: d.merges.count)
         var bt = [Int32](repeating: -1, count: 256)
         switch d.model {
@@ -105,12 +105,20 @@ public final class Tokenizer: @unchecked Sendable {
             // A byte without a token (some vocabularies drop bytes that never occur in UTF-8, e.g. 0xC0) gets
             // an id past the vocabulary: it never merges, and on output becomes the unknown token or nothing.
             for b in 0..<256 { bt[b] = s.appendExtra(utf8(byteToCodepoint[b])) }
-            for (rank, m) in d.merges.enumerated() {
-                let u = Array(m.utf8)
-                guard u.count > 1, let sp = u[1...].firstIndex(of: 32) else { continue }
-                let a = Array(u[..<sp]), b = Array(u[(sp + 1)...])
-                let l = s.appendExtra(a), r = s.appendExtra(b), merged = s.appendExtra(a + b)
-                table.insert(l, r, rank: Int32(rank), merged: merged)
+            // "left right" → (left id, right id) → merged id, without a copy of the rule's bytes (left and right
+            // are read in place from the string's UTF-8; the joined form goes through one reused buffer).
+            var joined: [UInt8] = []
+            joined.reserveCapacity(256)
+            for (rank, rule) in d.merges.enumerated() {
+                var m = rule
+                m.withUTF8 { u in
+                    guard u.count > 1, let sp = u[1...].firstIndex(of: 32) else { return }
+                    let a = UnsafeBufferPointer(rebasing: u[..<sp]), b = UnsafeBufferPointer(rebasing: u[(sp + 1)...])
+                    let l = s.appendExtra(a), r = s.appendExtra(b)
+                    joined.removeAll(keepingCapacity: true)
+                    joined.append(contentsOf: a); joined.append(contentsOf: b)
+                    table.insert(l, r, rank: Int32(rank), merged: s.appendExtra(joined))
+                }
             }
         case .spm:
             pre = PreTokenizer(stages: [])
@@ -124,7 +132,7 @@ public final class Tokenizer: @unchecked Sendable {
         dec.reserveCapacity(s.tokenBytes(0).count * n)
         for id in 0..<n {
             let type = id < d.types.count ? TokenType(rawValue: d.types[id]) ?? .undefined : .normal
-            dec += Self.decodedPiece(s.tokenBytes(Int32(id)), type: type, model: d.model)
+            Self.appendDecodedPiece(s.tokenBytes(Int32(id)), type: type, model: d.model, to: &dec)
             offs.append(dec.count)
         }
         pieces = dec
@@ -351,6 +359,43 @@ public final class Tokenizer: @unchecked Sendable {
 
     /// What a non-control token decodes to: byte tokens <0xNN> → the byte, SPM "▁" → space, byte-level BPE
     /// code points → their bytes (GPT-2's map), user-defined tokens → their text.
+    /// `decodedPiece` appended to `out`. Byte-level BPE tokens of valid UTF-8 are decoded here without building a
+    /// String (the common case, ~50k tokens at every model open); anything else takes `decodedPiece`.
+    static func appendDecodedPiece(_ raw: ArraySlice<UInt8>, type: TokenType, model: TokenizerData.Model, to out: inout [UInt8]) {
+        guard model == .bpe, type != .userDefined, type != .byte else { out += decodedPiece(raw, type: type, model: model); return }
+        let start = out.count
+        var i = raw.startIndex
+        while i < raw.endIndex {
+            let b0 = UInt32(raw[i])
+            var cp = b0, len = 1
+            @inline(__always) func cont(_ k: Int) -> UInt32? {
+                guard i + k < raw.endIndex, raw[i + k] & 0xC0 == 0x80 else { return nil }
+                return UInt32(raw[i + k] & 0x3F)
+            }
+            if b0 >= 0x80 {
+                var valid = false
+                if b0 & 0xE0 == 0xC0, let c1 = cont(1) {
+                    cp = (b0 & 0x1F) << 6 | c1; len = 2; valid = cp >= 0x80
+                } else if b0 & 0xF0 == 0xE0, let c1 = cont(1), let c2 = cont(2) {
+                    cp = (b0 & 0x0F) << 12 | c1 << 6 | c2; len = 3; valid = cp >= 0x800 && !(0xD800...0xDFFF).contains(cp)
+                } else if b0 & 0xF8 == 0xF0, let c1 = cont(1), let c2 = cont(2), let c3 = cont(3) {
+                    cp = (b0 & 0x07) << 18 | c1 << 12 | c2 << 6 | c3; len = 4; valid = (0x10000...0x10FFFF).contains(cp)
+                }
+                if !valid {
+                    out.removeSubrange(start...)
+                    out += decodedPiece(raw, type: type, model: model)
+                    return
+                }
+            }
+            if cp < UInt32(codepointToByte.count), codepointToByte[Int(cp)] >= 0 {
+                out.append(UInt8(codepointToByte[Int(cp)]))
+            } else {
+                out.append(contentsOf: raw[i..<(i + len)])
+            }
+            i += len
+        }
+    }
+
     static func decodedPiece(_ raw: ArraySlice<UInt8>, type: TokenType, model: TokenizerData.Model) -> [UInt8] {
         switch type {
         case .userDefined: return Array(raw)
