@@ -5,7 +5,8 @@
 //   X [T, K] f32 → Xq [T, K] in the activation format, Y [T, N] f32:  Y[t, n] = W[n, :] · X[t, :].
 // Threads split the N output rows into contiguous ranges (each thread reads only its part of W).
 // gemm walks W once: each weight row is loaded into cache and used for every token of the batch
-// before the next row. The caller owns every buffer (kernels never allocate).
+// before the next row; types with a four-token kernel (`rowDot4`) unpack each weight block once per four
+// tokens, over blocks of 16 rows. The caller owns every buffer (kernels never allocate).
 import SKECore
 
 public enum Matmul {

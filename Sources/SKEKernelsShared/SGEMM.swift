@@ -1,13 +1,15 @@
-// Packed single-precision GEMM for training (BLIS-style): C[M, N] = β·C + op(A)[M, K] · op(B)[K, N], with
-// op = identity or transpose given by strides, so the linear layer's forward (Y = X·Wᵀ) and both backward
-// products (dX = dY·W, dW = dYᵀ·X) run without materialising a transpose.
+// Packed single-precision GEMM for training and prefill (BLIS-style): C[M, N] = β·C + op(A)[M, K] · op(B)[K, N],
+// with op = identity or transpose given by strides, so the linear layer's forward (Y = X·Wᵀ) and both backward
+// products (dX = dY·W, dW = dYᵀ·X) run without materialising a transpose. For inference B may also be a
+// quantized weight matrix read through a `RowLoader`: each NR×KC piece is dequantized into a staging tile and
+// transposed in registers while packing (no f32 copy of W).
 // Written once, compiled twice (symlinked into SKEKernelsAVX2 and SKEKernelsAVX512): the AVX-512 build uses
 // SIMD16<Float> and an 8×32 register tile, the AVX2 build SIMD8<Float> and a 6×16 tile.
 //
 // Blocking: B is packed in KC×NC slabs (NR-wide panels, shared by all threads), A in MC×KC blocks (MR-tall
 // panels, one block per thread at a time), then the microkernel runs over every MR×NR tile.
 // Buffers come from the caller (`SGEMM.workspaceFloats(threads:)` floats); nothing is allocated here.
-// Not done: bf16 inputs, prefetch hints, edge tiles in registers (they go through a small stack tile).
+// Not done: prefetch hints, edge tiles in registers (they go through a small stack tile).
 #if arch(x86_64)
 import SKECore
 

@@ -6,7 +6,8 @@
 //
 // Shapes: one row of k values (k a multiple of the block size) · one activation row → Float.
 // Contract: equal to QuantReference's dot within 1e-6·Σ|w·a| (integer sums are exact; only the float
-// accumulation order differs). Not done: several rows per call (gemv calls this per row), prefetching.
+// accumulation order differs). `dot4Q6_K` takes four activation rows per call (prefill), each result equal to
+// `dotQ6_K`'s bit for bit. Not done: several weight rows per call (gemv calls this per row).
 #if arch(x86_64)
 import _Builtin_intrinsics.intel
 import SKECore
