@@ -1,7 +1,8 @@
-// Registry of SIMD dot kernels per ISA level (boxed: see SKECore/KernelFunctions.swift — never pass a kernel
-// function through an Optional or a collection bare, or every call goes through reabstraction thunks). The kernels live in SKEKernelsAVX2 / SKEKernelsAVX512,
-// each module compiled with its own -target-cpu; they are only called when CPUFeatures says the level
-// is available. Types missing here fall back to the reference dot.
+// Registry of SIMD kernels per ISA level (dots, four-token dots, dequantizers). The kernels live in
+// SKEKernelsAVX2 / SKEKernelsAVX512, each module compiled with its own -target-cpu; they are only called when
+// CPUFeatures says the level is available. Types missing here fall back to the reference kernels. The tables
+// hold boxed functions (SKECore/KernelFunctions.swift): a kernel function passed bare through an Optional or
+// a collection is called through reabstraction thunks.
 import SKECore
 
 enum FastDots {

@@ -285,25 +285,37 @@ public final class Executor: @unchecked Sendable {
                 }
             }
         case .store, .addResidual:
-            var residual: UnsafeMutablePointer<Float>? = nil
-            if case .addResidual(let off) = l.finish { residual = f(off) }
-            let total = l.parts.reduce(0) { $0 + $1.weight.rows }
-            let mine = ThreadPool.partition(total, part: th, of: n)
-            var partStart = 0
-            for (pi, part) in l.parts.enumerated() {
-                let width = part.weight.rows
-                let lo = max(mine.lowerBound, partStart), hi = min(mine.upperBound, partStart + width)
-                if lo < hi {
-                    let dot = dots[pi].call
-                    if let residual {
-                        for gr in lo..<hi { let row = gr - partStart; for t in 0..<r { out[t * width + row] = residual[t * width + row] + dot(row, t, tmp) } }
-                    } else {
-                        let y = f(part.y)
-                        for gr in lo..<hi { let row = gr - partStart; for t in 0..<r { y[t * width + row] = dot(row, t, tmp) } }
-                    }
+            let residual = residualInput(l)
+            forEachPartRange(l, th, n) { pi, part, rows in
+                let dot = dots[pi].call, width = part.weight.rows
+                if let residual {
+                    for row in rows { for t in 0..<r { out[t * width + row] = residual[t * width + row] + dot(row, t, tmp) } }
+                } else {
+                    let y = f(part.y)
+                    for row in rows { for t in 0..<r { y[t * width + row] = dot(row, t, tmp) } }
                 }
-                partStart += width
             }
+        }
+    }
+
+    /// The residual a `.addResidual` linear adds to its output, else nil.
+    @inline(__always) func residualInput(_ l: LinearStep) -> UnsafeMutablePointer<Float>? {
+        if case .addResidual(let off) = l.finish { return f(off) }
+        return nil
+    }
+
+    /// Thread `th` of `n`'s share of a multi-part linear's output rows (the parts' rows side by side, split evenly):
+    /// body(part index, part, the part's own rows in that share) for each part the share touches.
+    @inline(__always)
+    func forEachPartRange(_ l: LinearStep, _ th: Int, _ n: Int, _ body: (Int, LinearStep.Part, Range<Int>) -> Void) {
+        let total = l.parts.reduce(0) { $0 + $1.weight.rows }
+        let mine = ThreadPool.partition(total, part: th, of: n)
+        var partStart = 0
+        for (pi, part) in l.parts.enumerated() {
+            let width = part.weight.rows
+            let lo = max(mine.lowerBound, partStart) - partStart, hi = min(mine.upperBound, partStart + width) - partStart
+            partStart += width
+            if lo < hi { body(pi, part, lo..<hi) }
         }
     }
 
@@ -332,20 +344,12 @@ public final class Executor: @unchecked Sendable {
                 for t in rest..<r { for row in r0..<r1 { out[t * width + row] = glu(gate1(row, t, tmp), up1(row, t, tmp), gelu) } }
             }
         case .store, .addResidual:
-            var residual: UnsafeMutablePointer<Float>? = nil
-            if case .addResidual(let off) = l.finish { residual = f(off) }
-            let total = l.parts.reduce(0) { $0 + $1.weight.rows }
-            let mine = ThreadPool.partition(total, part: th, of: n)
-            var partStart = 0
-            for (pi, part) in l.parts.enumerated() {
-                let width = part.weight.rows
-                let lo = max(mine.lowerBound, partStart) - partStart, hi = min(mine.upperBound, partStart + width) - partStart
-                partStart += width
-                guard lo < hi else { continue }
-                let dot4 = d4[pi].call, dot1 = d4[pi].one
+            let residual = residualInput(l)
+            forEachPartRange(l, th, n) { pi, part, rows in
+                let dot4 = d4[pi].call, dot1 = d4[pi].one, width = part.weight.rows
                 let y = residual == nil ? f(part.y) : out
-                for r0 in stride(from: lo, to: hi, by: 16) {
-                    let r1 = min(r0 + 16, hi)
+                for r0 in stride(from: rows.lowerBound, to: rows.upperBound, by: 16) {
+                    let r1 = min(r0 + 16, rows.upperBound)
                     for grp in 0..<groups {
                         for row in r0..<r1 {
                             if let residual {
