@@ -33,6 +33,8 @@ let package = Package(
     targets: [
         // The only C: system calls Swift cannot reach (cpuid/xgetbv instructions, the variadic syscall for mbind).
         .target(name: "CSKESystem"),
+        // AMX tile kernels (C: Swift cannot emit tile instructions); used by SKEKernels' AMX path when the CPU has it.
+        .target(name: "CSKEAMX"),
         .target(name: "SKECore", dependencies: ["CSKESystem"], swiftSettings: baselineCPU),
         .target(name: "SKEFormats", dependencies: ["SKECore"], swiftSettings: baselineCPU),
         // Kernels: the reference path and the dispatch table; one module per ISA level for the SIMD paths
@@ -41,7 +43,7 @@ let package = Package(
         .target(name: "SKEKernelsAVX512", dependencies: ["SKECore"], swiftSettings: avx512CPU),
         .target(
             name: "SKEKernels",
-            dependencies: ["SKECore", "SKEKernelsAVX2", "SKEKernelsAVX512", .product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["SKECore", "SKEKernelsAVX2", "SKEKernelsAVX512", "CSKEAMX", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: baselineCPU),
         // Tokenizer: standalone BPE/SPM; the GGUF metadata adapter is its only use of SKEFormats.
         .target(name: "SKETokenizer", dependencies: ["SKECore", "SKEFormats"], swiftSettings: baselineCPU),

@@ -25,9 +25,9 @@ extension Float16: KVScalar {
     /// One vcvtph2ps (Swift's generic SIMD conversion was an out-of-line call per vector).
     @inline(__always) static func vector(_ p: UnsafePointer<Float16>) -> Vec {
 #if SKE_VNNI
-        unsafeBitCast(_mm512_cvtph_ps(UnsafeRawPointer(p).loadUnaligned(as: __m256i.self)), to: Vec.self)
+        _mm512_cvtph_ps(UnsafeRawPointer(p).loadUnaligned(as: __m256i.self))
 #else
-        unsafeBitCast(_mm256_cvtph_ps(UnsafeRawPointer(p).loadUnaligned(as: __m128i.self)), to: Vec.self)
+        _mm256_cvtph_ps(UnsafeRawPointer(p).loadUnaligned(as: __m128i.self))
 #endif
     }
     @inline(__always) var float: Float { Float(self) }

@@ -33,6 +33,8 @@ public final class Executor: @unchecked Sendable {
     var rowLoaders: [[Sgemm.RowLoader]] = []
     let sgemmGate: UnsafeMutablePointer<Float>, sgemmUp: UnsafeMutablePointer<Float>
     let sgemmWorkspace: UnsafeMutablePointer<Float>
+    /// The AMX path's workspace (mixed precision, SKE_AMX=1, a CPU with AMX-BF16; see AMXGemm), nil otherwise.
+    let amxWorkspace: UnsafeMutableRawPointer?
     /// GELU through llama.cpp's f16 table (quantized and mixed precision) instead of tanhf (float precision).
     let tableGelu: Bool
     /// Floats between two threads' scratch rows.
@@ -57,12 +59,15 @@ public final class Executor: @unchecked Sendable {
         // and for the SGEMM path the GLU gate/up tiles and the packing workspace.
         let tileFloats = sgemm ? plan.limits.maxTokens * panelRows : 0
         let workspaceFloats = sgemm ? Sgemm.workspaceFloats(threads: threads) + 16 : 0
+        // AMX (bf16 operands) only for mixed precision: float precision promises float32 arithmetic.
+        let amxBytes = plan.precision == .mixed && AMXGemm.enabled
+            ? AMXGemm.workspaceBytes(tokens: plan.limits.maxTokens, k: plan.maxInputWidth, threads: threads) : 0
         kvHalf = plan.precision != .float
         tableGelu = plan.precision != .float
         let kvBytes = kvHalf ? 2 : 4
         let cache = plan.cacheRowValues.flatMap { [max(ctx * $0, 1) * kvBytes, max(ctx * $0, 1) * kvBytes] }
         let blocks = [max(plan.arenaBytes, 64), threads * scratchStride * 4] + cache
-            + [plan.limits.maxTokens * 4, plan.limits.maxOutputs * 4, tileFloats * 4, tileFloats * 4, workspaceFloats * 4]
+            + [plan.limits.maxTokens * 4, plan.limits.maxOutputs * 4, tileFloats * 4, tileFloats * 4, workspaceFloats * 4, amxBytes]
         arena = try Arena(capacity: Arena.capacity(forBlocks: blocks))
         base = try arena.allocate(blocks[0], label: "activations")
         threadScratch = try arena.allocate(Float.self, count: threads * scratchStride, label: "thread scratch")
@@ -77,6 +82,7 @@ public final class Executor: @unchecked Sendable {
         sgemmGate = try arena.allocate(Float.self, count: tileFloats, label: "glu gate tile")
         sgemmUp = try arena.allocate(Float.self, count: tileFloats, label: "glu up tile")
         sgemmWorkspace = try arena.allocate(Float.self, count: workspaceFloats, label: "sgemm workspace")
+        amxWorkspace = amxBytes > 0 ? try arena.allocate(amxBytes, label: "amx workspace") : nil
         f32Dot = QuantTraits.kernels(.f32, level: plan.level)!.dot
         regions = plan.steps.enumerated().map { makeRegion($1, $0) }
         rowLoaders = plan.steps.map { step in
@@ -373,11 +379,21 @@ public final class Executor: @unchecked Sendable {
 
     /// Y[R, N] = X[R, K]·Wᵀ for a tall batch: the packed SGEMM with W's rows dequantized piece by piece while it
     /// packs them (each weight block is read once per batch, not once per token, and no f32 copy of W is made).
+    /// Y[R, N] (+)= X·Wᵀ on AMX tiles when enabled and K allows, else the packed SGEMM.
+    func gemmRows(_ r: Int, _ n: Int, _ k: Int, _ x: UnsafePointer<Float>, _ rows: Sgemm.RowLoader,
+                  _ y: UnsafeMutablePointer<Float>, _ ldy: Int, accumulate: Bool) {
+        if let amx = amxWorkspace, k % 32 == 0 {
+            AMXGemm.gemm(tokens: r, n: n, k: k, x: x, rows: rows, y: y, ldy: ldy, accumulate: accumulate, workspace: amx, pool: pool)
+        } else {
+            Sgemm.gemm(m: r, n: n, k: k, a: Sgemm.Operand(x, rowStride: k, colStride: 1), rows: rows, c: y, ldc: ldy,
+                       accumulate: accumulate, workspace: sgemmWorkspace, pool: pool, level: plan.level)
+        }
+    }
+
     func linearSgemm(_ l: LinearStep, _ index: Int, _ r: Int) {
         let k = l.k
         let x = UnsafePointer(f(l.normalized ?? l.x))
         let out = f(l.out)
-        let a = Sgemm.Operand(x, rowStride: k, colStride: 1)
         let loaders = rowLoaders[index]
         switch l.finish {
         case .glu(let gelu):
@@ -385,8 +401,8 @@ public final class Executor: @unchecked Sendable {
             let gateRows = loaders[0], upRows = loaders[1]
             for p0 in stride(from: 0, to: width, by: panelRows) {
                 let n = min(panelRows, width - p0)
-                Sgemm.gemm(m: r, n: n, k: k, a: a, rows: { gateRows(p0 + $0, $1, $2, $3) }, c: sgemmGate, ldc: n, accumulate: false, workspace: sgemmWorkspace, pool: pool, level: plan.level)
-                Sgemm.gemm(m: r, n: n, k: k, a: a, rows: { upRows(p0 + $0, $1, $2, $3) }, c: sgemmUp, ldc: n, accumulate: false, workspace: sgemmWorkspace, pool: pool, level: plan.level)
+                gemmRows(r, n, k, x, { gateRows(p0 + $0, $1, $2, $3) }, sgemmGate, n, accumulate: false)
+                gemmRows(r, n, k, x, { upRows(p0 + $0, $1, $2, $3) }, sgemmUp, n, accumulate: false)
                 let g = sgemmGate, u = sgemmUp
                 parallelRows(r) { ts in
                     for t in ts {
@@ -407,7 +423,7 @@ public final class Executor: @unchecked Sendable {
             for (pi, part) in l.parts.enumerated() {
                 let width = part.weight.rows
                 let y = accumulate ? out : f(part.y)
-                Sgemm.gemm(m: r, n: width, k: k, a: a, rows: loaders[pi], c: y, ldc: width, accumulate: accumulate, workspace: sgemmWorkspace, pool: pool, level: plan.level)
+                gemmRows(r, width, k, x, loaders[pi], y, width, accumulate: accumulate)
             }
         }
     }

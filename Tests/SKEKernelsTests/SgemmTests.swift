@@ -103,3 +103,43 @@ struct SgemmRowsTests {
         }
     }
 }
+
+@Suite("AMX-BF16 GEMM over quantized weight rows (prefill, opt-in)")
+struct AMXGemmTests {
+    static func bf16(_ x: Float) -> Float { bf16ToF32(f32ToBF16(x)) }
+
+    /// Against the reference loop on the same operands rounded to bf16 (round to nearest even), f32 accumulation:
+    /// only the summation order differs. Token counts and weight rows off the 16-wide tiles; K in 32-value chunks.
+    @Test("Y = X·Wᵀ on AMX tiles equals the reference on bf16-rounded operands", arguments: [(GGMLType.q4_K, 19, 45, 512), (.q8_0, 40, 33, 96), (.q6_K, 5, 16, 256), (.f32, 33, 17, 64)])
+    func amx(_ c: (GGMLType, Int, Int, Int)) throws {
+        guard AMXGemm.available else { return }
+        let (type, t, n, k) = c
+        var rng = SeededRandom(seed: UInt64(type.rawValue) * 977 + UInt64(t * n + k))
+        var w: [UInt8] = []
+        for _ in 0..<n { w += randomRow(type, k: k, rng: &rng).bytes }
+        let rowBytes = type.byteCount(elements: k)!
+        let kern = try #require(QuantTraits.kernels(type))
+        var wf = [Float](repeating: 0, count: n * k)
+        w.withUnsafeBytes { b in wf.withUnsafeMutableBufferPointer { o in for r in 0..<n { kern.dequantize(b.baseAddress! + r * rowBytes, o.baseAddress! + r * k, k) } } }
+        let x = (0..<(t * k)).map { _ in rng.normal() }
+        let bias = (0..<(t * n)).map { _ in rng.normal() }
+        for accumulate in [false, true] {
+            var expected = [Float](repeating: 0, count: t * n)
+            LinearF32.forward(x: x.map(Self.bf16), w: wf.map(Self.bf16), bias: nil, y: &expected, rows: t, inputs: k, outputs: n)
+            if accumulate { for i in 0..<(t * n) { expected[i] += bias[i] } }
+            for threads in [1, 3] {
+                var y = accumulate ? bias : [Float](repeating: .nan, count: t * n)
+                let bytes = AMXGemm.workspaceBytes(tokens: t, k: k, threads: threads)
+                let ws = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+                defer { ws.deallocate() }
+                w.withUnsafeBytes { wb in x.withUnsafeBufferPointer { xp in
+                    let loader = Sgemm.rowLoader(wb.baseAddress!, rowBytes: rowBytes, type: type, dequantize: kern.dequantize)
+                    AMXGemm.gemm(tokens: t, n: n, k: k, x: xp.baseAddress!, rows: loader, y: &y, ldy: n, accumulate: accumulate,
+                                 workspace: ws, pool: ThreadPool(threadCount: threads))
+                } }
+                let worst = zip(y, expected).map { abs($0 - $1) / max(1, abs($1)) }.max()!
+                #expect(worst <= 1e-5 * Float(k).squareRoot(), "\(type.name) threads \(threads) accumulate \(accumulate): \(worst)")
+            }
+        }
+    }
+}

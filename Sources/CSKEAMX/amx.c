@@ -1,0 +1,101 @@
+// AMX-BF16 kernels: see include/CSKEAMX.h. Tile registers: tmm0 = 16×16 f32 accumulator, tmm1 = 16 weight rows ×
+// 32 bf16, tmm2 = 16 value pairs × 16 tokens × 2 bf16. One TDPBF16PS = 16·16·32 multiply-adds.
+#include "CSKEAMX.h"
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+
+int ske_amx_bf16_available(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    if (!(d & (1u << 22)) || !(d & (1u << 24))) return 0;          // AMX-BF16, AMX-TILE
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d) || !(a & (1u << 5))) return 0;  // AVX512-BF16
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+}
+
+__attribute__((target("avx512f,avx512bf16")))
+void ske_amx_pack_rows_bf16(const float *x, int n, int k, int ld, uint16_t *out) {
+    for (int c = 0; c < k / 32; c++) {
+        for (int i = 0; i < 16; i++) {
+            uint16_t *o = out + ((size_t)c * 16 + i) * 32;
+            if (i < n) {
+                const float *r = x + (size_t)i * ld + (size_t)c * 32;
+                __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(r + 16), _mm512_loadu_ps(r));
+                _mm512_storeu_si512(o, (__m512i)v);
+            } else {
+                memset(o, 0, 64);
+            }
+        }
+    }
+}
+
+/// f32 → bf16, round to nearest even (NaN kept quiet), as vcvtne2ps2bf16 does.
+static inline uint16_t bf16(float f) {
+    uint32_t u; memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+void ske_amx_pack_cols_bf16(const float *x, int t, int k, int ld, uint16_t *out) {
+    int blocks = (t + 15) / 16, chunks = k / 32;
+    for (int tb = 0; tb < blocks; tb++) {
+        for (int c = 0; c < chunks; c++) {
+            uint16_t *o = out + ((size_t)tb * chunks + c) * 512;
+            for (int j = 0; j < 16; j++) {
+                int tok = tb * 16 + j;
+                const float *r = x + (size_t)tok * ld + (size_t)c * 32;
+                for (int p = 0; p < 16; p++) {
+                    o[p * 32 + 2 * j] = tok < t ? bf16(r[2 * p]) : 0;
+                    o[p * 32 + 2 * j + 1] = tok < t ? bf16(r[2 * p + 1]) : 0;
+                }
+            }
+        }
+    }
+}
+
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} __attribute__((packed)) tile_config;
+
+__attribute__((target("amx-tile,amx-bf16")))
+void ske_amx_bf16_block(const uint16_t *w, const uint16_t *x, int tokenBlocks, int chunks,
+                        float *y, int ldy, int rows, int tokens, int accumulate) {
+    tile_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 3; t++) { cfg.rows[t] = 16; cfg.colsb[t] = 64; }
+    _tile_loadconfig(&cfg);
+    float tile[16 * 16];
+    for (int tb = 0; tb < tokenBlocks; tb++) {
+        _tile_zero(0);
+        const uint16_t *xb = x + (size_t)tb * chunks * 512;
+        for (int c = 0; c < chunks; c++) {
+            _tile_loadd(1, w + (size_t)c * 512, 64);
+            _tile_loadd(2, xb + (size_t)c * 512, 64);
+            _tile_dpbf16ps(0, 1, 2);
+        }
+        _tile_stored(0, tile, 64);
+        int n = tokens - tb * 16 < 16 ? tokens - tb * 16 : 16;
+        for (int j = 0; j < n; j++) {
+            float *yr = y + (size_t)(tb * 16 + j) * ldy;
+            for (int i = 0; i < rows; i++) yr[i] = (accumulate ? yr[i] : 0.0f) + tile[i * 16 + j];
+        }
+    }
+    _tile_release();
+}
+#else
+int ske_amx_bf16_available(void) { return 0; }
+void ske_amx_pack_rows_bf16(const float *x, int n, int k, int ld, uint16_t *out) { (void)x; (void)n; (void)k; (void)ld; (void)out; }
+void ske_amx_pack_cols_bf16(const float *x, int t, int k, int ld, uint16_t *out) { (void)x; (void)t; (void)k; (void)ld; (void)out; }
+void ske_amx_bf16_block(const uint16_t *w, const uint16_t *x, int tokenBlocks, int chunks, float *y, int ldy, int rows, int tokens, int accumulate) {
+    (void)w; (void)x; (void)tokenBlocks; (void)chunks; (void)y; (void)ldy; (void)rows; (void)tokens; (void)accumulate;
+}
+#endif

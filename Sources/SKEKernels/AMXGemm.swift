@@ -1,0 +1,56 @@
+// Prefill GEMM on AMX tiles (bf16 operands, f32 accumulation in the tile):
+//   Y[T, N] (+)= X[T, K]·W[N, K]ᵀ, W's rows from a Sgemm.RowLoader (dequantized piece by piece, as the SGEMM path).
+// Layout: tokens are packed once per call into 16-token bf16 tiles (value pairs × tokens); each block of 16 weight
+// rows is dequantized into a per-thread staging block, rounded to bf16 tiles (16 rows × 32 values per chunk) and
+// multiplied against every token block with TDPBF16PS (16·16·32 multiply-adds per instruction). Threads split the
+// weight-row blocks. The tile kernels are C (CSKEAMX); this file is the rest.
+// Opt-in with SKE_AMX=1 (and only where the CPU and kernel allow AMX): its arithmetic rounds activations and weights
+// to bf16, so it is measured beside the default f32 SGEMM before it could replace it.
+// Requires K % 32 == 0 (callers fall back to SGEMM otherwise).
+import SKECore
+import CSKEAMX
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum AMXGemm {
+    /// AMX-BF16 is usable in this process (CPU features and the kernel's permission for tile state).
+    public static let available: Bool = ske_amx_bf16_available() != 0
+    /// `available` and asked for with SKE_AMX=1.
+    public static let enabled: Bool = available && getenv("SKE_AMX").map { String(cString: $0) == "1" } == true
+
+    static func packedTokensBytes(_ t: Int, _ k: Int) -> Int { (t + 15) / 16 * 16 * k * 2 }
+    static func perThreadBytes(_ k: Int) -> Int { (16 * k * 4 + 16 * k * 2 + 63) & ~63 }
+
+    /// Workspace bytes for up to `tokens` tokens of width up to `k` on `threads` threads.
+    public static func workspaceBytes(tokens: Int, k: Int, threads: Int) -> Int {
+        packedTokensBytes(tokens, k) + threads * perThreadBytes(k) + 64
+    }
+
+    public static func gemm(tokens t: Int, n: Int, k: Int, x: UnsafePointer<Float>, rows: Sgemm.RowLoader,
+                            y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool,
+                            workspace: UnsafeMutableRawPointer, pool: ThreadPool) {
+        precondition(k % 32 == 0, "AMXGemm needs K % 32 == 0")
+        let chunks = k / 32, tokenBlocks = (t + 15) / 16
+        let xp = workspace.assumingMemoryBound(to: UInt16.self)
+        pool.parallelFor(tokenBlocks) { blocks in
+            for tb in blocks {
+                ske_amx_pack_cols_bf16(x + tb * 16 * k, Int32(min(16, t - tb * 16)), Int32(k), Int32(k), xp + tb * chunks * 512)
+            }
+        }
+        let base = workspace + packedTokensBytes(t, k), weightBlocks = (n + 15) / 16
+        pool.run { th, threads in
+            let mine = base + th * perThreadBytes(k)
+            let staging = mine.assumingMemoryBound(to: Float.self)
+            let wp = (mine + 16 * k * 4).assumingMemoryBound(to: UInt16.self)
+            for b in ThreadPool.partition(weightBlocks, part: th, of: threads) {
+                let r0 = 16 * b, count = min(16, n - r0)
+                for i in 0..<count {
+                    for k0 in stride(from: 0, to: k, by: 256) { rows(r0 + i, k0, min(256, k - k0), staging + i * k + k0) }
+                }
+                ske_amx_pack_rows_bf16(staging, Int32(count), Int32(k), Int32(k), wp)
+                ske_amx_bf16_block(wp, xp, Int32(tokenBlocks), Int32(chunks), y + r0, Int32(ldy), Int32(count), Int32(t), accumulate ? 1 : 0)
+            }
+        }
+    }
+}
