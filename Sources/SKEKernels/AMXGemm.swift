@@ -4,8 +4,10 @@
 // rows is dequantized into a per-thread staging block, rounded to bf16 tiles (16 rows × 32 values per chunk) and
 // multiplied against every token block with TDPBF16PS (16·16·32 multiply-adds per instruction). Threads split the
 // weight-row blocks. The tile kernels are C (CSKEAMX); this file is the rest.
-// Opt-in with SKE_AMX=1 (and only where the CPU and kernel allow AMX): its arithmetic rounds activations and weights
-// to bf16, so it is measured beside the default f32 SGEMM before it could replace it.
+// Used for mixed-precision prefill wherever the CPU and kernel allow AMX (SKE_AMX=0 turns it off). Its arithmetic
+// rounds activations and weights to bf16 (8-bit mantissas; llama.cpp's prefill quantizes activations to 8-bit
+// integers): SmolLM2's perplexity moved 49.0726 → 49.0600 and Gemma 3's 54.9554 → 54.9638 against the f32 SGEMM,
+// at 1.7–1.9× the speed. Float precision never uses it.
 // Requires K % 32 == 0 (callers fall back to SGEMM otherwise).
 import SKECore
 import CSKEAMX
@@ -16,8 +18,8 @@ import Glibc
 public enum AMXGemm {
     /// AMX-BF16 is usable in this process (CPU features and the kernel's permission for tile state).
     public static let available: Bool = ske_amx_bf16_available() != 0
-    /// `available` and asked for with SKE_AMX=1.
-    public static let enabled: Bool = available && getenv("SKE_AMX").map { String(cString: $0) == "1" } == true
+    /// `available`, unless SKE_AMX=0.
+    public static let enabled: Bool = available && getenv("SKE_AMX").map { String(cString: $0) != "0" } ?? true
 
     static func packedTokensBytes(_ t: Int, _ k: Int) -> Int { (t + 15) / 16 * 16 * k * 2 }
     static func perThreadBytes(_ k: Int) -> Int { (16 * k * 4 + 16 * k * 2 + 63) & ~63 }

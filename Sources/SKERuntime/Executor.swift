@@ -33,7 +33,7 @@ public final class Executor: @unchecked Sendable {
     var rowLoaders: [[Sgemm.RowLoader]] = []
     let sgemmGate: UnsafeMutablePointer<Float>, sgemmUp: UnsafeMutablePointer<Float>
     let sgemmWorkspace: UnsafeMutablePointer<Float>
-    /// The AMX path's workspace (mixed precision, SKE_AMX=1, a CPU with AMX-BF16; see AMXGemm), nil otherwise.
+    /// The AMX path's workspace (mixed precision on a CPU with AMX-BF16, unless SKE_AMX=0; see AMXGemm), else nil.
     let amxWorkspace: UnsafeMutableRawPointer?
     /// GELU through llama.cpp's f16 table (quantized and mixed precision) instead of tanhf (float precision).
     let tableGelu: Bool

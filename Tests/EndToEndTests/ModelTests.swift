@@ -89,10 +89,10 @@ struct ModelTests {
     }
 
     /// Mixed activations (the CLI's default): batches below the SGEMM threshold take the quantized path, taller ones
-    /// run in float with an f16 KV cache (and Gemma's GELU table). Short prompts must equal quantized precision bit
-    /// for bit; a long prompt's first logits must stay near the float path's and pick the same token (measured
-    /// 0.34 / 0.18 max |Δ| for SmolLM2 / Gemma, against a bound of 2% of the largest logit, ~0.6 / ~0.5; quantized
-    /// activations sit at 0.50 / 0.73).
+    /// run in float (bf16 operands on AMX tiles where available, else f32 SGEMM) with an f16 KV cache (and Gemma's
+    /// GELU table). Short prompts must equal quantized precision bit for bit; a long prompt's first logits must stay
+    /// near the float path's and pick the same token (measured max |Δ| for SmolLM2 / Gemma: 0.34 / 0.19 with AMX,
+    /// 0.34 / 0.18 with SGEMM, against a bound of 2% of the largest logit, ~0.6 / ~0.5; quantized: 0.50 / 0.73).
     @Test("mixed activations: short prompts == quantized bit for bit; a long prompt's prefill tracks the float path", arguments: ["smollm2", "gemma3"])
     func mixedActivations(model: String) throws {
         let mixed = try E2E.engine(model, .mixed), quantized = try E2E.engine(model, .quantized), float = try E2E.engine(model, .float)
