@@ -35,30 +35,6 @@ void ske_amx_pack_rows_bf16(const float *x, int n, int k, int ld, uint16_t *out)
     }
 }
 
-/// f32 → bf16, round to nearest even (NaN kept quiet), as vcvtne2ps2bf16 does.
-static inline uint16_t bf16(float f) {
-    uint32_t u; memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
-    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-
-void ske_amx_pack_cols_bf16(const float *x, int t, int k, int ld, uint16_t *out) {
-    int blocks = (t + 15) / 16, chunks = k / 32;
-    for (int tb = 0; tb < blocks; tb++) {
-        for (int c = 0; c < chunks; c++) {
-            uint16_t *o = out + ((size_t)tb * chunks + c) * 512;
-            for (int j = 0; j < 16; j++) {
-                int tok = tb * 16 + j;
-                const float *r = x + (size_t)tok * ld + (size_t)c * 32;
-                for (int p = 0; p < 16; p++) {
-                    o[p * 32 + 2 * j] = tok < t ? bf16(r[2 * p]) : 0;
-                    o[p * 32 + 2 * j + 1] = tok < t ? bf16(r[2 * p + 1]) : 0;
-                }
-            }
-        }
-    }
-}
-
 typedef struct {
     uint8_t palette, start_row, reserved[14];
     uint16_t colsb[16];
@@ -94,7 +70,6 @@ void ske_amx_bf16_block(const uint16_t *w, const uint16_t *x, int tokenBlocks, i
 #else
 int ske_amx_bf16_available(void) { return 0; }
 void ske_amx_pack_rows_bf16(const float *x, int n, int k, int ld, uint16_t *out) { (void)x; (void)n; (void)k; (void)ld; (void)out; }
-void ske_amx_pack_cols_bf16(const float *x, int t, int k, int ld, uint16_t *out) { (void)x; (void)t; (void)k; (void)ld; (void)out; }
 void ske_amx_bf16_block(const uint16_t *w, const uint16_t *x, int tokenBlocks, int chunks, float *y, int ldy, int rows, int tokens, int accumulate) {
     (void)w; (void)x; (void)tokenBlocks; (void)chunks; (void)y; (void)ldy; (void)rows; (void)tokens; (void)accumulate;
 }

@@ -29,6 +29,21 @@ public enum AMXGemm {
         packedTokensBytes(tokens, k) + threads * perThreadBytes(k) + 64
     }
 
+    /// Up to 16 tokens' rows (k values each) → the tile product's second operand, per 32-value chunk: 16 rows of
+    /// value pairs × 16 tokens × 2 bf16 (round to nearest even; missing tokens are zero).
+    static func packTokens(_ x: UnsafePointer<Float>, _ count: Int, _ k: Int, _ out: UnsafeMutablePointer<UInt16>) {
+        for c in 0..<(k / 32) {
+            let o = out + c * 512
+            for j in 0..<16 {
+                let row = x + j * k + c * 32
+                for p in 0..<16 {
+                    o[p * 32 + 2 * j] = j < count ? f32ToBF16(row[2 * p]) : 0
+                    o[p * 32 + 2 * j + 1] = j < count ? f32ToBF16(row[2 * p + 1]) : 0
+                }
+            }
+        }
+    }
+
     public static func gemm(tokens t: Int, n: Int, k: Int, x: UnsafePointer<Float>, rows: Sgemm.RowLoader,
                             y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool,
                             workspace: UnsafeMutableRawPointer, pool: ThreadPool) {
@@ -36,9 +51,7 @@ public enum AMXGemm {
         let chunks = k / 32, tokenBlocks = (t + 15) / 16
         let xp = workspace.assumingMemoryBound(to: UInt16.self)
         pool.parallelFor(tokenBlocks) { blocks in
-            for tb in blocks {
-                ske_amx_pack_cols_bf16(x + tb * 16 * k, Int32(min(16, t - tb * 16)), Int32(k), Int32(k), xp + tb * chunks * 512)
-            }
+            for tb in blocks { packTokens(x + tb * 16 * k, min(16, t - tb * 16), k, xp + tb * chunks * 512) }
         }
         let base = workspace + packedTokensBytes(t, k), weightBlocks = (n + 15) / 16
         pool.run { th, threads in

@@ -13,12 +13,9 @@ int ske_amx_bf16_available(void);
 /// 32-value chunk c, 16 rows × 32 bf16 (rows ≥ n are zero). k must be a multiple of 32. Round to nearest even.
 void ske_amx_pack_rows_bf16(const float *x, int n, int k, int ld, uint16_t *out);
 
-/// t × k f32 rows (tokens; row stride ld floats) → bf16 tiles for the second operand ("VNNI" pairs): for each block
-/// of 16 tokens and each 32-value chunk, 16 rows (value pairs) × 16 tokens × 2 bf16 (tokens ≥ t are zero).
-void ske_amx_pack_cols_bf16(const float *x, int t, int k, int ld, uint16_t *out);
-
 /// Y[token, row] (+)= Σ_k W[row, k]·X[token, k] for one block of 16 weight rows (`w`, from ske_amx_pack_rows_bf16)
-/// against `tokenBlocks` blocks of 16 tokens (`x`, from ske_amx_pack_cols_bf16), f32 accumulation in the tile.
+/// against `tokenBlocks` blocks of 16 tokens (`x`, from AMXGemm.packTokens: per 32-value chunk, 16 rows of value
+/// pairs × 16 tokens × 2 bf16), f32 accumulation in the tile.
 /// Only `rows` weight rows and `tokens` tokens are written; Y's row stride is ldy floats.
 void ske_amx_bf16_block(const uint16_t *w, const uint16_t *x, int tokenBlocks, int chunks,
                         float *y, int ldy, int rows, int tokens, int accumulate);
