@@ -42,9 +42,9 @@ public final class Executor: @unchecked Sendable {
     typealias RowDot = (Int, Int, UnsafeMutablePointer<Float>) -> Float
     /// A RowDot in a struct, so that calling it out of an array costs no reabstraction thunk (see KernelFunctions).
     struct RowDotBox { let call: RowDot }
-    /// Four tokens from t0: (row, t0, out, outStride) writes out[i·outStride] = W[row]·x[t0 + i]; `one` is the
-    /// one-token dot for the tokens left over.
-    struct RowDot4Box { let call: (Int, Int, UnsafeMutablePointer<Float>, Int) -> Void; let one: RowDot }
+    /// Four tokens from t0: (row, t0, out, outStride) writes out[i·outStride] = W[row]·x[t0 + i] (the tokens left
+    /// over take the step's one-token `quantizedDots`).
+    struct RowDot4Box { let call: (Int, Int, UnsafeMutablePointer<Float>, Int) -> Void }
     /// Per step: four-token dots for every part of a quantized linear, or nil when a part has no such kernel.
     var quantizedDots4: [[RowDot4Box]?] = []
 
@@ -101,8 +101,7 @@ public final class Executor: @unchecked Sendable {
                 let a = l.activations[part.activation], k = l.k
                 let w = part.weight.pointer, rowBytes = part.weight.rowBytes
                 let xq = UnsafeRawPointer(self.base + a.offset), stride = a.rowStride, call = d4.call
-                boxes.append(RowDot4Box(call: { row, t0, out, outStride in call(w + row * rowBytes, xq + t0 * stride, stride, k, out, outStride) },
-                                        one: self.rowDot(part, l, quantized: true)))
+                boxes.append(RowDot4Box(call: { row, t0, out, outStride in call(w + row * rowBytes, xq + t0 * stride, stride, k, out, outStride) }))
             }
             return boxes
         }
@@ -280,7 +279,7 @@ public final class Executor: @unchecked Sendable {
         let float = l.precision == .float || (l.precision == .mixed && r >= Plan.sgemmMinimumRows)
         let dots = float ? floatDots[index] : quantizedDots[index]
         let out = f(l.out), tmp = scratch(th)
-        if !float && r >= 4, let d4 = quantizedDots4[index] { return linearDots4(l, d4, r, th, n) }
+        if !float && r >= 4, let d4 = quantizedDots4[index] { return linearDots4(l, d4, dots, r, th, n) }
         switch l.finish {
         case .glu(let gelu):
             let gate = dots[0].call, up = dots[1].call, width = l.parts[0].weight.rows
@@ -332,12 +331,12 @@ public final class Executor: @unchecked Sendable {
     /// `linearDots` for a quantized batch whose every part has a four-token kernel: blocks of 16 weight rows ×
     /// groups of 4 tokens (a group's activation rows stay in L1 across the block; each weight block is unpacked
     /// once per 4 tokens). Results equal the one-token path's bit for bit.
-    func linearDots4(_ l: LinearStep, _ d4: [RowDot4Box], _ r: Int, _ th: Int, _ n: Int) {
+    func linearDots4(_ l: LinearStep, _ d4: [RowDot4Box], _ one: [RowDotBox], _ r: Int, _ th: Int, _ n: Int) {
         let out = f(l.out), tmp = scratch(th), groups = r / 4, rest = 4 * groups
         switch l.finish {
         case .glu(let gelu):
             let width = l.parts[0].weight.rows, gate = d4[0].call, up = d4[1].call
-            let gate1 = d4[0].one, up1 = d4[1].one
+            let gate1 = one[0].call, up1 = one[1].call
             let mine = ThreadPool.partition(width, part: th, of: n)
             for r0 in stride(from: mine.lowerBound, to: mine.upperBound, by: 16) {
                 let r1 = min(r0 + 16, mine.upperBound)
@@ -352,7 +351,7 @@ public final class Executor: @unchecked Sendable {
         case .store, .addResidual:
             let residual = residualInput(l)
             forEachPartRange(l, th, n) { pi, part, rows in
-                let dot4 = d4[pi].call, dot1 = d4[pi].one, width = part.weight.rows
+                let dot4 = d4[pi].call, dot1 = one[pi].call, width = part.weight.rows
                 let y = residual == nil ? f(part.y) : out
                 for r0 in stride(from: rows.lowerBound, to: rows.upperBound, by: 16) {
                     let r1 = min(r0 + 16, rows.upperBound)
