@@ -32,3 +32,11 @@ public struct Dot4Kernel: Sendable {
                                 _ out: UnsafeMutablePointer<Float>, _ outStride: Int) -> Void
     public init(_ call: @escaping @Sendable (UnsafeRawPointer, UnsafeRawPointer, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void) { self.call = call }
 }
+
+/// Four weight rows at once (decode): out[i] = W[i]·A for the rows at weights + i·rowBytes, each equal to the
+/// one-row prepared dot's value (four independent accumulator chains instead of one).
+public struct Dot4RowsKernel: Sendable {
+    public let call: @Sendable (_ weights: UnsafeRawPointer, _ rowBytes: Int, _ activations: UnsafeRawPointer, _ k: Int,
+                                _ out: UnsafeMutablePointer<Float>) -> Void
+    public init(_ call: @escaping @Sendable (UnsafeRawPointer, Int, UnsafeRawPointer, Int, UnsafeMutablePointer<Float>) -> Void) { self.call = call }
+}

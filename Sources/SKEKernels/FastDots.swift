@@ -48,7 +48,7 @@ extension FastDots {
         return QuantKernels.PreparedPath(
             sidecarBytes: { PreparedDots.sidecarBytes(activation: act, k: $0) },
             sidecarOffset: { PreparedDots.sidecarOffset($0) },
-            prepare: entry.prepare, dot: entry.dot, dot4: PreparedDots.table4[type])
+            prepare: entry.prepare, dot: entry.dot, dot4: PreparedDots.table4[type], dot4Rows: PreparedDots.tableRows4[type])
     }
 }
 #else

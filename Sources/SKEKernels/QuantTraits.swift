@@ -29,6 +29,8 @@ public struct QuantKernels: Sendable {
         public let dot: DotRow
         /// Four tokens per call over prepared rows (prefill), for the types that have it.
         public var dot4: Dot4Kernel? = nil
+        /// Four weight rows per call against one prepared row (decode), for the types that have it.
+        public var dot4Rows: Dot4RowsKernel? = nil
     }
 
     /// Four tokens per call over activation rows laid out as `rowDot` reads them (prefill), when this type and
@@ -37,6 +39,10 @@ public struct QuantKernels: Sendable {
         if let p = prepared { return p.dot4 }
         return plainDot4
     }
+
+    /// Four weight rows against one activation row laid out as `rowDot` reads it (decode), when this type and
+    /// level have such a kernel; each result equals `rowDot`'s.
+    public var rowDot4Rows: Dot4RowsKernel? { prepared?.dot4Rows }
 
     /// The dot gemv/gemm call per row: the prepared path's when there is one. (Not `prepared?.dot ?? dot`: an
     /// Optional function is reabstracted, and every call would pay for the thunks.)

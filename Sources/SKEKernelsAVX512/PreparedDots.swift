@@ -79,92 +79,167 @@ public enum PreparedDots {
         return _mm512_and_si512(_mm512_srlv_epi16(v, shifts), _mm512_set1_epi8(0x0F))
     }
 
-    /// Two f16 at p0 and p1 → [f(p0) ×8, f(p1) ×8].
+    /// Two f16 at p0 and p1 → [f(p0) ×8, f(p1) ×8]. (Loads 4 bytes at each: the f16 and the two bytes after it,
+    /// which the permutation drops: two 32-bit loads into one register instead of assembling two 16-bit loads.)
     @inline(__always) static func pairScale(_ p0: UnsafeRawPointer, _ p1: UnsafeRawPointer) -> __m512 {
-        let bits = UInt32(p0.loadUnaligned(as: UInt16.self)) | UInt32(p1.loadUnaligned(as: UInt16.self)) << 16
-        let f = _mm_cvtph_ps(_mm_cvtsi32_si128(Int32(bitPattern: bits)))
-        return _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), _mm512_castps128_ps512(f))
+        _mm512_permutexvar_ps(_mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0), pairHalves(p0, p1))
     }
 
-    public static func dotQ4_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
-        let nb = k / 32, side = a + sidecarOffset(nb * 34)
+    /// The two f16 at p and p + 2, for p0 and p1 → [a0, b0, a1, b1] as f32 lanes 0–3 of a 512-bit register.
+    @inline(__always) static func pairHalves(_ p0: UnsafeRawPointer, _ p1: UnsafeRawPointer) -> __m512 {
+        let v = _mm_set_epi32(0, 0, p1.loadUnaligned(as: Int32.self), p0.loadUnaligned(as: Int32.self))
+        return _mm512_castps128_ps512(_mm_cvtph_ps(v))
+    }
+
+    /// The (d, m) f16 pairs heading two Q4_1/Q5_1 blocks → ([d0 ×8, d1 ×8], [m0 ×8, m1 ×8]).
+    @inline(__always) static func pairScaleMin(_ p0: UnsafeRawPointer, _ p1: UnsafeRawPointer) -> (d: __m512, m: __m512) {
+        let h = pairHalves(p0, p1)
+        return (_mm512_permutexvar_ps(_mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0), h),
+                _mm512_permutexvar_ps(_mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), h))
+    }
+
+    // MARK: small-block types (Q4_0, Q5_0, Q8_0 with Q8_0 activations; Q4_1, Q5_1 with Q8_1)
+    //
+    // Each type is one `pair` step (acc + the contribution of blocks 2p and 2p+1). The one-row dot runs it along a
+    // row; the four-row dot (decode) runs it along four weight rows against the same activation row, interleaved:
+    // four independent accumulator chains hide the FMA latency that bounds a single short row (Q4_1: two
+    // dependent FMAs per 40 bytes), and each row's arithmetic is the same sequence, so the results are identical.
+
+    protocol PairedBlocks {
+        /// Bytes of one weight block and of one standard activation block (32 values each).
+        static var weightBlock: Int { get }
+        static var activationBlock: Int { get }
+        static var sidecarPair: Int { get }
+        /// acc + blocks (x0, x0 + weightBlock) · the sidecar pair at s.
+        static func pair(_ x0: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: __m512) -> __m512
+        /// An odd last block, with the 256-bit kernel.
+        static func last(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float
+    }
+
+    @inline(__always) static func dotPaired<B: PairedBlocks>(_: B.Type, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        let nb = k / 32, side = a + sidecarOffset(nb * B.activationBlock)
         var acc = _mm512_setzero_ps()
+        for p in 0..<(nb / 2) { acc = B.pair(w + 2 &* B.weightBlock &* p, side + B.sidecarPair &* p, acc) }
+        var total = _mm512_reduce_add_ps(acc)
+        if nb % 2 == 1 { total += B.last(w + B.weightBlock * (nb - 1), a + B.activationBlock * (nb - 1)) }
+        return total
+    }
+
+    /// out[i] = dotPaired(w + i·rowBytes, a, k) for i in 0..<4, bit for bit.
+    @inline(__always) static func dotPaired4Rows<B: PairedBlocks>(_: B.Type, _ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int,
+                                                                  _ out: UnsafeMutablePointer<Float>) {
+        let nb = k / 32, side = a + sidecarOffset(nb * B.activationBlock)
+        let w1 = w + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes
+        var acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps()
         for p in 0..<(nb / 2) {
-            let x0 = w + 36 * p, x1 = x0 + 18, s = side + q8_0PairBytes * p
+            let o = 2 &* B.weightBlock &* p, s = side + B.sidecarPair &* p
+            acc0 = B.pair(w + o, s, acc0); acc1 = B.pair(w1 + o, s, acc1)
+            acc2 = B.pair(w2 + o, s, acc2); acc3 = B.pair(w3 + o, s, acc3)
+        }
+        out[0] = _mm512_reduce_add_ps(acc0); out[1] = _mm512_reduce_add_ps(acc1)
+        out[2] = _mm512_reduce_add_ps(acc2); out[3] = _mm512_reduce_add_ps(acc3)
+        if nb % 2 == 1 {
+            let o = B.weightBlock * (nb - 1), la = a + B.activationBlock * (nb - 1)
+            out[0] += B.last(w + o, la); out[1] += B.last(w1 + o, la)
+            out[2] += B.last(w2 + o, la); out[3] += B.last(w3 + o, la)
+        }
+    }
+
+    enum Q4_0Pair: PairedBlocks {
+        static var weightBlock: Int { 18 }
+        static var activationBlock: Int { 34 }
+        static var sidecarPair: Int { q8_0PairBytes }
+        @inline(__always) static func pair(_ x0: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: __m512) -> __m512 {
+            let x1 = x0 + 18
             prefetch(x0 + weightPrefetchDistance)
             let prod = _mm512_dpbusd_epi32(ld512(s + 128), nibbles64(x0 + 2, x1 + 2), ld512(s))
-            acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), pairScale(x0, x1), acc)
+            return _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), pairScale(x0, x1), acc)
         }
-        var total = _mm512_reduce_add_ps(acc)
-        if nb % 2 == 1 { total += SIMDDots.dotQ4_0(w + 18 * (nb - 1), a + 34 * (nb - 1), 32) }
-        return total
+        @inline(__always) static func last(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float { SIMDDots.dotQ4_0(w, a, 32) }
     }
 
-    public static func dotQ5_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
-        let nb = k / 32, side = a + sidecarOffset(nb * 34)
-        var acc = _mm512_setzero_ps()
-        let bit4 = _mm512_set1_epi8(0x10)
-        for p in 0..<(nb / 2) {
-            let x0 = w + 44 * p, x1 = x0 + 22, s = side + q8_0PairBytes * p
+    enum Q5_0Pair: PairedBlocks {
+        static var weightBlock: Int { 22 }
+        static var activationBlock: Int { 34 }
+        static var sidecarPair: Int { q8_0PairBytes }
+        @inline(__always) static func pair(_ x0: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: __m512) -> __m512 {
+            let x1 = x0 + 22
             prefetch(x0 + weightPrefetchDistance)
             let hbits = UInt64(x0.loadUnaligned(fromByteOffset: 2, as: UInt32.self)) | UInt64(x1.loadUnaligned(fromByteOffset: 2, as: UInt32.self)) << 32
-            let q = _mm512_or_si512(nibbles64(x0 + 6, x1 + 6), _mm512_and_si512(_mm512_movm_epi8(hbits), bit4))
+            let q = _mm512_or_si512(nibbles64(x0 + 6, x1 + 6), _mm512_and_si512(_mm512_movm_epi8(hbits), _mm512_set1_epi8(0x10)))
             let prod = _mm512_dpbusd_epi32(ld512(s + 192), q, ld512(s))
-            acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), pairScale(x0, x1), acc)
+            return _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), pairScale(x0, x1), acc)
         }
-        var total = _mm512_reduce_add_ps(acc)
-        if nb % 2 == 1 { total += SIMDDots.dotQ5_0(w + 22 * (nb - 1), a + 34 * (nb - 1), 32) }
-        return total
+        @inline(__always) static func last(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float { SIMDDots.dotQ5_0(w, a, 32) }
     }
 
-    public static func dotQ8_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
-        let nb = k / 32, side = a + sidecarOffset(nb * 34)
-        var acc = _mm512_setzero_ps()
-        let flip = _mm512_set1_epi8(-128)
-        for p in 0..<(nb / 2) {
-            let x0 = w + 68 * p, x1 = x0 + 34, s = side + q8_0PairBytes * p
+    enum Q8_0Pair: PairedBlocks {
+        static var weightBlock: Int { 34 }
+        static var activationBlock: Int { 34 }
+        static var sidecarPair: Int { q8_0PairBytes }
+        @inline(__always) static func pair(_ x0: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: __m512) -> __m512 {
+            let x1 = x0 + 34
             prefetch(x0 + weightPrefetchDistance)
             // w + 128 as unsigned bytes; the −128·Σa term comes in through the accumulator.
             let v = _mm512_mask_broadcast_i64x4(_mm512_castsi256_si512(ld256(x0 + 2)), 0xF0, ld256(x1 + 2))
-            let prod = _mm512_dpbusd_epi32(ld512(s + 256), _mm512_xor_si512(v, flip), ld512(s))
-            acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), pairScale(x0, x1), acc)
+            let prod = _mm512_dpbusd_epi32(ld512(s + 256), _mm512_xor_si512(v, _mm512_set1_epi8(-128)), ld512(s))
+            return _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), pairScale(x0, x1), acc)
         }
-        var total = _mm512_reduce_add_ps(acc)
-        if nb % 2 == 1 { total += SIMDDots.dotQ8_0(w + 34 * (nb - 1), a + 34 * (nb - 1), 32) }
-        return total
+        @inline(__always) static func last(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float { SIMDDots.dotQ8_0(w, a, 32) }
     }
 
-    public static func dotQ4_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
-        let nb = k / 32, side = a + sidecarOffset(nb * 36)
-        var acc = _mm512_setzero_ps()
-        for p in 0..<(nb / 2) {
-            let x0 = w + 40 * p, x1 = x0 + 20, s = side + q8_1PairBytes * p
+    enum Q4_1Pair: PairedBlocks {
+        static var weightBlock: Int { 20 }
+        static var activationBlock: Int { 36 }
+        static var sidecarPair: Int { q8_1PairBytes }
+        @inline(__always) static func pair(_ x0: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: __m512) -> __m512 {
+            let x1 = x0 + 20
             prefetch(x0 + weightPrefetchDistance)
             let prod = _mm512_dpbusd_epi32(_mm512_setzero_si512(), nibbles64(x0 + 4, x1 + 4), ld512(s))
-            acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), pairScale(x0, x1), acc)
-            acc = _mm512_fmadd_ps(pairScale(x0 + 2, x1 + 2), _mm512_loadu_ps(s + 128), acc)
+            let (d, m) = pairScaleMin(x0, x1)
+            let acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), d, acc)
+            return _mm512_fmadd_ps(m, _mm512_loadu_ps(s + 128), acc)
         }
-        var total = _mm512_reduce_add_ps(acc)
-        if nb % 2 == 1 { total += SIMDDots.dotQ4_1(w + 20 * (nb - 1), a + 36 * (nb - 1), 32) }
-        return total
+        @inline(__always) static func last(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float { SIMDDots.dotQ4_1(w, a, 32) }
     }
 
-    public static func dotQ5_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
-        let nb = k / 32, side = a + sidecarOffset(nb * 36)
-        var acc = _mm512_setzero_ps()
-        let bit4 = _mm512_set1_epi8(0x10)
-        for p in 0..<(nb / 2) {
-            let x0 = w + 48 * p, x1 = x0 + 24, s = side + q8_1PairBytes * p
+    enum Q5_1Pair: PairedBlocks {
+        static var weightBlock: Int { 24 }
+        static var activationBlock: Int { 36 }
+        static var sidecarPair: Int { q8_1PairBytes }
+        @inline(__always) static func pair(_ x0: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: __m512) -> __m512 {
+            let x1 = x0 + 24
             prefetch(x0 + weightPrefetchDistance)
             let hbits = UInt64(x0.loadUnaligned(fromByteOffset: 4, as: UInt32.self)) | UInt64(x1.loadUnaligned(fromByteOffset: 4, as: UInt32.self)) << 32
-            let q = _mm512_or_si512(nibbles64(x0 + 8, x1 + 8), _mm512_and_si512(_mm512_movm_epi8(hbits), bit4))
+            let q = _mm512_or_si512(nibbles64(x0 + 8, x1 + 8), _mm512_and_si512(_mm512_movm_epi8(hbits), _mm512_set1_epi8(0x10)))
             let prod = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, ld512(s))
-            acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), pairScale(x0, x1), acc)
-            acc = _mm512_fmadd_ps(pairScale(x0 + 2, x1 + 2), _mm512_loadu_ps(s + 128), acc)
+            let (d, m) = pairScaleMin(x0, x1)
+            let acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), d, acc)
+            return _mm512_fmadd_ps(m, _mm512_loadu_ps(s + 128), acc)
         }
-        var total = _mm512_reduce_add_ps(acc)
-        if nb % 2 == 1 { total += SIMDDots.dotQ5_1(w + 24 * (nb - 1), a + 36 * (nb - 1), 32) }
-        return total
+        @inline(__always) static func last(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float { SIMDDots.dotQ5_1(w, a, 32) }
+    }
+
+    public static func dotQ4_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotPaired(Q4_0Pair.self, w, a, k) }
+    public static func dotQ5_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotPaired(Q5_0Pair.self, w, a, k) }
+    public static func dotQ8_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotPaired(Q8_0Pair.self, w, a, k) }
+    public static func dotQ4_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotPaired(Q4_1Pair.self, w, a, k) }
+    public static func dotQ5_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotPaired(Q5_1Pair.self, w, a, k) }
+
+    public static func dot4RowsQ4_0(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
+        dotPaired4Rows(Q4_0Pair.self, w, rowBytes, a, k, out)
+    }
+    public static func dot4RowsQ5_0(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
+        dotPaired4Rows(Q5_0Pair.self, w, rowBytes, a, k, out)
+    }
+    public static func dot4RowsQ8_0(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
+        dotPaired4Rows(Q8_0Pair.self, w, rowBytes, a, k, out)
+    }
+    public static func dot4RowsQ4_1(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
+        dotPaired4Rows(Q4_1Pair.self, w, rowBytes, a, k, out)
+    }
+    public static func dot4RowsQ5_1(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
+        dotPaired4Rows(Q5_1Pair.self, w, rowBytes, a, k, out)
     }
 
     // MARK: k-quants (Q8_K activations)
@@ -324,6 +399,12 @@ public enum PreparedDots {
 
     /// Weight type → the four-token prepared dot (prefill), where there is one.
     public static let table4: [GGMLType: Dot4Kernel] = [.q4_K: .init(dot4Q4_K)]
+
+    /// Weight type → the four-row prepared dot (decode), where there is one.
+    public static let tableRows4: [GGMLType: Dot4RowsKernel] = [
+        .q4_0: .init(dot4RowsQ4_0), .q5_0: .init(dot4RowsQ5_0), .q8_0: .init(dot4RowsQ8_0),
+        .q4_1: .init(dot4RowsQ4_1), .q5_1: .init(dot4RowsQ5_1),
+    ]
 
     public typealias Prepare = @Sendable (UnsafeRawPointer, Int, UnsafeMutableRawPointer) -> Void
 

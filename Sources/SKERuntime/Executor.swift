@@ -47,6 +47,10 @@ public final class Executor: @unchecked Sendable {
     struct RowDot4Box { let call: (Int, Int, UnsafeMutablePointer<Float>, Int) -> Void }
     /// Per step: four-token dots for every part of a quantized linear, or nil when a part has no such kernel.
     var quantizedDots4: [[RowDot4Box]?] = []
+    /// Four weight rows from `row` against token 0: (row, out) writes out[0..<4] (decode).
+    struct Rows4Box { let call: (Int, UnsafeMutablePointer<Float>) -> Void }
+    /// Per step: each part's four-row dot where its type has one; nil when no part has (or the step is not quantized).
+    var quantizedRows4: [[Rows4Box?]?] = []
 
     public init(plan: Plan, pool: ThreadPool) throws {
         self.plan = plan
@@ -104,6 +108,17 @@ public final class Executor: @unchecked Sendable {
                 boxes.append(RowDot4Box(call: { row, t0, out, outStride in call(w + row * rowBytes, xq + t0 * stride, stride, k, out, outStride) }))
             }
             return boxes
+        }
+        quantizedRows4 = plan.steps.map { step in
+            guard case .linear(let l) = step, plan.precision != .float else { return nil }
+            let boxes: [Rows4Box?] = l.parts.map { part in
+                guard let d4 = part.kernels.rowDot4Rows else { return nil }
+                let a = l.activations[part.activation], k = l.k
+                let w = part.weight.pointer, rowBytes = part.weight.rowBytes
+                let xq = UnsafeRawPointer(self.base + a.offset), call = d4.call
+                return Rows4Box(call: { row, out in call(w + row * rowBytes, rowBytes, xq, k, out) })
+            }
+            return boxes.contains { $0 != nil } ? boxes : nil
         }
         floatDots = plan.steps.map { step in
             guard case .linear(let l) = step, plan.precision != .quantized else { return [] }
@@ -280,6 +295,7 @@ public final class Executor: @unchecked Sendable {
         let dots = float ? floatDots[index] : quantizedDots[index]
         let out = f(l.out), tmp = scratch(th)
         if !float && r >= 4, let d4 = quantizedDots4[index] { return linearDots4(l, d4, dots, r, th, n) }
+        if !float && r == 1, let d4 = quantizedRows4[index] { return linearRows4(l, d4, dots, th, n) }
         switch l.finish {
         case .glu(let gelu):
             let gate = dots[0].call, up = dots[1].call, width = l.parts[0].weight.rows
@@ -371,6 +387,47 @@ public final class Executor: @unchecked Sendable {
                             if let residual { y[o] = residual[o] + dot1(row, t, tmp) } else { y[o] = dot1(row, t, tmp) }
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// `linearDots` for one token (decode) where parts have a four-row kernel: four weight rows per call (four
+    /// independent accumulator chains instead of one latency-bound chain per short row); the rows left over, and
+    /// parts without such a kernel, take the one-row dot. Results equal the one-row path's bit for bit.
+    func linearRows4(_ l: LinearStep, _ d4: [Rows4Box?], _ one: [RowDotBox], _ th: Int, _ n: Int) {
+        let out = f(l.out), tmp = scratch(th)
+        switch l.finish {
+        case .glu(let gelu):
+            let width = l.parts[0].weight.rows, gate1 = one[0].call, up1 = one[1].call
+            let mine = ThreadPool.partition(width, part: th, of: n)
+            var row = mine.lowerBound
+            if let gate = d4[0]?.call, let up = d4[1]?.call {
+                while row + 4 <= mine.upperBound {
+                    gate(row, tmp); up(row, tmp + 4)
+                    for i in 0..<4 { out[row + i] = glu(tmp[i], tmp[4 + i], gelu) }
+                    row += 4
+                }
+            }
+            while row < mine.upperBound { out[row] = glu(gate1(row, 0, tmp), up1(row, 0, tmp), gelu); row += 1 }
+        case .store, .addResidual:
+            let residual = residualInput(l)
+            forEachPartRange(l, th, n) { pi, part, rows in
+                let dot1 = one[pi].call
+                var row = rows.lowerBound
+                if let residual {
+                    if let dot4 = d4[pi]?.call {
+                        while row + 4 <= rows.upperBound {
+                            dot4(row, tmp)
+                            for i in 0..<4 { out[row + i] = residual[row + i] + tmp[i] }
+                            row += 4
+                        }
+                    }
+                    while row < rows.upperBound { out[row] = residual[row] + dot1(row, 0, tmp); row += 1 }
+                } else {
+                    let y = f(part.y)
+                    if let dot4 = d4[pi]?.call { while row + 4 <= rows.upperBound { dot4(row, y + row); row += 4 } }
+                    while row < rows.upperBound { y[row] = dot1(row, 0, tmp); row += 1 }
                 }
             }
         }

@@ -170,6 +170,36 @@ struct FastPathTests {
         if type == .q6_K || type == .q4_K { #expect(tested > 0 || !isaLevels.contains(.avx512), "\(type.name) has a four-token kernel on AVX-512") }
     }
 
+    @Test("four-row dots (decode) equal the one-row dot bit for bit", arguments: cases)
+    func dot4Rows(_ c: (GGMLType, Int)) throws {
+        let (type, k) = c
+        var rng = SeededRandom(seed: UInt64(type.rawValue) * 15_485_863 + UInt64(k))
+        // Five weight rows; the four-row kernel runs from row 1 (rows are rowBytes apart, not 64-byte aligned).
+        let rows = (0..<5).map { _ in randomRow(type, k: k, rng: &rng).bytes }
+        let rowBytes = rows[0].count, w = rows.flatMap { $0 }
+        var tested = 0
+        for level in isaLevels {
+            let kern = try #require(QuantTraits.kernels(type, level: level))
+            guard let dot4 = kern.rowDot4Rows else { continue }
+            tested += 1
+            let stride = kern.activationRowStride(k: k)!
+            var act = [UInt8](repeating: 0, count: stride)
+            let x = (0..<k).map { _ in rng.normal() }
+            x.withUnsafeBufferPointer { xp in act.withUnsafeMutableBytes { Matmul.activationRowWriter(kern, k: k)(xp.baseAddress!, $0.baseAddress!) } }
+            var out = [Float](repeating: .nan, count: 4)
+            w.withUnsafeBytes { wb in act.withUnsafeBytes { ab in out.withUnsafeMutableBufferPointer { o in
+                dot4.call(wb.baseAddress! + rowBytes, rowBytes, ab.baseAddress!, k, o.baseAddress!)
+            } } }
+            for i in 0..<4 {
+                let one = w.withUnsafeBytes { wb in act.withUnsafeBytes { ab in kern.rowDot(wb.baseAddress! + (1 + i) * rowBytes, ab.baseAddress!, k) } }
+                #expect(out[i].bitPattern == one.bitPattern, "\(type.name) k=\(k) \(level) row \(i): \(out[i]) vs \(one)")
+            }
+        }
+        if [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0].contains(type) {
+            #expect(tested > 0 || !isaLevels.contains(.avx512), "\(type.name) has a four-row kernel on AVX-512")
+        }
+    }
+
     @Test("the AVX2 and AVX-512 tables accelerate the hot types")
     func coverage() {
         for level in isaLevels where level != .reference {
