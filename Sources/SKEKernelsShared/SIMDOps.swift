@@ -150,8 +150,18 @@ public enum SIMDOps {
                 let kh = h / group, qi = q + (i * nh + h) * hs, o = out + (i * nh + h) * hs
                 for d in 0..<hs { o[d] = 0 }
                 guard first <= last else { continue }
+                // The cache rows of one head sit nkv·hs values apart, a stride the hardware prefetcher picks up
+                // late: each K row was a cache miss. Prefetch K and V rows `ahead` positions in advance.
+                let ahead = 8, rowBytes = hs * MemoryLayout<C>.stride
+                @inline(__always) func prefetchRows(_ j: Int) {
+                    let k = UnsafeRawPointer(kCache + (j * nkv + kh) * hs), v = UnsafeRawPointer(vCache + (j * nkv + kh) * hs)
+                    var l = 0
+                    while l < rowBytes { prefetch(k + l); prefetch(v + l); l += 64 }
+                }
+                for j in first..<Swift.min(first + ahead, last + 1) { prefetchRows(j) }
                 var m = -Float.infinity
                 for j in first...last {
+                    if j + ahead <= last { prefetchRows(j + ahead) }
                     var s = dot(qi, kCache + (j * nkv + kh) * hs, hs) * scale
                     if softCap > 0 { s = softCap * tanhf(s / softCap) }
                     row[j] = s
