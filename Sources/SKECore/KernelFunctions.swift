@@ -40,3 +40,9 @@ public struct Dot4RowsKernel: Sendable {
                                 _ out: UnsafeMutablePointer<Float>) -> Void
     public init(_ call: @escaping @Sendable (UnsafeRawPointer, Int, UnsafeRawPointer, Int, UnsafeMutablePointer<Float>) -> Void) { self.call = call }
 }
+
+/// One row of k floats into blocks of a (quantized) format.
+public struct QuantizeKernel: Sendable {
+    public let call: @Sendable (_ x: UnsafePointer<Float>, _ blocks: UnsafeMutableRawPointer, _ k: Int) -> Void
+    public init(_ call: @escaping @Sendable (UnsafePointer<Float>, UnsafeMutableRawPointer, Int) -> Void) { self.call = call }
+}

@@ -1,4 +1,4 @@
-// Registry of SIMD kernels per ISA level (dots, four-token dots, dequantizers). The kernels live in
+// Registry of SIMD kernels per ISA level (dots, four-token dots, dequantizers, activation quantizers). The kernels live in
 // SKEKernelsAVX2 / SKEKernelsAVX512, each module compiled with its own -target-cpu; they are only called when
 // CPUFeatures says the level is available. Types missing here fall back to the reference kernels. The tables
 // hold boxed functions (SKECore/KernelFunctions.swift): a kernel function passed bare through an Optional or
@@ -22,6 +22,10 @@ enum FastDots {
         }
     }
 
+    static func activationQuantizer(_ format: GGMLType, level: CPUFeatures.ISALevel) -> QuantizeKernel? {
+        level == .avx512 ? avx512ActivationQuantizers[format] : nil
+    }
+
     static func dequantize(_ type: GGMLType, level: CPUFeatures.ISALevel) -> DequantizeKernel? {
         switch level {
         case .reference: return nil
@@ -40,6 +44,7 @@ let avx2Dot4: [GGMLType: Dot4Kernel] = SKEKernelsAVX2.SIMDDots.table4
 let avx512Dot4: [GGMLType: Dot4Kernel] = SKEKernelsAVX512.SIMDDots.table4
 let avx2Dequant: [GGMLType: DequantizeKernel] = SKEKernelsAVX2.SIMDDequant.table
 let avx512Dequant: [GGMLType: DequantizeKernel] = SKEKernelsAVX512.SIMDDequant.table
+let avx512ActivationQuantizers: [GGMLType: QuantizeKernel] = SKEKernelsAVX512.ActivationQuantizers.table
 
 extension FastDots {
     /// The AVX-512 prepared-activation path for `type`, when there is one.
@@ -58,6 +63,7 @@ let avx2Dot4: [GGMLType: Dot4Kernel] = [:]
 let avx512Dot4: [GGMLType: Dot4Kernel] = [:]
 let avx2Dequant: [GGMLType: DequantizeKernel] = [:]
 let avx512Dequant: [GGMLType: DequantizeKernel] = [:]
+let avx512ActivationQuantizers: [GGMLType: QuantizeKernel] = [:]
 extension FastDots {
     static func prepared(_ type: GGMLType) -> QuantKernels.PreparedPath? { nil }
 }

@@ -6,7 +6,7 @@
 // Threads split the N output rows into contiguous ranges (each thread reads only its part of W).
 // gemm walks W once: each weight row is loaded into cache and used for every token of the batch
 // before the next row; types with a four-token kernel (`rowDot4`) unpack each weight block once per four
-// tokens, over blocks of 16 rows. The caller owns every buffer (kernels never allocate).
+// tokens, over blocks of 16 rows; for one token, types with a four-row kernel (`rowDot4Rows`) take four rows per call. The caller owns every buffer (kernels never allocate).
 import SKECore
 
 public enum Matmul {
@@ -30,7 +30,7 @@ public enum Matmul {
     /// The function that writes one activation row as these kernels read it: the activation format's blocks
     /// (+ the ISA sidecar when the kernels have a prepared path). Resolve it once, call it per row.
     public static func activationRowWriter(_ kernels: QuantKernels, k: Int) -> @Sendable (_ x: UnsafePointer<Float>, _ row: UnsafeMutableRawPointer) -> Void {
-        let quantize = activationQuantizer(kernels.activation)
+        let quantize = kernels.fastActivationQuantizer?.call ?? activationQuantizer(kernels.activation)
         guard let prepared = kernels.prepared else { return { x, row in quantize(x, row, k) } }
         let sidecar = prepared.sidecarOffset(kernels.activation.byteCount(elements: k)!)
         return { x, row in
@@ -70,7 +70,10 @@ public enum Matmul {
         }
         pool.parallelFor(n) { rows in
             if tokens == 1 {
-                for r in rows { y[r] = dot(w + r * wRow, xq, k) }
+                var r = rows.lowerBound
+                // Four weight rows per call where the type has a four-row kernel (independent accumulator chains).
+                if let dot4Rows = kernels.rowDot4Rows { while r + 4 <= rows.upperBound { dot4Rows.call(w + r * wRow, wRow, xq, k, y + r); r += 4 } }
+                while r < rows.upperBound { y[r] = dot(w + r * wRow, xq, k); r += 1 }
                 return
             }
             for r in rows {

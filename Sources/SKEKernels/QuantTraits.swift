@@ -21,6 +21,8 @@ public struct QuantKernels: Sendable {
     public let prepared: PreparedPath?
     /// The four-token form of `dot` (non-prepared types), when there is one.
     public var plainDot4: Dot4Kernel? = nil
+    /// A faster quantizer for the activation format at this level (byte-identical to the reference's), when there is one.
+    public var fastActivationQuantizer: QuantizeKernel? = nil
 
     public struct PreparedPath: Sendable {
         public let sidecarBytes: @Sendable (_ k: Int) -> Int
@@ -97,6 +99,7 @@ public enum QuantTraits {
                 var kernels = QuantKernels(type: type, activation: act, dequantize: dequantize, quantize: q, dot: fast, dotISA: from,
                                            prepared: level == .avx512 ? FastDots.prepared(type) : nil)
                 if from != .reference { kernels.plainDot4 = FastDots.dot4(type, level: from) }
+                kernels.fastActivationQuantizer = FastDots.activationQuantizer(act, level: level)
                 t[type] = kernels
             }
             out[level] = t

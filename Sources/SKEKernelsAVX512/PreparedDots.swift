@@ -116,10 +116,28 @@ public enum PreparedDots {
         static func last(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float
     }
 
+    /// Where a four-row kernel's prefetch stream starts. The four rows are read side by side, so "4 KiB ahead of
+    /// each row" lands inside rows being read now and never covers the next four rows' first bytes. Instead the
+    /// group's 4·rowBytes are treated as one stream consumed at 4× the in-row offset: iteration at offset o
+    /// prefetches ahead + 4·o, ahead being at least the next group and at least the one-row distance.
+    @inline(__always) static func fourRowPrefetchBase(_ w: UnsafeRawPointer, _ rowBytes: Int) -> UnsafeRawPointer {
+        w + Swift.max(4 &* rowBytes, weightPrefetchDistance)
+    }
+
+    /// Prefetches the cache lines of [p, p + bytes).
+    @inline(__always) static func prefetchSpan(_ p: UnsafeRawPointer, _ bytes: Int) {
+        var l = 0
+        while l < bytes { prefetch(p + l); l &+= 64 }
+    }
+
     @inline(__always) static func dotPaired<B: PairedBlocks>(_: B.Type, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
         let nb = k / 32, side = a + sidecarOffset(nb * B.activationBlock)
         var acc = _mm512_setzero_ps()
-        for p in 0..<(nb / 2) { acc = B.pair(w + 2 &* B.weightBlock &* p, side + B.sidecarPair &* p, acc) }
+        for p in 0..<(nb / 2) {
+            let x = w + 2 &* B.weightBlock &* p
+            prefetch(x + weightPrefetchDistance)
+            acc = B.pair(x, side + B.sidecarPair &* p, acc)
+        }
         var total = _mm512_reduce_add_ps(acc)
         if nb % 2 == 1 { total += B.last(w + B.weightBlock * (nb - 1), a + B.activationBlock * (nb - 1)) }
         return total
@@ -131,8 +149,10 @@ public enum PreparedDots {
         let nb = k / 32, side = a + sidecarOffset(nb * B.activationBlock)
         let w1 = w + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes
         var acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps()
+        let ahead = fourRowPrefetchBase(w, rowBytes)
         for p in 0..<(nb / 2) {
             let o = 2 &* B.weightBlock &* p, s = side + B.sidecarPair &* p
+            prefetchSpan(ahead + 4 &* o, 8 * B.weightBlock)
             acc0 = B.pair(w + o, s, acc0); acc1 = B.pair(w1 + o, s, acc1)
             acc2 = B.pair(w2 + o, s, acc2); acc3 = B.pair(w3 + o, s, acc3)
         }
@@ -151,7 +171,6 @@ public enum PreparedDots {
         static var sidecarPair: Int { q8_0PairBytes }
         @inline(__always) static func pair(_ x0: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: __m512) -> __m512 {
             let x1 = x0 + 18
-            prefetch(x0 + weightPrefetchDistance)
             let prod = _mm512_dpbusd_epi32(ld512(s + 128), nibbles64(x0 + 2, x1 + 2), ld512(s))
             return _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), pairScale(x0, x1), acc)
         }
@@ -164,7 +183,6 @@ public enum PreparedDots {
         static var sidecarPair: Int { q8_0PairBytes }
         @inline(__always) static func pair(_ x0: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: __m512) -> __m512 {
             let x1 = x0 + 22
-            prefetch(x0 + weightPrefetchDistance)
             let hbits = UInt64(x0.loadUnaligned(fromByteOffset: 2, as: UInt32.self)) | UInt64(x1.loadUnaligned(fromByteOffset: 2, as: UInt32.self)) << 32
             let q = _mm512_or_si512(nibbles64(x0 + 6, x1 + 6), _mm512_and_si512(_mm512_movm_epi8(hbits), _mm512_set1_epi8(0x10)))
             let prod = _mm512_dpbusd_epi32(ld512(s + 192), q, ld512(s))
@@ -179,7 +197,6 @@ public enum PreparedDots {
         static var sidecarPair: Int { q8_0PairBytes }
         @inline(__always) static func pair(_ x0: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: __m512) -> __m512 {
             let x1 = x0 + 34
-            prefetch(x0 + weightPrefetchDistance)
             // w + 128 as unsigned bytes; the −128·Σa term comes in through the accumulator.
             let v = _mm512_mask_broadcast_i64x4(_mm512_castsi256_si512(ld256(x0 + 2)), 0xF0, ld256(x1 + 2))
             let prod = _mm512_dpbusd_epi32(ld512(s + 256), _mm512_xor_si512(v, _mm512_set1_epi8(-128)), ld512(s))
@@ -194,7 +211,6 @@ public enum PreparedDots {
         static var sidecarPair: Int { q8_1PairBytes }
         @inline(__always) static func pair(_ x0: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: __m512) -> __m512 {
             let x1 = x0 + 20
-            prefetch(x0 + weightPrefetchDistance)
             let prod = _mm512_dpbusd_epi32(_mm512_setzero_si512(), nibbles64(x0 + 4, x1 + 4), ld512(s))
             let (d, m) = pairScaleMin(x0, x1)
             let acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), d, acc)
@@ -209,7 +225,6 @@ public enum PreparedDots {
         static var sidecarPair: Int { q8_1PairBytes }
         @inline(__always) static func pair(_ x0: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: __m512) -> __m512 {
             let x1 = x0 + 24
-            prefetch(x0 + weightPrefetchDistance)
             let hbits = UInt64(x0.loadUnaligned(fromByteOffset: 4, as: UInt32.self)) | UInt64(x1.loadUnaligned(fromByteOffset: 4, as: UInt32.self)) << 32
             let q = _mm512_or_si512(nibbles64(x0 + 8, x1 + 8), _mm512_and_si512(_mm512_movm_epi8(hbits), _mm512_set1_epi8(0x10)))
             let prod = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, ld512(s))
@@ -397,13 +412,113 @@ public enum PreparedDots {
         return _mm512_reduce_add_ps(acc) - hsum8(mins)
     }
 
+    // MARK: Q6_K (standard Q8_K activations: no sidecar needed)
+    //
+    // Per 128-value half of a super-block, two registers of 64 codes (0–63): u8 codes × s8 activations with
+    // vpmaddubsw (pairs summed into int16, |·| ≤ 2·63·127), then vpdpwssd against each 16-value group's scale
+    // spread over its eight int16 lanes: the whole super-block's Σ sc·q·y stays an exact int32 vector; the −32
+    // offset comes from the Q8_K block sums (Σ sc_g·bsum_g, also exact). One int → float conversion and one FMA
+    // with d_w·d_a per super-block (ggml's order of operations: integer sums, then the float scales).
+
+    /// The codes and scale patterns of one Q6_K super-block: for half h, a[h] = values 0–63 and b[h] = 64–127.
+    struct Q6KCodes {
+        var a0: __m512i, b0: __m512i, a1: __m512i, b1: __m512i
+        var sa0: __m512i, sb0: __m512i, sa1: __m512i, sb1: __m512i
+        /// The 16 scales as int16 (for the block-sum correction) and d_w.
+        var sc16: __m256i, d: Float
+    }
+
+    static let q6Index: (__m512i, __m512i, __m512i, __m512i) = {
+        func idx(_ g: Int) -> __m512i {
+            var v = [Int16](repeating: 0, count: 32)
+            for i in 0..<32 { v[i] = Int16(g + i / 8) }
+            return v.withUnsafeBytes { _mm512_loadu_si512($0.baseAddress!) }
+        }
+        return (idx(0), idx(4), idx(8), idx(12))
+    }()
+
+    @inline(__always) static func q6KCodes(_ x: UnsafeRawPointer, _ index: (__m512i, __m512i, __m512i, __m512i)) -> Q6KCodes {
+        let low = _mm512_set1_epi8(0x0F), bits45 = _mm512_set1_epi8(0x30)
+        // 16-bit lane shift counts, low 256 bits | high 256 bits: qh bits (0,1 | 2,3) up to 4,5; (4,5 | 6,7) down to 4,5.
+        let upA = _mm512_set_epi64(0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002,
+                                   0x0004_0004_0004_0004, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004)
+        let downB = _mm512_set_epi64(0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0, 0, 0, 0)
+        @inline(__always) func half(_ h: Int) -> (__m512i, __m512i) {
+            let l = ld512(x + 64 * h), qh = _mm512_broadcast_i64x4(ld256(x + 128 + 32 * h))
+            let a = _mm512_or_si512(_mm512_and_si512(l, low), _mm512_and_si512(_mm512_sllv_epi16(qh, upA), bits45))
+            let b = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), low), _mm512_and_si512(_mm512_srlv_epi16(qh, downB), bits45))
+            return (a, b)
+        }
+        let (a0, b0) = half(0), (a1, b1) = half(1)
+        let sc16 = _mm256_cvtepi8_epi16(ld128(x + 192)), sc = _mm512_castsi256_si512(sc16)
+        return Q6KCodes(a0: a0, b0: b0, a1: a1, b1: b1,
+                        sa0: _mm512_permutexvar_epi16(index.0, sc), sb0: _mm512_permutexvar_epi16(index.1, sc),
+                        sa1: _mm512_permutexvar_epi16(index.2, sc), sb1: _mm512_permutexvar_epi16(index.3, sc),
+                        sc16: sc16, d: h16(x, 208))
+    }
+
+    /// acc + (d_w·d_a)·Σ sc·(q − 32)·y over one super-block, y the standard Q8_K block.
+    @inline(__always) static func q6KBlock(_ c: Q6KCodes, _ y: UnsafeRawPointer, _ acc: __m512) -> __m512 {
+        let q = y + 4
+        var isum = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_maddubs_epi16(c.a0, ld512(q)), c.sa0)
+        isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(c.b0, ld512(q + 64)), c.sb0)
+        isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(c.a1, ld512(q + 128)), c.sa1)
+        isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(c.b1, ld512(q + 192)), c.sb1)
+        let corr = _mm256_slli_epi32(_mm256_madd_epi16(ld256(y + 260), c.sc16), 5)
+        isum = _mm512_sub_epi32(isum, _mm512_maskz_mov_epi32(0x00FF, _mm512_castsi256_si512(corr)))
+        let da = y.loadUnaligned(as: Float.self)
+        return _mm512_fmadd_ps(_mm512_set1_ps(c.d * da), _mm512_cvtepi32_ps(isum), acc)
+    }
+
+    public static func dotQ6_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        let index = q6Index
+        var acc = _mm512_setzero_ps()
+        for b in 0..<(k / 256) {
+            let x = w + 210 &* b
+            prefetch(x + weightPrefetchDistance); prefetch(x + weightPrefetchDistance + 64)
+            prefetch(x + weightPrefetchDistance + 128); prefetch(x + weightPrefetchDistance + 192)
+            acc = q6KBlock(q6KCodes(x, index), a + 292 &* b, acc)
+        }
+        return _mm512_reduce_add_ps(acc)
+    }
+
+    /// `dotQ6_K` for four activation rows (row i at a + i·stride; prefill): codes and scales unpacked once.
+    /// out[i·outStride] equals dotQ6_K(w, a + i·stride, k) bit for bit.
+    public static func dot4Q6_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ stride: Int, _ k: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        let index = q6Index
+        var acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps()
+        for b in 0..<(k / 256) {
+            let c = q6KCodes(w + 210 &* b, index), y = a + 292 &* b
+            acc0 = q6KBlock(c, y, acc0); acc1 = q6KBlock(c, y + stride, acc1)
+            acc2 = q6KBlock(c, y + 2 * stride, acc2); acc3 = q6KBlock(c, y + 3 * stride, acc3)
+        }
+        out[0] = _mm512_reduce_add_ps(acc0); out[outStride] = _mm512_reduce_add_ps(acc1)
+        out[2 * outStride] = _mm512_reduce_add_ps(acc2); out[3 * outStride] = _mm512_reduce_add_ps(acc3)
+    }
+
+    /// `dotQ6_K` for four weight rows (row i at w + i·rowBytes; decode). out[i] equals dotQ6_K(w + i·rowBytes, a, k).
+    public static func dot4RowsQ6_K(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
+        let index = q6Index
+        var acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps()
+        let ahead = fourRowPrefetchBase(w, rowBytes)
+        for b in 0..<(k / 256) {
+            let o = 210 &* b, y = a + 292 &* b
+            prefetchSpan(ahead + 4 &* o, 4 * 210)
+            @inline(__always) func row(_ x: UnsafeRawPointer, _ acc: __m512) -> __m512 { q6KBlock(q6KCodes(x, index), y, acc) }
+            acc0 = row(w + o, acc0); acc1 = row(w + rowBytes + o, acc1)
+            acc2 = row(w + 2 * rowBytes + o, acc2); acc3 = row(w + 3 * rowBytes + o, acc3)
+        }
+        out[0] = _mm512_reduce_add_ps(acc0); out[1] = _mm512_reduce_add_ps(acc1)
+        out[2] = _mm512_reduce_add_ps(acc2); out[3] = _mm512_reduce_add_ps(acc3)
+    }
+
     /// Weight type → the four-token prepared dot (prefill), where there is one.
-    public static let table4: [GGMLType: Dot4Kernel] = [.q4_K: .init(dot4Q4_K)]
+    public static let table4: [GGMLType: Dot4Kernel] = [.q4_K: .init(dot4Q4_K), .q6_K: .init(dot4Q6_K)]
 
     /// Weight type → the four-row prepared dot (decode), where there is one.
     public static let tableRows4: [GGMLType: Dot4RowsKernel] = [
         .q4_0: .init(dot4RowsQ4_0), .q5_0: .init(dot4RowsQ5_0), .q8_0: .init(dot4RowsQ8_0),
-        .q4_1: .init(dot4RowsQ4_1), .q5_1: .init(dot4RowsQ5_1),
+        .q4_1: .init(dot4RowsQ4_1), .q5_1: .init(dot4RowsQ5_1), .q6_K: .init(dot4RowsQ6_K),
     ]
 
     public typealias Prepare = @Sendable (UnsafeRawPointer, Int, UnsafeMutableRawPointer) -> Void
@@ -413,7 +528,7 @@ public enum PreparedDots {
         .q4_0: .init(prepare: prepareQ8_0, dot: dotQ4_0), .q5_0: .init(prepare: prepareQ8_0, dot: dotQ5_0),
         .q8_0: .init(prepare: prepareQ8_0, dot: dotQ8_0), .q4_1: .init(prepare: prepareQ8_1, dot: dotQ4_1),
         .q5_1: .init(prepare: prepareQ8_1, dot: dotQ5_1), .q4_K: .init(prepare: prepareQ8_K, dot: dotQ4_K),
-        .q5_K: .init(prepare: prepareQ8_K, dot: dotQ5_K),
+        .q5_K: .init(prepare: prepareQ8_K, dot: dotQ5_K), .q6_K: .init(prepare: prepareQ8_K, dot: dotQ6_K),
     ]
 }
 #endif

@@ -200,6 +200,40 @@ struct FastPathTests {
         }
     }
 
+    @Test("fast activation quantizers write the reference's bytes (random rows, zero blocks, ties of the largest magnitude)",
+          arguments: [GGMLType.q8_0, .q8_1, .q8_K])
+    func activationQuantizers(_ format: GGMLType) throws {
+        var rng = SeededRandom(seed: 0xAC7 &+ UInt64(format.rawValue))
+        let k = 256 * 7
+        var rows: [[Float]] = []
+        for scale in [Float(1), 1e-3, 300] { rows.append((0..<k).map { _ in rng.normal() * scale }) }
+        // A zero block, a block whose largest magnitude appears as −m before +m, values on rounding ties.
+        var special = (0..<k).map { _ in rng.normal() }
+        for j in 0..<256 { special[j] = 0 }
+        special[300] = -4; special[301] = 4; special[700] = 4; special[701] = -4
+        for j in 1024..<1280 { special[j] = Float(j % 9) - 4 }
+        rows.append(special)
+        let reference = Matmul.activationQuantizer(format)
+        let bytes = format.byteCount(elements: k)!
+        var tested = 0
+        for level in isaLevels {
+            for type in QuantTraits.weightTypes {
+                guard let kern = QuantTraits.kernels(type, level: level), kern.activation == format, let fast = kern.fastActivationQuantizer else { continue }
+                tested += 1
+                for (i, x) in rows.enumerated() {
+                    var want = [UInt8](repeating: 0xEE, count: bytes), got = [UInt8](repeating: 0x11, count: bytes)
+                    x.withUnsafeBufferPointer { xp in
+                        want.withUnsafeMutableBytes { reference(xp.baseAddress!, $0.baseAddress!, k) }
+                        got.withUnsafeMutableBytes { fast.call(xp.baseAddress!, $0.baseAddress!, k) }
+                    }
+                    #expect(got == want, "\(format.name) row \(i) via \(type.name) at \(level)")
+                }
+                break
+            }
+        }
+        #expect(tested > 0 || !isaLevels.contains(.avx512), "\(format.name) has a fast quantizer on AVX-512")
+    }
+
     @Test("the AVX2 and AVX-512 tables accelerate the hot types")
     func coverage() {
         for level in isaLevels where level != .reference {
