@@ -313,30 +313,55 @@ public enum PreparedDots {
         return (h.lowHalf + h.highHalf).sum()
     }
 
-    public static func dotQ4_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
-        let nb = k / 256, side = a + sidecarOffset(nb * 292)
-        var acc = _mm512_setzero_ps()
-        var mins = _mm256_setzero_ps()
-        let low = _mm512_set1_epi8(0x0F)
+    /// The lane patterns spreading a super-block's 8 sub-block scales over the sidecar's slot order (0,2 | 1,3 | 4,6 | 5,7).
+    struct KSlots {
         let i02 = _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0), i13 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)
         let i46 = _mm512_set_epi32(6, 6, 6, 6, 6, 6, 6, 6, 4, 4, 4, 4, 4, 4, 4, 4), i57 = _mm512_set_epi32(7, 7, 7, 7, 7, 7, 7, 7, 5, 5, 5, 5, 5, 5, 5, 5)
+    }
+
+    /// One Q4_K super-block at x against its prepared Q8_K record at s: acc += (d_a·d)·Σ sc·q·y, mins += the min term.
+    @inline(__always) static func q4KBlock(_ x: UnsafeRawPointer, _ s: UnsafeRawPointer, _ k: KSlots, _ acc: inout __m512, _ mins: inout __m256) {
+        let low = _mm512_set1_epi8(0x0F)
+        let (sc, mn) = kScalesMins(x + 4)
+        let scf = _mm512_castps256_ps512(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(Int64(bitPattern: sc)))))
+        let v0 = ld512(x + 16), v1 = ld512(x + 80)
+        let p0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v0, low), ld512(s))
+        let p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(_mm512_srli_epi16(v0, 4), low), ld512(s + 64))
+        let p2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v1, low), ld512(s + 128))
+        let p3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(_mm512_srli_epi16(v1, 4), low), ld512(s + 192))
+        let sb = scaledSum(p0, _mm512_permutexvar_ps(k.i02, scf), p1, _mm512_permutexvar_ps(k.i13, scf),
+                           p2, _mm512_permutexvar_ps(k.i46, scf), p3, _mm512_permutexvar_ps(k.i57, scf))
+        let da = s.loadUnaligned(fromByteOffset: 256, as: Float.self)
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(da * h16(x, 0)), sb, acc)
+        mins = minTerm(mins, da * h16(x, 2), minsF(mn), s + 260)
+    }
+
+    public static func dotQ4_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        let nb = k / 256, side = a + sidecarOffset(nb * 292), slots = KSlots()
+        var acc = _mm512_setzero_ps()
+        var mins = _mm256_setzero_ps()
         for b in 0..<nb {
-            let x = w + 144 * b, s = side + q8_KBlockBytes * b
+            let x = w + 144 &* b
             prefetch(x + weightPrefetchDistance); prefetch(x + weightPrefetchDistance + 64); prefetch(x + weightPrefetchDistance + 128)
-            let (sc, mn) = kScalesMins(x + 4)
-            let scf = _mm512_castps256_ps512(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(Int64(bitPattern: sc)))))
-            let v0 = ld512(x + 16), v1 = ld512(x + 80)
-            let p0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v0, low), ld512(s))
-            let p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(_mm512_srli_epi16(v0, 4), low), ld512(s + 64))
-            let p2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v1, low), ld512(s + 128))
-            let p3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(_mm512_srli_epi16(v1, 4), low), ld512(s + 192))
-            let sb = scaledSum(p0, _mm512_permutexvar_ps(i02, scf), p1, _mm512_permutexvar_ps(i13, scf),
-                               p2, _mm512_permutexvar_ps(i46, scf), p3, _mm512_permutexvar_ps(i57, scf))
-            let da = s.loadUnaligned(fromByteOffset: 256, as: Float.self)
-            acc = _mm512_fmadd_ps(_mm512_set1_ps(da * h16(x, 0)), sb, acc)
-            mins = minTerm(mins, da * h16(x, 2), minsF(mn), s + 260)
+            q4KBlock(x, side + q8_KBlockBytes &* b, slots, &acc, &mins)
         }
         return _mm512_reduce_add_ps(acc) - hsum8(mins)
+    }
+
+    /// `dotQ4_K` for four weight rows (row i at w + i·rowBytes; decode). out[i] equals dotQ4_K(w + i·rowBytes, a, k).
+    public static func dot4RowsQ4_K(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
+        let nb = k / 256, side = a + sidecarOffset(nb * 292), slots = KSlots()
+        var acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps()
+        var mins0 = _mm256_setzero_ps(), mins1 = _mm256_setzero_ps(), mins2 = _mm256_setzero_ps(), mins3 = _mm256_setzero_ps()
+        let ahead = fourRowPrefetchBase(w, rowBytes)
+        for b in 0..<nb {
+            let o = 144 &* b, s = side + q8_KBlockBytes &* b
+            prefetchSpan(ahead + 4 &* o, 4 * 144)
+            q4KBlock(w + o, s, slots, &acc0, &mins0); q4KBlock(w + rowBytes + o, s, slots, &acc1, &mins1)
+            q4KBlock(w + 2 * rowBytes + o, s, slots, &acc2, &mins2); q4KBlock(w + 3 * rowBytes + o, s, slots, &acc3, &mins3)
+        }
+        out[0] = _mm512_reduce_add_ps(acc0) - hsum8(mins0); out[1] = _mm512_reduce_add_ps(acc1) - hsum8(mins1)
+        out[2] = _mm512_reduce_add_ps(acc2) - hsum8(mins2); out[3] = _mm512_reduce_add_ps(acc3) - hsum8(mins3)
     }
 
     /// `dotQ4_K` for four activation rows at once (row i at a + i·stride): each super-block's codes, scales and
@@ -518,7 +543,7 @@ public enum PreparedDots {
     /// Weight type → the four-row prepared dot (decode), where there is one.
     public static let tableRows4: [GGMLType: Dot4RowsKernel] = [
         .q4_0: .init(dot4RowsQ4_0), .q5_0: .init(dot4RowsQ5_0), .q8_0: .init(dot4RowsQ8_0),
-        .q4_1: .init(dot4RowsQ4_1), .q5_1: .init(dot4RowsQ5_1), .q6_K: .init(dot4RowsQ6_K),
+        .q4_1: .init(dot4RowsQ4_1), .q5_1: .init(dot4RowsQ5_1), .q4_K: .init(dot4RowsQ4_K), .q6_K: .init(dot4RowsQ6_K),
     ]
 
     public typealias Prepare = @Sendable (UnsafeRawPointer, Int, UnsafeMutableRawPointer) -> Void
