@@ -307,12 +307,12 @@ public final class Executor: @unchecked Sendable {
             }
         case .store, .addResidual:
             let residual = residualInput(l)
-            forEachPartRange(l, th, n) { pi, part, rows in
-                let dot = dots[pi].call, width = part.weight.rows
+            forEachPartRange(l, th, n) { pi, width, rows in
+                let dot = dots[pi].call
                 if let residual {
                     for row in rows { for t in 0..<r { out[t * width + row] = residual[t * width + row] + dot(row, t, tmp) } }
                 } else {
-                    let y = f(part.y)
+                    let y = f(l.parts[pi].y)
                     for row in rows { for t in 0..<r { y[t * width + row] = dot(row, t, tmp) } }
                 }
             }
@@ -326,17 +326,20 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// Thread `th` of `n`'s share of a multi-part linear's output rows (the parts' rows side by side, split evenly):
-    /// body(part index, part, the part's own rows in that share) for each part the share touches.
+    /// body(part index, the part's width, the part's own rows in that share) for each part the share touches.
+    /// (Indices and fields only: copying a `Part` retained its kernels' closures, and with every thread retaining
+    /// the same objects the reference counts bounced between cores.)
     @inline(__always)
-    func forEachPartRange(_ l: LinearStep, _ th: Int, _ n: Int, _ body: (Int, LinearStep.Part, Range<Int>) -> Void) {
-        let total = l.parts.reduce(0) { $0 + $1.weight.rows }
+    func forEachPartRange(_ l: LinearStep, _ th: Int, _ n: Int, _ body: (Int, Int, Range<Int>) -> Void) {
+        var total = 0
+        for pi in l.parts.indices { total += l.parts[pi].weight.rows }
         let mine = ThreadPool.partition(total, part: th, of: n)
         var partStart = 0
-        for (pi, part) in l.parts.enumerated() {
-            let width = part.weight.rows
+        for pi in l.parts.indices {
+            let width = l.parts[pi].weight.rows
             let lo = max(mine.lowerBound, partStart) - partStart, hi = min(mine.upperBound, partStart + width) - partStart
             partStart += width
-            if lo < hi { body(pi, part, lo..<hi) }
+            if lo < hi { body(pi, width, lo..<hi) }
         }
     }
 
@@ -366,9 +369,9 @@ public final class Executor: @unchecked Sendable {
             }
         case .store, .addResidual:
             let residual = residualInput(l)
-            forEachPartRange(l, th, n) { pi, part, rows in
-                let dot4 = d4[pi].call, dot1 = one[pi].call, width = part.weight.rows
-                let y = residual == nil ? f(part.y) : out
+            forEachPartRange(l, th, n) { pi, width, rows in
+                let dot4 = d4[pi].call, dot1 = one[pi].call
+                let y = residual == nil ? f(l.parts[pi].y) : out
                 for r0 in stride(from: rows.lowerBound, to: rows.upperBound, by: 16) {
                     let r1 = min(r0 + 16, rows.upperBound)
                     for grp in 0..<groups {
@@ -412,7 +415,7 @@ public final class Executor: @unchecked Sendable {
             while row < mine.upperBound { out[row] = glu(gate1(row, 0, tmp), up1(row, 0, tmp), gelu); row += 1 }
         case .store, .addResidual:
             let residual = residualInput(l)
-            forEachPartRange(l, th, n) { pi, part, rows in
+            forEachPartRange(l, th, n) { pi, _, rows in
                 let dot1 = one[pi].call
                 var row = rows.lowerBound
                 if let residual {
@@ -425,7 +428,7 @@ public final class Executor: @unchecked Sendable {
                     }
                     while row < rows.upperBound { out[row] = residual[row] + dot1(row, 0, tmp); row += 1 }
                 } else {
-                    let y = f(part.y)
+                    let y = f(l.parts[pi].y)
                     if let dot4 = d4[pi]?.call { while row + 4 <= rows.upperBound { dot4(row, y + row); row += 4 } }
                     while row < rows.upperBound { y[row] = dot1(row, 0, tmp); row += 1 }
                 }
