@@ -41,7 +41,27 @@ typedef struct {
     uint8_t rows[16];
 } __attribute__((packed)) tile_config;
 
-__attribute__((target("amx-tile,amx-bf16")))
+// r[i][e] → r[e][i] for a 16×16 matrix of 32-bit lanes held in 16 registers: four butterfly stages, each swapping
+// the off-diagonal b×b blocks of row pairs (i, i + b) with two-source permutes.
+__attribute__((target("avx512f")))
+static inline void transpose16(__m512i r[16]) {
+    for (int b = 8; b >= 1; b >>= 1) {
+        int lo[16], hi[16];
+        for (int e = 0; e < 16; e++) {
+            lo[e] = (e & b) ? 16 + e - b : e;
+            hi[e] = (e & b) ? 16 + e : e + b;
+        }
+        __m512i ilo = _mm512_loadu_si512(lo), ihi = _mm512_loadu_si512(hi);
+        for (int i = 0; i < 16; i++) {
+            if (i & b) continue;
+            __m512i a = r[i], c = r[i + b];
+            r[i] = _mm512_permutex2var_epi32(a, ilo, c);
+            r[i + b] = _mm512_permutex2var_epi32(a, ihi, c);
+        }
+    }
+}
+
+__attribute__((target("amx-tile,amx-bf16,avx512f")))
 void ske_amx_bf16_block(const uint16_t *w, const uint16_t *x, int tokenBlocks, int chunks,
                         float *y, int ldy, int rows, int tokens, int accumulate) {
     tile_config cfg;
@@ -59,10 +79,17 @@ void ske_amx_bf16_block(const uint16_t *w, const uint16_t *x, int tokenBlocks, i
             _tile_dpbf16ps(0, 1, 2);
         }
         _tile_stored(0, tile, 64);
+        // The tile is [weight row][token]; Y is [token][row]: transpose in registers, store each token's rows.
+        __m512i r[16];
+        for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_si512(tile + i * 16);
+        transpose16(r);
         int n = tokens - tb * 16 < 16 ? tokens - tb * 16 : 16;
+        __mmask16 m = (__mmask16)((1u << rows) - 1);
         for (int j = 0; j < n; j++) {
             float *yr = y + (size_t)(tb * 16 + j) * ldy;
-            for (int i = 0; i < rows; i++) yr[i] = (accumulate ? yr[i] : 0.0f) + tile[i * 16 + j];
+            __m512 v = _mm512_castsi512_ps(r[j]);
+            if (accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, yr), v);
+            _mm512_mask_storeu_ps(yr, m, v);
         }
     }
     _tile_release();

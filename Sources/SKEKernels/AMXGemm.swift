@@ -11,6 +11,9 @@
 // Requires K % 32 == 0 (callers fall back to SGEMM otherwise).
 import SKECore
 import CSKEAMX
+#if arch(x86_64)
+import SKEKernelsAVX512
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,7 +33,8 @@ public enum AMXGemm {
     }
 
     /// Up to 16 tokens' rows (k values each) → the tile product's second operand, per 32-value chunk: 16 rows of
-    /// value pairs × 16 tokens × 2 bf16 (round to nearest even; missing tokens are zero).
+    /// value pairs × 16 tokens × 2 bf16 (round to nearest even; missing tokens are zero). The plain version; `gemm`
+    /// uses SKEKernelsAVX512's BF16Packing where it can.
     static func packTokens(_ x: UnsafePointer<Float>, _ count: Int, _ k: Int, _ out: UnsafeMutablePointer<UInt16>) {
         for c in 0..<(k / 32) {
             let o = out + c * 512
@@ -44,6 +48,14 @@ public enum AMXGemm {
         }
     }
 
+    /// `packTokens` with 512-bit registers (bit-identical; a test compares them): AMX CPUs have AVX-512.
+    static let fastPackTokens: @Sendable (UnsafePointer<Float>, Int, Int, UnsafeMutablePointer<UInt16>) -> Void = {
+#if arch(x86_64)
+        if CPUFeatures.host.bestISALevel == .avx512 { return BF16Packing.packTokens }
+#endif
+        return packTokens
+    }()
+
     public static func gemm(tokens t: Int, n: Int, k: Int, x: UnsafePointer<Float>, rows: Sgemm.RowLoader,
                             y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool,
                             workspace: UnsafeMutableRawPointer, pool: ThreadPool) {
@@ -51,7 +63,7 @@ public enum AMXGemm {
         let chunks = k / 32, tokenBlocks = (t + 15) / 16
         let xp = workspace.assumingMemoryBound(to: UInt16.self)
         pool.parallelFor(tokenBlocks) { blocks in
-            for tb in blocks { packTokens(x + tb * 16 * k, min(16, t - tb * 16), k, xp + tb * chunks * 512) }
+            for tb in blocks { fastPackTokens(x + tb * 16 * k, min(16, t - tb * 16), k, xp + tb * chunks * 512) }
         }
         let base = workspace + packedTokensBytes(t, k), weightBlocks = (n + 15) / 16
         pool.run { th, threads in

@@ -143,4 +143,23 @@ struct AMXGemmTests {
             }
         }
     }
+
+    /// The 512-bit token packing writes the plain packing's bits: every token count 0…16, values across magnitudes,
+    /// rounding ties, infinities and NaNs.
+    @Test("token packing: the 512-bit version equals the plain one bit for bit")
+    func packTokens() throws {
+        let k = 96
+        var rng = SeededRandom(seed: 31337)
+        var x = (0..<(16 * k)).map { i in rng.normal() * Float(1 << (i % 24)) }
+        x[5] = .infinity; x[6] = -.infinity; x[7] = .nan; x[8] = Float(bitPattern: 0x7fa0_0001)
+        x[9] = Float(bitPattern: 0x3f80_8000); x[10] = Float(bitPattern: 0x3f81_8000); x[11] = -0.0; x[12] = .leastNonzeroMagnitude
+        for count in 0...16 {
+            var want = [UInt16](repeating: 0xAAAA, count: k / 32 * 512), got = [UInt16](repeating: 0x5555, count: k / 32 * 512)
+            x.withUnsafeBufferPointer { xp in
+                AMXGemm.packTokens(xp.baseAddress!, count, k, &want)
+                AMXGemm.fastPackTokens(xp.baseAddress!, count, k, &got)
+            }
+            #expect(got == want, "\(count) tokens")
+        }
+    }
 }
