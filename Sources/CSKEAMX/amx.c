@@ -1,5 +1,5 @@
-// AMX-BF16 kernels: see include/CSKEAMX.h. Tile registers: tmm0 = 16×16 f32 accumulator, tmm1 = 16 weight rows ×
-// 32 bf16, tmm2 = 16 value pairs × 16 tokens × 2 bf16. One TDPBF16PS = 16·16·32 multiply-adds.
+// AMX-BF16 kernels: see include/CSKEAMX.h. Tile registers: tmm0/tmm3 = 16×16 f32 accumulators, tmm1 = 16 weight
+// rows × 32 bf16, tmm2/tmm4 = 16 value pairs × 16 tokens × 2 bf16. One TDPBF16PS = 16·16·32 multiply-adds.
 #include "CSKEAMX.h"
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -61,16 +61,53 @@ static inline void transpose16(__m512i r[16]) {
     }
 }
 
+// Tile 0 (rows × 16 tokens of f32) → Y[token][row] for the block's first `n` tokens (see ske_amx_bf16_block).
+__attribute__((target("avx512f")))
+static inline void store_tile(const float *tile, float *y, int ldy, int rows, int n, int accumulate) {
+    // The tile is [weight row][token]; Y is [token][row]: transpose in registers, store each token's rows.
+    __m512i r[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_si512(tile + i * 16);
+    transpose16(r);
+    __mmask16 m = (__mmask16)((1u << rows) - 1);
+    for (int j = 0; j < n; j++) {
+        float *yr = y + (size_t)j * ldy;
+        __m512 v = _mm512_castsi512_ps(r[j]);
+        if (accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, yr), v);
+        _mm512_mask_storeu_ps(yr, m, v);
+    }
+}
+
+// Token blocks are taken two at a time (tiles 0 and 3 accumulate, 2 and 4 hold their tokens) so each weight tile
+// loaded serves two products; an odd last block runs alone.
 __attribute__((target("amx-tile,amx-bf16,avx512f")))
 void ske_amx_bf16_block(const uint16_t *w, const uint16_t *x, int tokenBlocks, int chunks,
                         float *y, int ldy, int rows, int tokens, int accumulate) {
     tile_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.palette = 1;
-    for (int t = 0; t < 3; t++) { cfg.rows[t] = 16; cfg.colsb[t] = 64; }
+    for (int t = 0; t < 5; t++) { cfg.rows[t] = 16; cfg.colsb[t] = 64; }
     _tile_loadconfig(&cfg);
     float tile[16 * 16];
-    for (int tb = 0; tb < tokenBlocks; tb++) {
+    int tb = 0;
+    for (; tb + 2 <= tokenBlocks; tb += 2) {
+        _tile_zero(0);
+        _tile_zero(3);
+        const uint16_t *x0 = x + (size_t)tb * chunks * 512, *x1 = x0 + (size_t)chunks * 512;
+        for (int c = 0; c < chunks; c++) {
+            _tile_loadd(1, w + (size_t)c * 512, 64);
+            _tile_loadd(2, x0 + (size_t)c * 512, 64);
+            _tile_loadd(4, x1 + (size_t)c * 512, 64);
+            _tile_dpbf16ps(0, 1, 2);
+            _tile_dpbf16ps(3, 1, 4);
+        }
+        int n0 = tokens - tb * 16 < 16 ? tokens - tb * 16 : 16;
+        int n1 = tokens - (tb + 1) * 16 < 16 ? tokens - (tb + 1) * 16 : 16;
+        _tile_stored(0, tile, 64);
+        store_tile(tile, y + (size_t)tb * 16 * ldy, ldy, rows, n0, accumulate);
+        _tile_stored(3, tile, 64);
+        store_tile(tile, y + (size_t)(tb + 1) * 16 * ldy, ldy, rows, n1, accumulate);
+    }
+    if (tb < tokenBlocks) {
         _tile_zero(0);
         const uint16_t *xb = x + (size_t)tb * chunks * 512;
         for (int c = 0; c < chunks; c++) {
@@ -79,18 +116,7 @@ void ske_amx_bf16_block(const uint16_t *w, const uint16_t *x, int tokenBlocks, i
             _tile_dpbf16ps(0, 1, 2);
         }
         _tile_stored(0, tile, 64);
-        // The tile is [weight row][token]; Y is [token][row]: transpose in registers, store each token's rows.
-        __m512i r[16];
-        for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_si512(tile + i * 16);
-        transpose16(r);
-        int n = tokens - tb * 16 < 16 ? tokens - tb * 16 : 16;
-        __mmask16 m = (__mmask16)((1u << rows) - 1);
-        for (int j = 0; j < n; j++) {
-            float *yr = y + (size_t)(tb * 16 + j) * ldy;
-            __m512 v = _mm512_castsi512_ps(r[j]);
-            if (accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, yr), v);
-            _mm512_mask_storeu_ps(yr, m, v);
-        }
+        store_tile(tile, y + (size_t)tb * 16 * ldy, ldy, rows, tokens - tb * 16, accumulate);
     }
     _tile_release();
 }
