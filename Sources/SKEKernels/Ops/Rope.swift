@@ -30,19 +30,26 @@ public enum Rope {
     ) {
         let dims = p.dims, half = dims / 2
         let thetaScale = F.pow(F(p.base), -2 / F(dims))
-        for ti in 0..<t {
-            for hi in 0..<h {
-                let xo = x + (ti * h + hi) * hs, yo = y + (ti * h + hi) * hs
+        // The angles depend on the token only: cos/sin once per token, shared by its heads.
+        withUnsafeTemporaryAllocation(of: F.self, capacity: 2 * Swift.max(half, 1)) { cs in
+            let cosines = cs.baseAddress!, sines = cosines + half
+            for ti in 0..<t {
                 var theta = F(positions[ti]) * F(p.freqScale)
                 for i in 0..<half {
-                    let c = F.cos(theta), s = F.sin(theta) * sign
-                    let (a, b) = p.layout == .normal ? (2 * i, 2 * i + 1) : (i, i + half)
-                    let x0 = xo[a], x1 = xo[b]
-                    yo[a] = x0 * c - x1 * s
-                    yo[b] = x0 * s + x1 * c
+                    cosines[i] = F.cos(theta); sines[i] = F.sin(theta) * sign
                     theta *= thetaScale
                 }
-                if dims < hs && xo != UnsafePointer(yo) { for j in dims..<hs { yo[j] = xo[j] } }
+                for hi in 0..<h {
+                    let xo = x + (ti * h + hi) * hs, yo = y + (ti * h + hi) * hs
+                    for i in 0..<half {
+                        let c = cosines[i], s = sines[i]
+                        let (a, b) = p.layout == .normal ? (2 * i, 2 * i + 1) : (i, i + half)
+                        let x0 = xo[a], x1 = xo[b]
+                        yo[a] = x0 * c - x1 * s
+                        yo[b] = x0 * s + x1 * c
+                    }
+                    if dims < hs && xo != UnsafePointer(yo) { for j in dims..<hs { yo[j] = xo[j] } }
+                }
             }
         }
     }
