@@ -56,15 +56,32 @@ public enum AMXGemm {
         return packTokens
     }()
 
+    /// Y[T, N] (+)= X[T, K]·W[N, K]ᵀ: packs X's tokens, then `multiply`.
     public static func gemm(tokens t: Int, n: Int, k: Int, x: UnsafePointer<Float>, rows: Sgemm.RowLoader,
                             y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool,
                             workspace: UnsafeMutableRawPointer, pool: ThreadPool) {
+        pack(tokens: t, k: k, x: x, workspace: workspace, pool: pool)
+        multiply(tokens: t, n: n, k: k, rows: rows, y: y, ldy: ldy, accumulate: accumulate, workspace: workspace, pool: pool)
+    }
+
+    /// Packs X[T, K]'s tokens into the workspace, where `multiply` reads them: once per X, however many weight
+    /// matrices (or panels of one) it then meets.
+    public static func pack(tokens t: Int, k: Int, x: UnsafePointer<Float>, workspace: UnsafeMutableRawPointer, pool: ThreadPool) {
         precondition(k % 32 == 0, "AMXGemm needs K % 32 == 0")
         let chunks = k / 32, tokenBlocks = (t + 15) / 16
         let xp = workspace.assumingMemoryBound(to: UInt16.self)
         pool.parallelFor(tokenBlocks) { blocks in
             for tb in blocks { fastPackTokens(x + tb * 16 * k, min(16, t - tb * 16), k, xp + tb * chunks * 512) }
         }
+    }
+
+    /// Y[T, N] (+)= X·Wᵀ with X as the last `pack` (same T and K) left it in the workspace.
+    public static func multiply(tokens t: Int, n: Int, k: Int, rows: Sgemm.RowLoader,
+                                y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool,
+                                workspace: UnsafeMutableRawPointer, pool: ThreadPool) {
+        precondition(k % 32 == 0, "AMXGemm needs K % 32 == 0")
+        let chunks = k / 32, tokenBlocks = (t + 15) / 16
+        let xp = workspace.assumingMemoryBound(to: UInt16.self)
         let base = workspace + packedTokensBytes(t, k), weightBlocks = (n + 15) / 16
         pool.run { th, threads in
             let mine = base + th * perThreadBytes(k)

@@ -439,10 +439,11 @@ public final class Executor: @unchecked Sendable {
     /// Y[R, N] = X[R, K]·Wᵀ for a tall batch: the packed SGEMM with W's rows dequantized piece by piece while it
     /// packs them (each weight block is read once per batch, not once per token, and no f32 copy of W is made).
     /// Y[R, N] (+)= X·Wᵀ on AMX tiles when enabled and K allows, else the packed SGEMM.
+    /// With AMX, X must have been packed (`AMXGemm.pack`, see linearSgemm: once per step, not once per panel or part).
     func gemmRows(_ r: Int, _ n: Int, _ k: Int, _ x: UnsafePointer<Float>, _ rows: Sgemm.RowLoader,
                   _ y: UnsafeMutablePointer<Float>, _ ldy: Int, accumulate: Bool) {
         if let amx = amxWorkspace, k % 32 == 0 {
-            AMXGemm.gemm(tokens: r, n: n, k: k, x: x, rows: rows, y: y, ldy: ldy, accumulate: accumulate, workspace: amx, pool: pool)
+            AMXGemm.multiply(tokens: r, n: n, k: k, rows: rows, y: y, ldy: ldy, accumulate: accumulate, workspace: amx, pool: pool)
         } else {
             Sgemm.gemm(m: r, n: n, k: k, a: Sgemm.Operand(x, rowStride: k, colStride: 1), rows: rows, c: y, ldc: ldy,
                        accumulate: accumulate, workspace: sgemmWorkspace, pool: pool, level: plan.level)
@@ -454,6 +455,7 @@ public final class Executor: @unchecked Sendable {
         let x = UnsafePointer(f(l.normalized ?? l.x))
         let out = f(l.out)
         let loaders = rowLoaders[index]
+        if let amx = amxWorkspace, k % 32 == 0 { AMXGemm.pack(tokens: r, k: k, x: x, workspace: amx, pool: pool) }
         switch l.finish {
         case .glu(let gelu):
             let width = l.parts[0].weight.rows
