@@ -65,7 +65,7 @@ let package = Package(
             ],
             swiftSettings: baselineCPU),
         .testTarget(
-            name: "SKEKernelsTests", dependencies: ["SKECore", "SKEKernels"],
+            name: "SKEKernelsTests", dependencies: ["SKECore", "SKEKernels", "SKEKernelsAVX512"],
             resources: [.copy("Fixtures")], swiftSettings: baselineCPU),
         .testTarget(
             name: "SKETokenizerTests", dependencies: ["SKETokenizer", "SKEFormats", "SKECore"],

@@ -16,22 +16,10 @@ public enum BF16Packing {
         return _mm512_mask_blend_epi32(nan, rounded, quiet)
     }
 
-    /// The two-source permutes of the four butterfly stages (b = 8, 4, 2, 1) of a 16×16 dword transpose: stage b
-    /// swaps the off-diagonal b×b blocks of row pairs (i, i + b).
-    static let stageIndices: [(__m512i, __m512i)] = [8, 4, 2, 1].map { b in
-        var lo = [Int32](repeating: 0, count: 16), hi = lo
-        for e in 0..<16 {
-            lo[e] = Int32(e & b != 0 ? 16 + e - b : e)
-            hi[e] = Int32(e & b != 0 ? 16 + e : e + b)
-        }
-        return (lo.withUnsafeBytes { _mm512_loadu_si512($0.baseAddress!) }, hi.withUnsafeBytes { _mm512_loadu_si512($0.baseAddress!) })
-    }
-
     /// Tokens x[j·k ..< j·k + k] for j < count (count ≤ 16; the others are zero) → out (k/32 chunks of 512 bf16).
     public static func packTokens(_ x: UnsafePointer<Float>, _ count: Int, _ k: Int, _ out: UnsafeMutablePointer<UInt16>) {
         // packus leaves the pairs of a row in the order 0,1,8,9,2,3,10,11,…: this puts pair p back at dword p.
         let order = _mm512_set_epi32(15, 14, 11, 10, 7, 6, 3, 2, 13, 12, 9, 8, 5, 4, 1, 0)
-        let stages = stageIndices
         withUnsafeTemporaryAllocation(of: __m512i.self, capacity: 16) { buffer in
             let r = buffer.baseAddress!
             for c in 0..<(k / 32) {
@@ -44,24 +32,24 @@ public enum BF16Packing {
                         r[j] = _mm512_setzero_si512()
                     }
                 }
-                transpose16(r, stages)
+                transpose16(r)
                 let o = UnsafeMutableRawPointer(out + c * 512)
                 for p in 0..<16 { _mm512_storeu_si512(o + 64 * p, r[p]) }
             }
         }
     }
 
-    /// r[i][e] → r[e][i] for 16 registers of 16 dwords.
-    @inline(__always) static func transpose16(_ r: UnsafeMutablePointer<__m512i>, _ stages: [(__m512i, __m512i)]) {
-        var b = 8, s = 0
+    /// r[i][e] → r[e][i] for 16 registers of 16 dwords (the butterfly stages of SIMDOps.sums16).
+    @inline(__always) static func transpose16(_ r: UnsafeMutablePointer<__m512i>) {
+        var b = 8
         while b >= 1 {
-            let (ilo, ihi) = stages[s]
+            let (ilo, ihi) = SIMDOps.butterfly(Int32(b))
             for i in 0..<16 where i & b == 0 {
                 let a = r[i], c = r[i + b]
                 r[i] = _mm512_permutex2var_epi32(a, ilo, c)
                 r[i + b] = _mm512_permutex2var_epi32(a, ihi, c)
             }
-            b >>= 1; s += 1
+            b >>= 1
         }
     }
 }

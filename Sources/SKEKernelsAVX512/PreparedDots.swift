@@ -453,14 +453,14 @@ public enum PreparedDots {
         var sc16: __m256i, d: Float
     }
 
-    static let q6Index: (__m512i, __m512i, __m512i, __m512i) = {
-        func idx(_ g: Int) -> __m512i {
-            var v = [Int16](repeating: 0, count: 32)
-            for i in 0..<32 { v[i] = Int16(g + i / 8) }
-            return v.withUnsafeBytes { _mm512_loadu_si512($0.baseAddress!) }
-        }
+    /// vpermw indices spreading scales g…g+3 over eight int16 lanes each (constants; a lazily built global table
+    /// would allocate on first use, possibly inside a decode step).
+    @inline(__always) static func q6Index() -> (__m512i, __m512i, __m512i, __m512i) {
+        let lane = SIMD32<Int16>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31) &>> 3
+        func idx(_ g: Int16) -> __m512i { unsafeBitCast(lane &+ g, to: __m512i.self) }
         return (idx(0), idx(4), idx(8), idx(12))
-    }()
+    }
 
     @inline(__always) static func q6KCodes(_ x: UnsafeRawPointer, _ index: (__m512i, __m512i, __m512i, __m512i)) -> Q6KCodes {
         let low = _mm512_set1_epi8(0x0F), bits45 = _mm512_set1_epi8(0x30)
@@ -496,7 +496,7 @@ public enum PreparedDots {
     }
 
     public static func dotQ6_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
-        let index = q6Index
+        let index = q6Index()
         var acc = _mm512_setzero_ps()
         for b in 0..<(k / 256) {
             let x = w + 210 &* b
@@ -510,7 +510,7 @@ public enum PreparedDots {
     /// `dotQ6_K` for four activation rows (row i at a + i·stride; prefill): codes and scales unpacked once.
     /// out[i·outStride] equals dotQ6_K(w, a + i·stride, k) bit for bit.
     public static func dot4Q6_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ stride: Int, _ k: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
-        let index = q6Index
+        let index = q6Index()
         var acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps()
         for b in 0..<(k / 256) {
             let c = q6KCodes(w + 210 &* b, index), y = a + 292 &* b
@@ -523,7 +523,7 @@ public enum PreparedDots {
 
     /// `dotQ6_K` for four weight rows (row i at w + i·rowBytes; decode). out[i] equals dotQ6_K(w + i·rowBytes, a, k).
     public static func dot4RowsQ6_K(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
-        let index = q6Index
+        let index = q6Index()
         var acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps()
         let ahead = fourRowPrefetchBase(w, rowBytes)
         for b in 0..<(k / 256) {

@@ -69,30 +69,30 @@ public enum SIMDOps {
     }
 
 #if SKE_VNNI
-    static let transposeStages: [(SIMD16<Int32>, SIMD16<Int32>)] = [8, 4, 2, 1].map { b in
-        var lo = SIMD16<Int32>(), hi = SIMD16<Int32>()
-        for e in 0..<16 {
-            lo[e] = Int32(e & b != 0 ? 16 + e - b : e)
-            hi[e] = Int32(e & b != 0 ? 16 + e : e + b)
-        }
-        return (lo, hi)
+    /// The two-source permute indices of butterfly stage b of a 16×16 transpose (swap the off-diagonal b×b blocks of
+    /// rows i and i + b). Vector arithmetic on constants, no table: a lazily built global would allocate on first use,
+    /// which may fall inside a decode step.
+    @inline(__always)
+    static func butterfly(_ b: Int32) -> (lo: __m512i, hi: __m512i) {
+        let e = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        let upper = (e & b) .!= 0
+        let lo = e.replacing(with: e &+ (16 - b), where: upper), hi = (e &+ b).replacing(with: e &+ 16, where: upper)
+        return (unsafeBitCast(lo, to: __m512i.self), unsafeBitCast(hi, to: __m512i.self))
     }
 
     /// Lane p of the result = v[p].sum() for p in 0..<16, bit for bit (SIMD.sum() adds lanes 0…15 in order): a 16×16
     /// transpose in four butterfly stages, then the lanes added in order as whole vectors. Overwrites v.
     @inline(__always)
     static func sums16(_ v: UnsafeMutablePointer<Vec>) -> Vec {
-        let stages = transposeStages
-        var b = 8, st = 0
+        var b = 8
         while b >= 1 {
-            let (lo, hi) = stages[st]
-            let ilo = unsafeBitCast(lo, to: __m512i.self), ihi = unsafeBitCast(hi, to: __m512i.self)
+            let (ilo, ihi) = butterfly(Int32(b))
             for i in 0..<16 where i & b == 0 {
                 let x = v[i], y = v[i + b]
                 v[i] = _mm512_permutex2var_ps(x, ilo, y)
                 v[i + b] = _mm512_permutex2var_ps(x, ihi, y)
             }
-            b >>= 1; st += 1
+            b >>= 1
         }
         var acc = v[0]
         for i in 1..<16 { acc = acc + v[i] }

@@ -1,6 +1,9 @@
 import Testing
 @testable import SKEKernels
 import SKECore
+#if arch(x86_64)
+@testable import SKEKernelsAVX512
+#endif
 
 @Suite("SIMD float ops equal the reference")
 struct FastOpsTests {
@@ -60,4 +63,29 @@ struct FastOpsTests {
             }
         }
     }
+
+#if arch(x86_64)
+    /// Attention's sixteen-position score sums (a transpose, then whole-vector adds) must be SIMD.sum()'s values: the
+    /// one-position path and the blocked path then give the same scores bit for bit.
+    @Test("AVX-512 attention: sixteen transposed horizontal sums equal SIMD.sum() bit for bit",
+          .enabled(if: isaLevels.contains(.avx512), "no AVX-512 on this CPU"))
+    func transposedSums() {
+        var rng = SeededRandom(seed: 1616)
+        var v: [SIMD16<Float>] = []
+        for p in 0..<16 {
+            var x = SIMD16<Float>()
+            for i in 0..<16 {
+                let magnitude = Float(1 << ((p + i) % 20)), sign: Float = i % 3 == 0 ? -1 : 1
+                x[i] = rng.normal() * magnitude * sign
+            }
+            v.append(x)
+        }
+        let want = v.map { $0.sum() }
+        let got = v.withUnsafeMutableBufferPointer { SKEKernelsAVX512.SIMDOps.sums16($0.baseAddress!) }
+        for p in 0..<16 {
+            let g: Float = got[p], w: Float = want[p]
+            #expect(g.bitPattern == w.bitPattern, "position \(p): \(g) vs \(w)")
+        }
+    }
+#endif
 }
