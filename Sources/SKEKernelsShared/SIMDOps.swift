@@ -41,22 +41,17 @@ public enum SIMDOps {
     @inline(__always)
     static func dot<C: KVScalar>(_ a: UnsafePointer<Float>, _ b: UnsafePointer<C>, _ n: Int) -> Float {
         let w = Vec.scalarCount
-        var s0 = Vec(), s1 = Vec(), s2 = Vec(), s3 = Vec()
-        var i = 0
-        while i + 4 * w <= n {
-            s0.addProduct(load(a + i), C.vector(b + i)); s1.addProduct(load(a + i + w), C.vector(b + i + w))
-            s2.addProduct(load(a + i + 2 * w), C.vector(b + i + 2 * w)); s3.addProduct(load(a + i + 3 * w), C.vector(b + i + 3 * w))
-            i += 4 * w
-        }
+        var (s0, s1, s2, s3) = dotAccumulators(a, b, n)
+        var i = n / (4 * w) * (4 * w)
         while i + w <= n { s0.addProduct(load(a + i), C.vector(b + i)); i += w }
         var s = ((s0 + s1) + (s2 + s3)).sum()
         while i < n { s += a[i] * b[i].float; i += 1 }
         return s
     }
 
-    /// `dot`'s vector part for n a multiple of 4·w: ((s0 + s1) + (s2 + s3)) before the horizontal sum.
+    /// `dot`'s four vector accumulators over the first n / (4·w) · 4·w values.
     @inline(__always)
-    static func dotVector<C: KVScalar>(_ a: UnsafePointer<Float>, _ b: UnsafePointer<C>, _ n: Int) -> Vec {
+    static func dotAccumulators<C: KVScalar>(_ a: UnsafePointer<Float>, _ b: UnsafePointer<C>, _ n: Int) -> (Vec, Vec, Vec, Vec) {
         let w = Vec.scalarCount
         var s0 = Vec(), s1 = Vec(), s2 = Vec(), s3 = Vec()
         var i = 0
@@ -65,6 +60,13 @@ public enum SIMDOps {
             s2.addProduct(load(a + i + 2 * w), C.vector(b + i + 2 * w)); s3.addProduct(load(a + i + 3 * w), C.vector(b + i + 3 * w))
             i += 4 * w
         }
+        return (s0, s1, s2, s3)
+    }
+
+    /// `dot`'s vector part for n a multiple of 4·w: ((s0 + s1) + (s2 + s3)) before the horizontal sum.
+    @inline(__always)
+    static func dotVector<C: KVScalar>(_ a: UnsafePointer<Float>, _ b: UnsafePointer<C>, _ n: Int) -> Vec {
+        let (s0, s1, s2, s3) = dotAccumulators(a, b, n)
         return (s0 + s1) + (s2 + s3)
     }
 
