@@ -3,7 +3,8 @@
 // Layout: tokens are packed once per X (`pack`) into 16-token bf16 tiles (value pairs × tokens); each block of 16
 // weight rows is dequantized 256 columns at a time into a per-thread L1 staging block, rounded to bf16 tiles (16 rows
 // × 32 values per chunk) and multiplied against every token block with TDPBF16PS (16·16·32 multiply-adds per
-// instruction), two token blocks per loaded weight tile. Threads split the weight-row blocks. The tile kernels are C (CSKEAMX); this file is the rest.
+// instruction), two token blocks per loaded weight tile. Threads split the weight-row blocks. The tile kernels are
+// C (CSKEAMX); this file is the rest.
 // Used for mixed-precision prefill wherever the CPU and kernel allow AMX (SKE_AMX=0 turns it off). Its arithmetic
 // rounds activations and weights to bf16 (8-bit mantissas; llama.cpp's prefill quantizes activations to 8-bit
 // integers): SmolLM2's perplexity moved 49.0726 → 49.0600 and Gemma 3's 54.9554 → 54.9638 against the f32 SGEMM,
@@ -25,7 +26,9 @@ public enum AMXGemm {
     public static let enabled: Bool = available && getenv("SKE_AMX").map { String(cString: $0) != "0" } ?? true
 
     static func packedTokensBytes(_ t: Int, _ k: Int) -> Int { (t + 15) / 16 * 16 * k * 2 }
-    static func perThreadBytes(_ k: Int) -> Int { (16 * 256 * 4 + 16 * k * 2 + 63) & ~63 }
+    /// Per thread: an f32 staging block of 16 rows × `stagingColumns`, then the 16 rows' bf16 tiles (16 × k).
+    static var stagingColumns: Int { 256 }
+    static func perThreadBytes(_ k: Int) -> Int { (16 * stagingColumns * 4 + 16 * k * 2 + 63) & ~63 }
 
     /// Workspace bytes for up to `tokens` tokens of width up to `k` on `threads` threads.
     public static func workspaceBytes(tokens: Int, k: Int, threads: Int) -> Int {
@@ -86,14 +89,15 @@ public enum AMXGemm {
         pool.run { th, threads in
             let mine = base + th * perThreadBytes(k)
             let staging = mine.assumingMemoryBound(to: Float.self)
-            let wp = (mine + 16 * 256 * 4).assumingMemoryBound(to: UInt16.self)
+            let cols = stagingColumns
+            let wp = (mine + 16 * cols * 4).assumingMemoryBound(to: UInt16.self)
             for b in ThreadPool.partition(weightBlocks, part: th, of: threads) {
                 let r0 = 16 * b, count = min(16, n - r0)
-                // 256 columns of the 16 rows at a time (16 KiB of f32, stays in L1), rounded into their tile chunks.
-                for k0 in stride(from: 0, to: k, by: 256) {
-                    let width = min(256, k - k0)
-                    for i in 0..<count { rows(r0 + i, k0, width, staging + i * 256) }
-                    ske_amx_pack_rows_bf16(staging, Int32(count), Int32(width), 256, wp + k0 / 32 * 512)
+                // `cols` columns of the 16 rows at a time (16 KiB of f32, stays in L1), rounded into their tile chunks.
+                for k0 in stride(from: 0, to: k, by: cols) {
+                    let width = min(cols, k - k0)
+                    for i in 0..<count { rows(r0 + i, k0, width, staging + i * cols) }
+                    ske_amx_pack_rows_bf16(staging, Int32(count), Int32(width), Int32(cols), wp + k0 / 32 * 512)
                 }
                 ske_amx_bf16_block(wp, xp, Int32(tokenBlocks), Int32(chunks), y + r0, Int32(ldy), Int32(count), Int32(t), accumulate ? 1 : 0)
             }

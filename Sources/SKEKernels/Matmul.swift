@@ -6,7 +6,8 @@
 // Threads split the N output rows into contiguous ranges (each thread reads only its part of W).
 // gemm walks W once: each weight row is loaded into cache and used for every token of the batch
 // before the next row; types with a four-token kernel (`rowDot4`) unpack each weight block once per four
-// tokens, over blocks of 16 rows; for one token, types with a four-row kernel (`rowDot4Rows`) take four rows per call. The caller owns every buffer (kernels never allocate).
+// tokens, over blocks of 16 rows; for one token, types with a four-row kernel (`rowDot4Rows`) take four rows
+// per call. The caller owns every buffer (kernels never allocate).
 import SKECore
 
 public enum Matmul {

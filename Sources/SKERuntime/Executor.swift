@@ -436,13 +436,11 @@ public final class Executor: @unchecked Sendable {
         }
     }
 
-    /// Y[R, N] = X[R, K]·Wᵀ for a tall batch: the packed SGEMM with W's rows dequantized piece by piece while it
-    /// packs them (each weight block is read once per batch, not once per token, and no f32 copy of W is made).
-    /// Y[R, N] (+)= X·Wᵀ on AMX tiles when enabled and K allows, else the packed SGEMM.
-    /// With AMX, X must have been packed (`AMXGemm.pack`, see linearSgemm: once per step, not once per panel or part).
+    /// Y[R, N] (+)= X·Wᵀ: on AMX tiles when `amx` (the workspace holding X as `AMXGemm.pack` left it), else the
+    /// packed SGEMM.
     func gemmRows(_ r: Int, _ n: Int, _ k: Int, _ x: UnsafePointer<Float>, _ rows: Sgemm.RowLoader,
-                  _ y: UnsafeMutablePointer<Float>, _ ldy: Int, accumulate: Bool) {
-        if let amx = amxWorkspace, k % 32 == 0 {
+                  _ y: UnsafeMutablePointer<Float>, _ ldy: Int, accumulate: Bool, amx: UnsafeMutableRawPointer?) {
+        if let amx {
             AMXGemm.multiply(tokens: r, n: n, k: k, rows: rows, y: y, ldy: ldy, accumulate: accumulate, workspace: amx, pool: pool)
         } else {
             Sgemm.gemm(m: r, n: n, k: k, a: Sgemm.Operand(x, rowStride: k, colStride: 1), rows: rows, c: y, ldc: ldy,
@@ -450,20 +448,24 @@ public final class Executor: @unchecked Sendable {
         }
     }
 
+    /// Y[R, N] = X[R, K]·Wᵀ for a tall batch: the packed SGEMM (or AMX tiles) with W's rows dequantized piece by
+    /// piece (each weight block is read once per batch, not once per token, and no f32 copy of W is made).
     func linearSgemm(_ l: LinearStep, _ index: Int, _ r: Int) {
         let k = l.k
         let x = UnsafePointer(f(l.normalized ?? l.x))
         let out = f(l.out)
         let loaders = rowLoaders[index]
-        if let amx = amxWorkspace, k % 32 == 0 { AMXGemm.pack(tokens: r, k: k, x: x, workspace: amx, pool: pool) }
+        // AMX where enabled and K allows: X packed once here for every panel and part below.
+        let amx = k % 32 == 0 ? amxWorkspace : nil
+        if let amx { AMXGemm.pack(tokens: r, k: k, x: x, workspace: amx, pool: pool) }
         switch l.finish {
         case .glu(let gelu):
             let width = l.parts[0].weight.rows
             let gateRows = loaders[0], upRows = loaders[1]
             for p0 in stride(from: 0, to: width, by: panelRows) {
                 let n = min(panelRows, width - p0)
-                gemmRows(r, n, k, x, { gateRows(p0 + $0, $1, $2, $3) }, sgemmGate, n, accumulate: false)
-                gemmRows(r, n, k, x, { upRows(p0 + $0, $1, $2, $3) }, sgemmUp, n, accumulate: false)
+                gemmRows(r, n, k, x, { gateRows(p0 + $0, $1, $2, $3) }, sgemmGate, n, accumulate: false, amx: amx)
+                gemmRows(r, n, k, x, { upRows(p0 + $0, $1, $2, $3) }, sgemmUp, n, accumulate: false, amx: amx)
                 let g = sgemmGate, u = sgemmUp
                 parallelRows(r) { ts in
                     for t in ts {
@@ -484,7 +486,7 @@ public final class Executor: @unchecked Sendable {
             for (pi, part) in l.parts.enumerated() {
                 let width = part.weight.rows
                 let y = accumulate ? out : f(part.y)
-                gemmRows(r, width, k, x, loaders[pi], y, width, accumulate: accumulate)
+                gemmRows(r, width, k, x, loaders[pi], y, width, accumulate: accumulate, amx: amx)
             }
         }
     }

@@ -1,5 +1,6 @@
 // AMX tile kernels (Intel Advanced Matrix Extensions), in C because Swift cannot emit tile instructions: their
-// intrinsics are C macros over builtins with immediate tile numbers. Everything else about the AMX path (packing,
+// intrinsics are C macros over builtins with immediate tile numbers; beside them the bf16 weight-row rounding and the
+// tile-result store (a register transpose). Everything else about the AMX path (token packing,
 // threading, dispatch, tests) is Swift (SKEKernels/AMXGemm.swift).
 #ifndef CSKEAMX_H
 #define CSKEAMX_H
