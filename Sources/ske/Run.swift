@@ -65,6 +65,7 @@ struct Run: ParsableCommand {
     @Flag(name: .customLong("ignore-eos"), help: "Do not stop at end-of-generation tokens.") var ignoreEOS = false
     @Flag(name: .customLong("no-special"), help: "Treat special-token text in the prompt as plain text.") var noSpecial = false
     @Flag(help: "Print prompt ids, generated ids, text and timings as JSON (no streaming).") var json = false
+    @Option(name: .customLong("logits-out"), help: "Write the logits after the prompt (the first generated position) to this file as raw little-endian f32, the layout of the reference's *.logits_first.f32.bin.") var logitsOut: String?
 
     struct Report: Codable {
         var model: String, prompt: String, promptIDs: [Int32], generatedIDs: [Int32], text: String, stopReason: String
@@ -78,6 +79,11 @@ struct Run: ParsableCommand {
             let o = try engine.options()
             let e = try Engine(path: model.path, options: o)
             let ids = e.tokenizer.encode(p, addSpecial: true, parseSpecial: !noSpecial)
+            if let logitsOut {
+                let first = try e.logits(after: ids)
+                try first.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: logitsOut)) }
+                e.reset()
+            }
             var g = GenerationOptions()
             g.maxTokens = n; g.sampling = sampling.parameters; g.stopStrings = stop; g.ignoreEOS = ignoreEOS
             let out = FileHandle.standardOutput

@@ -36,6 +36,26 @@ extension E2E {
         return (try e.generate(promptIDs: prompt, g).generatedIDs, first)
     }
     static func maxAbs(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max() ?? .infinity }
+    static func rms(_ a: [Float], _ b: [Float]) -> Float {
+        let sum = zip(a, b).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }
+        return Float((sum / Double(max(a.count, 1))).squareRoot())
+    }
+    /// llama.cpp's own spread when only its SIMD path changes (AVX2 build vs the reference's AVX-512 build), worst
+    /// prompt of `model`: Fixtures/llamacpp-avx2-spread.json.
+    static func llamaSpread(_ model: String) throws -> (max: Float, rms: Float) {
+        struct Row: Decodable { let first_logits_max_abs_diff: Float; let first_logits_rms_diff: Float }
+        struct File: Decodable { let models: [String: [Row]] }
+        let rows = try #require(try JSONDecoder().decode(File.self, from: fixture("llamacpp-avx2-spread.json")).models[model])
+        return (rows.map(\.first_logits_max_abs_diff).max()!, rows.map(\.first_logits_rms_diff).max()!)
+    }
+    /// Quantized logits `ours` against llama.cpp's `reference`: within twice llama.cpp's own cross-ISA spread.
+    static func expectWithinLlamaSpread(_ model: String, _ ours: [Float], _ reference: [Float]) {
+        guard let spread = try? llamaSpread(model) else { Issue.record("no llama.cpp spread for \(model)"); return }
+        let d = maxAbs(ours, reference), r = rms(ours, reference)
+        print("\(model) quantized activations vs llama.cpp: max |Δ| \(d), rms \(r); llama.cpp AVX2 vs AVX-512: max \(spread.max), rms \(spread.rms)")
+        #expect(d <= 2 * spread.max)
+        #expect(r <= 2 * spread.rms)
+    }
     static func top(_ x: [Float], _ k: Int) -> [Int] { Array(x.indices.sorted { x[$0] > x[$1] || (x[$0] == x[$1] && $0 < $1) }.prefix(k)) }
 }
 
@@ -61,11 +81,13 @@ struct ModelTests {
     }
 
     /// Quantized activations (llama.cpp's arithmetic: ggml-cpu's activation quantizers, f16 KV cache). The stated
-    /// tolerance (first logits within 1e-2 of llama.cpp) is not met — 0.8–1.2 (SmolLM2, by summation order) and ~0.9 (Gemma): as a
-    /// known issue, so this test reports it the day the gap closes. Per-layer dumps against llama.cpp show layer 0's
-    /// Q/K/V equal to 7e-7; last-bit differences (softmax's exp, summation orders) flip a Q8 or f16 rounding now and
-    /// then, and each flip grows through the following quantized matmuls. What holds is asserted: the first token
-    /// everywhere, 8 of the top 10.
+    /// tolerance (first logits within 1e-2 of llama.cpp) is not met, and is not met by llama.cpp itself once only its
+    /// SIMD path changes: its AVX2 build is 0.67 / 1.41 / 0.056 (SmolLM2 / Gemma / Qwen3, worst prompt) from its
+    /// AVX-512 build (Fixtures/llamacpp-avx2-spread.json, tools/reference/make_llamacpp_isa_spread.sh). A last-bit
+    /// difference flips a Q8 activation rounding, each flip perturbs whole output rows and flips more roundings, and
+    /// the logits end up as far apart as float and quantized activations are. So 1e-2 stays a known issue (reported the
+    /// day it closes) and what is asserted is llama.cpp's own yardstick: within twice its cross-ISA spread (max and
+    /// rms), the first token for every prompt, 8 of the top 10, and prompt 0's 32 tokens.
     @Test("quantized activations: llama.cpp's first token for every prompt; full continuations where the margins allow", arguments: ["smollm2", "gemma3"])
     func quantizedActivations(model: String) throws {
         let e = try E2E.engine(model, .quantized)
@@ -78,9 +100,10 @@ struct ModelTests {
                 let ref = try E2E.floats("\(model).p0.logits_first.f32.bin")
                 let d = E2E.maxAbs(first, ref)
                 print("\(model) quantized activations: first logits max |Δ| vs llama.cpp = \(d)")
-                withKnownIssue("quantized-activation logits differ from llama.cpp's by ~1: rounding flips amplified over the layers") {
+                withKnownIssue("quantized-activation logits differ from llama.cpp's by ~1, as llama.cpp's own AVX2 build does") {
                     #expect(d <= 1e-2)
                 }
+                E2E.expectWithinLlamaSpread(model, first, ref)
                 #expect(Set(E2E.top(first, 10)).intersection(E2E.top(ref, 10)).count >= 8)
             }
         }

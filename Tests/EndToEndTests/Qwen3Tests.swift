@@ -44,9 +44,10 @@ struct Qwen3Tests {
                 let llama = try E2E.floats("qwen3.p0.logits_first.f32.bin")
                 let d = E2E.maxAbs(logits, llama)
                 print("qwen3 quantized activations: first logits max |Δ| vs llama.cpp = \(d)")
-                withKnownIssue("quantized arithmetic is not yet llama.cpp's bit for bit (see ModelTests)", isIntermittent: true) {
+                withKnownIssue("quantized arithmetic is not llama.cpp's bit for bit; its own AVX2 build misses 1e-2 too (see ModelTests)", isIntermittent: true) {
                     #expect(d <= 1e-2)
                 }
+                E2E.expectWithinLlamaSpread("qwen3", logits, llama)
             }
         }
     }
