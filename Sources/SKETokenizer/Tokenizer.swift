@@ -359,10 +359,12 @@ public final class Tokenizer: @unchecked Sendable {
 
     /// What a non-control token decodes to: byte tokens <0xNN> → the byte, SPM "▁" → space, byte-level BPE
     /// code points → their bytes (GPT-2's map), user-defined tokens → their text.
-    /// `decodedPiece` appended to `out`. Byte-level BPE tokens of valid UTF-8 are decoded here without building a
-    /// String (the common case, ~50k tokens at every model open); anything else takes `decodedPiece`.
+    /// `decodedPiece` appended to `out`. SPM pieces and byte-level BPE tokens of valid UTF-8 are decoded here without
+    /// building a String or an array (the common case: 50k–260k tokens at every model open); anything else takes
+    /// `decodedPiece`.
     static func appendDecodedPiece(_ raw: ArraySlice<UInt8>, type: TokenType, model: TokenizerData.Model, to out: inout [UInt8]) {
-        guard model == .bpe, type != .userDefined, type != .byte else { out += decodedPiece(raw, type: type, model: model); return }
+        guard type != .userDefined, type != .byte else { out += decodedPiece(raw, type: type, model: model); return }
+        if model == .spm { return appendSPMPiece(raw, to: &out) }
         let start = out.count
         var i = raw.startIndex
         while i < raw.endIndex {
@@ -396,6 +398,14 @@ public final class Tokenizer: @unchecked Sendable {
         }
     }
 
+    /// An SPM piece's text: "▁" (U+2581) stands for a space.
+    static func appendSPMPiece(_ raw: ArraySlice<UInt8>, to out: inout [UInt8]) {
+        var i = raw.startIndex
+        while i < raw.endIndex {
+            if i + 2 < raw.endIndex && raw[i] == 0xE2 && raw[i + 1] == 0x96 && raw[i + 2] == 0x81 { out.append(32); i += 3 } else { out.append(raw[i]); i += 1 }
+        }
+    }
+
     static func decodedPiece(_ raw: ArraySlice<UInt8>, type: TokenType, model: TokenizerData.Model) -> [UInt8] {
         switch type {
         case .userDefined: return Array(raw)
@@ -406,10 +416,7 @@ public final class Tokenizer: @unchecked Sendable {
             var out: [UInt8] = []
             switch model {
             case .spm:
-                var i = raw.startIndex
-                while i < raw.endIndex {
-                    if i + 2 < raw.endIndex && raw[i] == 0xE2 && raw[i + 1] == 0x96 && raw[i + 2] == 0x81 { out.append(32); i += 3 } else { out.append(raw[i]); i += 1 }
-                }
+                appendSPMPiece(raw, to: &out)
             case .bpe:
                 for s in String(decoding: raw, as: UTF8.self).unicodeScalars {
                     if s.value < UInt32(codepointToByte.count), codepointToByte[Int(s.value)] >= 0 {
