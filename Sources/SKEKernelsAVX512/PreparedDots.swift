@@ -121,7 +121,7 @@ public enum PreparedDots {
     /// group's 4·rowBytes are treated as one stream consumed at 4× the in-row offset: iteration at offset o
     /// prefetches ahead + 4·o, ahead being at least the next group and at least the one-row distance.
     @inline(__always) static func fourRowPrefetchBase(_ w: UnsafeRawPointer, _ rowBytes: Int) -> UnsafeRawPointer {
-        w + Swift.max(4 &* rowBytes, weightPrefetchDistance)
+        w + Swift.max(4 &* rowBytes, 2 &* weightPrefetchDistance)
     }
 
     /// Prefetches the cache lines of [p, p + bytes).
@@ -453,12 +453,15 @@ public enum PreparedDots {
         var sc16: __m256i, d: Float
     }
 
-    /// vpermw indices spreading scales g…g+3 over eight int16 lanes each (constants; a lazily built global table
-    /// would allocate on first use, possibly inside a decode step).
+    /// vpermw indices spreading scales g…g+3 over eight int16 lanes each, as 64-bit constants (four equal int16
+    /// lanes per element): a constant load. Lane arithmetic on a SIMD32<Int16> literal compiled to a scalarized loop
+    /// per call (as much time as the four blocks of a K = 1024 row), and a lazily built global table would allocate
+    /// on first use, possibly inside a decode step.
     @inline(__always) static func q6Index() -> (__m512i, __m512i, __m512i, __m512i) {
-        let lane = SIMD32<Int16>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
-                                 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31) &>> 3
-        func idx(_ g: Int16) -> __m512i { unsafeBitCast(lane &+ g, to: __m512i.self) }
+        @inline(__always) func idx(_ g: Int64) -> __m512i {
+            let r = 0x0001_0001_0001_0001 as Int64
+            return _mm512_set_epi64((g + 3) &* r, (g + 3) &* r, (g + 2) &* r, (g + 2) &* r, (g + 1) &* r, (g + 1) &* r, g &* r, g &* r)
+        }
         return (idx(0), idx(4), idx(8), idx(12))
     }
 

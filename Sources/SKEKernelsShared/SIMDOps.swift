@@ -72,14 +72,16 @@ public enum SIMDOps {
 
 #if SKE_VNNI
     /// The two-source permute indices of butterfly stage b of a 16×16 transpose (swap the off-diagonal b×b blocks of
-    /// rows i and i + b). Vector arithmetic on constants, no table: a lazily built global would allocate on first use,
-    /// which may fall inside a decode step.
+    /// rows i and i + b): lo = e, or e + 16 − b where e & b ≠ 0; hi = e + b, or e + 16 there. Intrinsics on a constant,
+    /// no table (a lazily built global would allocate on first use, possibly inside a decode step) and no SIMD16<Int32>
+    /// lane arithmetic (its mask and `replacing` compiled to a per-lane loop).
     @inline(__always)
     static func butterfly(_ b: Int32) -> (lo: __m512i, hi: __m512i) {
-        let e = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-        let upper = (e & b) .!= 0
-        let lo = e.replacing(with: e &+ (16 - b), where: upper), hi = (e &+ b).replacing(with: e &+ 16, where: upper)
-        return (unsafeBitCast(lo, to: __m512i.self), unsafeBitCast(hi, to: __m512i.self))
+        let e = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+        let upper = _mm512_test_epi32_mask(e, _mm512_set1_epi32(b))
+        let lo = _mm512_mask_add_epi32(e, upper, e, _mm512_set1_epi32(16 - b))
+        let hi = _mm512_mask_blend_epi32(upper, _mm512_add_epi32(e, _mm512_set1_epi32(b)), _mm512_add_epi32(e, _mm512_set1_epi32(16)))
+        return (lo, hi)
     }
 
     /// Lane p of the result = v[p].sum() for p in 0..<16, bit for bit (SIMD.sum() adds lanes 0…15 in order): a 16×16
