@@ -112,7 +112,10 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     /// What the caller and the workers share. Both sides spin for `spinLimit` iterations, then sleep on a
-    /// condition variable: the workers waiting for a region, the caller waiting for the last worker.
+    /// condition variable: the workers waiting for a region, the caller waiting for the last worker. Each spin
+    /// executes `pause` (~14 ns here, so 20,000 spins ≈ 0.3 ms): without it the waiting thread competes with its SMT
+    /// sibling for the core, and the sibling is the one still computing (measured: the decode dots of SmolLM2 at
+    /// 2 threads took 11–23% fewer samples with it).
     private final class State: @unchecked Sendable {
         let threadCount: Int
         let spinLimit: Int
@@ -168,7 +171,7 @@ public final class ThreadPool: @unchecked Sendable {
                 var spins = 0
                 while pending.load(ordering: .acquiring) != 0 {
                     spins += 1
-                    if spins < spinLimit { continue }
+                    if spins < spinLimit { ske_cpu_relax(); continue }
                     pthread_mutex_lock(mutex)
                     callerSleeping.store(true, ordering: .sequentiallyConsistent)
                     while pending.load(ordering: .sequentiallyConsistent) != 0 { pthread_cond_wait(done, mutex) }
@@ -188,6 +191,7 @@ public final class ThreadPool: @unchecked Sendable {
                 while g == seen {
                     if spins < spinLimit {
                         spins += 1
+                        ske_cpu_relax()
                     } else {
                         pthread_mutex_lock(mutex)
                         sleepers.add(1, ordering: .sequentiallyConsistent)

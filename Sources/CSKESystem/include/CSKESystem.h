@@ -1,11 +1,22 @@
 // CSKESystem — the thin C shim for what Swift cannot reach directly:
 //  * the `cpuid` and `xgetbv` instructions (no Swift spelling for inline assembly),
-//  * `syscall(2)` for mbind/get_mempolicy (variadic, so not importable into Swift).
+//  * `syscall(2)` for mbind/get_mempolicy (variadic, so not importable into Swift),
+//  * the spin-wait hint (`pause`: no Swift spelling either).
 // Nothing here allocates, logs or holds state.
 #ifndef CSKESYSTEM_H
 #define CSKESYSTEM_H
 #include <stdint.h>
 #include <stddef.h>
+
+/// A spin-wait hint: x86 `pause` (yield on arm64). A spinning thread without it keeps issuing loads and competes
+/// with its SMT sibling — the thread doing the work — for the core's ports.
+static inline void ske_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 
 /// Executes cpuid(leaf, subleaf); writes eax, ebx, ecx, edx to out[0..3]. Returns 0 when the
 /// instruction does not exist on this architecture (non-x86 hosts), 1 otherwise.
