@@ -318,23 +318,41 @@ public enum PreparedDots {
     struct KSlots {
         let i02 = _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0), i13 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)
         let i46 = _mm512_set_epi32(6, 6, 6, 6, 6, 6, 6, 6, 4, 4, 4, 4, 4, 4, 4, 4), i57 = _mm512_set_epi32(7, 7, 7, 7, 7, 7, 7, 7, 5, 5, 5, 5, 5, 5, 5, 5)
+
+        /// The 8 six-bit scales (one per byte of `sc`) as floats in the four slot patterns.
+        @inline(__always) func spread(_ sc: UInt64) -> (f02: __m512, f13: __m512, f46: __m512, f57: __m512) {
+            let scf = _mm512_castps256_ps512(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(Int64(bitPattern: sc)))))
+            return (_mm512_permutexvar_ps(i02, scf), _mm512_permutexvar_ps(i13, scf), _mm512_permutexvar_ps(i46, scf), _mm512_permutexvar_ps(i57, scf))
+        }
     }
 
-    /// One Q4_K super-block at x against its prepared Q8_K record at s: acc += (d_a·d)·Σ sc·q·y, mins += the min term.
-    @inline(__always) static func q4KBlock(_ x: UnsafeRawPointer, _ s: UnsafeRawPointer, _ k: KSlots, _ acc: inout __m512, _ mins: inout __m256) {
+    /// One Q4_K super-block unpacked: the four registers of 64 codes (sub-blocks 0,2 | 1,3 | 4,6 | 5,7), the scales
+    /// in the same slots, d, dmin and the mins.
+    struct Q4KCodes {
+        var c0: __m512i, c1: __m512i, c2: __m512i, c3: __m512i
+        var f: (f02: __m512, f13: __m512, f46: __m512, f57: __m512)
+        var d: Float, dmin: Float, mins: __m256
+    }
+
+    @inline(__always) static func q4KCodes(_ x: UnsafeRawPointer, _ k: KSlots) -> Q4KCodes {
         let low = _mm512_set1_epi8(0x0F)
         let (sc, mn) = kScalesMins(x + 4)
-        let scf = _mm512_castps256_ps512(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(Int64(bitPattern: sc)))))
         let v0 = ld512(x + 16), v1 = ld512(x + 80)
-        let p0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v0, low), ld512(s))
-        let p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(_mm512_srli_epi16(v0, 4), low), ld512(s + 64))
-        let p2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v1, low), ld512(s + 128))
-        let p3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(_mm512_srli_epi16(v1, 4), low), ld512(s + 192))
-        let sb = scaledSum(p0, _mm512_permutexvar_ps(k.i02, scf), p1, _mm512_permutexvar_ps(k.i13, scf),
-                           p2, _mm512_permutexvar_ps(k.i46, scf), p3, _mm512_permutexvar_ps(k.i57, scf))
+        return Q4KCodes(c0: _mm512_and_si512(v0, low), c1: _mm512_and_si512(_mm512_srli_epi16(v0, 4), low),
+                        c2: _mm512_and_si512(v1, low), c3: _mm512_and_si512(_mm512_srli_epi16(v1, 4), low),
+                        f: k.spread(sc), d: h16(x, 0), dmin: h16(x, 2), mins: minsF(mn))
+    }
+
+    /// One unpacked Q4_K super-block against its prepared Q8_K record at s: acc += (d_a·d)·Σ sc·q·y, mins += the min term.
+    @inline(__always) static func q4KBlock(_ c: Q4KCodes, _ s: UnsafeRawPointer, _ acc: inout __m512, _ mins: inout __m256) {
+        let p0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c.c0, ld512(s))
+        let p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c.c1, ld512(s + 64))
+        let p2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c.c2, ld512(s + 128))
+        let p3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c.c3, ld512(s + 192))
+        let sb = scaledSum(p0, c.f.f02, p1, c.f.f13, p2, c.f.f46, p3, c.f.f57)
         let da = s.loadUnaligned(fromByteOffset: 256, as: Float.self)
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(da * h16(x, 0)), sb, acc)
-        mins = minTerm(mins, da * h16(x, 2), minsF(mn), s + 260)
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(da * c.d), sb, acc)
+        mins = minTerm(mins, da * c.dmin, c.mins, s + 260)
     }
 
     public static func dotQ4_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
@@ -344,7 +362,7 @@ public enum PreparedDots {
         for b in 0..<nb {
             let x = w + 144 &* b
             prefetch(x + weightPrefetchDistance); prefetch(x + weightPrefetchDistance + 64); prefetch(x + weightPrefetchDistance + 128)
-            q4KBlock(x, side + q8_KBlockBytes &* b, slots, &acc, &mins)
+            q4KBlock(q4KCodes(x, slots), side + q8_KBlockBytes &* b, &acc, &mins)
         }
         return _mm512_reduce_add_ps(acc) - hsum8(mins)
     }
@@ -358,8 +376,8 @@ public enum PreparedDots {
         for b in 0..<nb {
             let o = 144 &* b, s = side + q8_KBlockBytes &* b
             prefetchSpan(ahead + 4 &* o, 4 * 144)
-            q4KBlock(w + o, s, slots, &acc0, &mins0); q4KBlock(w + rowBytes + o, s, slots, &acc1, &mins1)
-            q4KBlock(w + 2 * rowBytes + o, s, slots, &acc2, &mins2); q4KBlock(w + 3 * rowBytes + o, s, slots, &acc3, &mins3)
+            q4KBlock(q4KCodes(w + o, slots), s, &acc0, &mins0); q4KBlock(q4KCodes(w + rowBytes + o, slots), s, &acc1, &mins1)
+            q4KBlock(q4KCodes(w + 2 * rowBytes + o, slots), s, &acc2, &mins2); q4KBlock(q4KCodes(w + 3 * rowBytes + o, slots), s, &acc3, &mins3)
         }
         out[0] = _mm512_reduce_add_ps(acc0) - hsum8(mins0); out[1] = _mm512_reduce_add_ps(acc1) - hsum8(mins1)
         out[2] = _mm512_reduce_add_ps(acc2) - hsum8(mins2); out[3] = _mm512_reduce_add_ps(acc3) - hsum8(mins3)
@@ -369,34 +387,13 @@ public enum PreparedDots {
     /// mins are unpacked once and met by all four tokens (prefill). out[i·outStride] equals dotQ4_K(w, a + i·stride, k)
     /// bit for bit: each token's arithmetic is the same sequence.
     public static func dot4Q4_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ stride: Int, _ k: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
-        let nb = k / 256, s0 = a + sidecarOffset(nb * 292), s1 = s0 + stride, s2 = s1 + stride, s3 = s2 + stride
+        let nb = k / 256, s0 = a + sidecarOffset(nb * 292), s1 = s0 + stride, s2 = s1 + stride, s3 = s2 + stride, slots = KSlots()
         var acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps()
         var mins0 = _mm256_setzero_ps(), mins1 = _mm256_setzero_ps(), mins2 = _mm256_setzero_ps(), mins3 = _mm256_setzero_ps()
-        let low = _mm512_set1_epi8(0x0F)
-        let i02 = _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0), i13 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)
-        let i46 = _mm512_set_epi32(6, 6, 6, 6, 6, 6, 6, 6, 4, 4, 4, 4, 4, 4, 4, 4), i57 = _mm512_set_epi32(7, 7, 7, 7, 7, 7, 7, 7, 5, 5, 5, 5, 5, 5, 5, 5)
         for b in 0..<nb {
-            let x = w + 144 * b, o = q8_KBlockBytes * b
-            let (sc, mn) = kScalesMins(x + 4)
-            let scf = _mm512_castps256_ps512(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(Int64(bitPattern: sc)))))
-            let f02 = _mm512_permutexvar_ps(i02, scf), f13 = _mm512_permutexvar_ps(i13, scf)
-            let f46 = _mm512_permutexvar_ps(i46, scf), f57 = _mm512_permutexvar_ps(i57, scf)
-            let v0 = ld512(x + 16), v1 = ld512(x + 80)
-            let c0 = _mm512_and_si512(v0, low), c1 = _mm512_and_si512(_mm512_srli_epi16(v0, 4), low)
-            let c2 = _mm512_and_si512(v1, low), c3 = _mm512_and_si512(_mm512_srli_epi16(v1, 4), low)
-            let d = h16(x, 0), dmin = h16(x, 2), mf = minsF(mn)
-            @inline(__always) func token(_ s: UnsafeRawPointer, _ acc: inout __m512, _ mins: inout __m256) {
-                let p0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c0, ld512(s))
-                let p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c1, ld512(s + 64))
-                let p2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c2, ld512(s + 128))
-                let p3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c3, ld512(s + 192))
-                let sb = scaledSum(p0, f02, p1, f13, p2, f46, p3, f57)
-                let da = s.loadUnaligned(fromByteOffset: 256, as: Float.self)
-                acc = _mm512_fmadd_ps(_mm512_set1_ps(da * d), sb, acc)
-                mins = minTerm(mins, da * dmin, mf, s + 260)
-            }
-            token(s0 + o, &acc0, &mins0); token(s1 + o, &acc1, &mins1)
-            token(s2 + o, &acc2, &mins2); token(s3 + o, &acc3, &mins3)
+            let c = q4KCodes(w + 144 &* b, slots), o = q8_KBlockBytes &* b
+            q4KBlock(c, s0 + o, &acc0, &mins0); q4KBlock(c, s1 + o, &acc1, &mins1)
+            q4KBlock(c, s2 + o, &acc2, &mins2); q4KBlock(c, s3 + o, &acc3, &mins3)
         }
         out[0] = _mm512_reduce_add_ps(acc0) - hsum8(mins0)
         out[outStride] = _mm512_reduce_add_ps(acc1) - hsum8(mins1)
@@ -408,9 +405,7 @@ public enum PreparedDots {
         let nb = k / 256, side = a + sidecarOffset(nb * 292)
         var acc = _mm512_setzero_ps()
         var mins = _mm256_setzero_ps()
-        let low = _mm512_set1_epi8(0x0F), one = _mm512_set1_epi8(1)
-        let i02 = _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0), i13 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)
-        let i46 = _mm512_set_epi32(6, 6, 6, 6, 6, 6, 6, 6, 4, 4, 4, 4, 4, 4, 4, 4), i57 = _mm512_set_epi32(7, 7, 7, 7, 7, 7, 7, 7, 5, 5, 5, 5, 5, 5, 5, 5)
+        let low = _mm512_set1_epi8(0x0F), one = _mm512_set1_epi8(1), slots = KSlots()
         // Per 16-bit lane shift counts: low 256 bits by j, high 256 bits by j + 2 (sub-blocks j and j + 2).
         @inline(__always) func shifts(_ j: Int) -> __m512i {
             let lo = Int64(j) * 0x0001_0001_0001_0001, hi = Int64(j + 2) * 0x0001_0001_0001_0001
@@ -421,7 +416,7 @@ public enum PreparedDots {
             let x = w + 176 * b, s = side + q8_KBlockBytes * b
             prefetch(x + weightPrefetchDistance); prefetch(x + weightPrefetchDistance + 64); prefetch(x + weightPrefetchDistance + 128)
             let (sc, mn) = kScalesMins(x + 4)
-            let scf = _mm512_castps256_ps512(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(Int64(bitPattern: sc)))))
+            let f = slots.spread(sc)
             let qh = _mm512_broadcast_i64x4(ld256(x + 16))
             @inline(__always) func high(_ sh: __m512i) -> __m512i { _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, sh), one), 4) }
             let v0 = ld512(x + 48), v1 = ld512(x + 112)
@@ -429,8 +424,7 @@ public enum PreparedDots {
             let p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v0, 4), low), high(sh1)), ld512(s + 64))
             let p2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_or_si512(_mm512_and_si512(v1, low), high(sh4)), ld512(s + 128))
             let p3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v1, 4), low), high(sh5)), ld512(s + 192))
-            let sb = scaledSum(p0, _mm512_permutexvar_ps(i02, scf), p1, _mm512_permutexvar_ps(i13, scf),
-                               p2, _mm512_permutexvar_ps(i46, scf), p3, _mm512_permutexvar_ps(i57, scf))
+            let sb = scaledSum(p0, f.f02, p1, f.f13, p2, f.f46, p3, f.f57)
             let da = s.loadUnaligned(fromByteOffset: 256, as: Float.self)
             acc = _mm512_fmadd_ps(_mm512_set1_ps(da * h16(x, 0)), sb, acc)
             mins = minTerm(mins, da * h16(x, 2), minsF(mn), s + 260)
