@@ -195,7 +195,7 @@ struct FastPathTests {
                 #expect(out[i].bitPattern == one.bitPattern, "\(type.name) k=\(k) \(level) row \(i): \(out[i]) vs \(one)")
             }
         }
-        if [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0].contains(type) {
+        if [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q6_K].contains(type) {
             #expect(tested > 0 || !isaLevels.contains(.avx512), "\(type.name) has a four-row kernel on AVX-512")
         }
     }
