@@ -326,37 +326,61 @@ public enum PreparedDots {
         }
     }
 
+    /// vpermw patterns spreading a super-block's 8 sub-block scales (int16) over the sidecar's slot order
+    /// (0,2 | 1,3 | 4,6 | 5,7): sixteen int16 lanes per sub-block, as 64-bit constants (a constant load).
+    struct KSlots16 {
+        let i02: __m512i, i13: __m512i, i46: __m512i, i57: __m512i
+        init() {
+            @inline(__always) func idx(_ lo: Int64, _ hi: Int64) -> __m512i {
+                let r = 0x0001_0001_0001_0001 as Int64
+                return _mm512_set_epi64(hi &* r, hi &* r, hi &* r, hi &* r, lo &* r, lo &* r, lo &* r, lo &* r)
+            }
+            i02 = idx(0, 2); i13 = idx(1, 3); i46 = idx(4, 6); i57 = idx(5, 7)
+        }
+
+        /// The 8 six-bit scales (one per byte of `sc`) as int16 in the four slot patterns.
+        @inline(__always) func spread(_ sc: UInt64) -> (s02: __m512i, s13: __m512i, s46: __m512i, s57: __m512i) {
+            let s16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(Int64(bitPattern: sc))))
+            return (_mm512_permutexvar_epi16(i02, s16), _mm512_permutexvar_epi16(i13, s16),
+                    _mm512_permutexvar_epi16(i46, s16), _mm512_permutexvar_epi16(i57, s16))
+        }
+    }
+
     /// One Q4_K super-block unpacked: the four registers of 64 codes (sub-blocks 0,2 | 1,3 | 4,6 | 5,7), the scales
-    /// in the same slots, d, dmin and the mins.
+    /// in the same slots (int16), d, dmin and the mins.
     struct Q4KCodes {
         var c0: __m512i, c1: __m512i, c2: __m512i, c3: __m512i
-        var f: (f02: __m512, f13: __m512, f46: __m512, f57: __m512)
+        var s: (s02: __m512i, s13: __m512i, s46: __m512i, s57: __m512i)
         var d: Float, dmin: Float, mins: __m256
     }
 
-    @inline(__always) static func q4KCodes(_ x: UnsafeRawPointer, _ k: KSlots) -> Q4KCodes {
+    @inline(__always) static func q4KCodes(_ x: UnsafeRawPointer, _ k: KSlots16) -> Q4KCodes {
         let low = _mm512_set1_epi8(0x0F)
         let (sc, mn) = kScalesMins(x + 4)
         let v0 = ld512(x + 16), v1 = ld512(x + 80)
         return Q4KCodes(c0: _mm512_and_si512(v0, low), c1: _mm512_and_si512(_mm512_srli_epi16(v0, 4), low),
                         c2: _mm512_and_si512(v1, low), c3: _mm512_and_si512(_mm512_srli_epi16(v1, 4), low),
-                        f: k.spread(sc), d: h16(x, 0), dmin: h16(x, 2), mins: minsF(mn))
+                        s: k.spread(sc), d: h16(x, 0), dmin: h16(x, 2), mins: minsF(mn))
     }
 
-    /// One unpacked Q4_K super-block against its prepared Q8_K record at s: acc += (d_a·d)·Σ sc·q·y, mins += the min term.
+    /// One unpacked Q4_K super-block against its prepared Q8_K record at s: acc += (d_a·d)·Σ sc·q·y, mins += the
+    /// min term. As ggml and Q6_K: u8 codes × s8 activations with vpmaddubsw (pairs into int16, ≤ 2·15·127), then
+    /// vpdpwssd against the scales: the super-block's Σ sc·q·y is an exact int32 vector (≤ 63·15·127·256 < 2³¹),
+    /// converted once and scaled once. The float route this replaced (vpdpbusd, then Σ float(p)·sc) summed the same
+    /// exact integers (below 2²⁴ in real rows), so results did not change; it cost four conversions and four
+    /// multiplies more per super-block.
     @inline(__always) static func q4KBlock(_ c: Q4KCodes, _ s: UnsafeRawPointer, _ acc: inout __m512, _ mins: inout __m256) {
-        let p0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c.c0, ld512(s))
-        let p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c.c1, ld512(s + 64))
-        let p2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c.c2, ld512(s + 128))
-        let p3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c.c3, ld512(s + 192))
-        let sb = scaledSum(p0, c.f.f02, p1, c.f.f13, p2, c.f.f46, p3, c.f.f57)
+        var isum = _mm512_madd_epi16(_mm512_maddubs_epi16(c.c0, ld512(s)), c.s.s02)
+        isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(c.c1, ld512(s + 64)), c.s.s13)
+        isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(c.c2, ld512(s + 128)), c.s.s46)
+        isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(c.c3, ld512(s + 192)), c.s.s57)
         let da = s.loadUnaligned(fromByteOffset: 256, as: Float.self)
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(da * c.d), sb, acc)
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(da * c.d), _mm512_cvtepi32_ps(isum), acc)
         mins = minTerm(mins, da * c.dmin, c.mins, s + 260)
     }
 
     public static func dotQ4_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
-        let nb = k / 256, side = a + sidecarOffset(nb * 292), slots = KSlots()
+        let nb = k / 256, side = a + sidecarOffset(nb * 292), slots = KSlots16()
         var acc = _mm512_setzero_ps()
         var mins = _mm256_setzero_ps()
         for b in 0..<nb {
@@ -369,7 +393,7 @@ public enum PreparedDots {
 
     /// `dotQ4_K` for four weight rows (row i at w + i·rowBytes; decode). out[i] equals dotQ4_K(w + i·rowBytes, a, k).
     public static func dot4RowsQ4_K(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
-        let nb = k / 256, side = a + sidecarOffset(nb * 292), slots = KSlots()
+        let nb = k / 256, side = a + sidecarOffset(nb * 292), slots = KSlots16()
         var acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps()
         var mins0 = _mm256_setzero_ps(), mins1 = _mm256_setzero_ps(), mins2 = _mm256_setzero_ps(), mins3 = _mm256_setzero_ps()
         let ahead = fourRowPrefetchBase(w, rowBytes)
@@ -387,7 +411,7 @@ public enum PreparedDots {
     /// mins are unpacked once and met by all four tokens (prefill). out[i·outStride] equals dotQ4_K(w, a + i·stride, k)
     /// bit for bit: each token's arithmetic is the same sequence.
     public static func dot4Q4_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ stride: Int, _ k: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
-        let nb = k / 256, s0 = a + sidecarOffset(nb * 292), s1 = s0 + stride, s2 = s1 + stride, s3 = s2 + stride, slots = KSlots()
+        let nb = k / 256, s0 = a + sidecarOffset(nb * 292), s1 = s0 + stride, s2 = s1 + stride, s3 = s2 + stride, slots = KSlots16()
         var acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps()
         var mins0 = _mm256_setzero_ps(), mins1 = _mm256_setzero_ps(), mins2 = _mm256_setzero_ps(), mins3 = _mm256_setzero_ps()
         for b in 0..<nb {

@@ -15,6 +15,7 @@ extension Bench {
         @Option(help: "Weight matrix size per type in MiB (larger than the last-level cache).") var mib: Int = 192
         @Option(help: "Row length K.") var k: Int = 4096
         @Option(help: "Tokens in the prefill gemm.") var tokens: Int = 64
+        @Option(help: "gemv timings per type and thread count (the best is reported; use many with a small --mib to time the kernels' arithmetic from cache).") var runs: Int = 5
         @Flag(help: "Print JSON.") var json = false
 
         struct GemvRecord: Codable {
@@ -36,6 +37,7 @@ extension Bench {
                     return t
                 } } ?? QuantTraits.weightTypes
                 guard k > 0, k % 256 == 0 else { throw SKEError.invalidSetting("--k must be a positive multiple of 256") }
+                guard runs > 0 else { throw SKEError.invalidSetting("--runs must be positive") }
                 let all = ThreadPool.shared, one = ThreadPool(threadCount: 1)
                 let pools = all.threadCount > 1 ? [one, all] : [one]
                 var read: [Int: Double] = [:]
@@ -62,7 +64,7 @@ extension Bench {
                     let y = try arena.allocate(Float.self, count: tokens * n, label: "Y")
                     let scratch = try arena.allocate(Matmul.activationBytes(kern, k: k, tokens: tokens)!, label: "Xq")
                     for p in pools {
-                        let ms = bestOf(runs: 5) { Matmul.gemv(kern, w: w, rows: n, k: k, x: x, y: y, scratch: scratch, pool: p) }
+                        let ms = bestOf(runs: runs) { Matmul.gemv(kern, w: w, rows: n, k: k, x: x, y: y, scratch: scratch, pool: p) }
                         let gbps = Double(n * rowBytes) / (ms / 1e3) / 1e9
                         let r = read[p.threadCount]!
                         gemv.append(GemvRecord(type: type.name, isa: kern.dotISA.rawValue, threads: p.threadCount, gemv_gbps: gbps, read_gbps: r, roofline_ratio: gbps / r, gemv_ms: ms))
