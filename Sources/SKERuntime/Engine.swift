@@ -38,6 +38,10 @@ public struct EngineOptions: Sendable {
     public var threads: Int? = nil
     /// Kernel ISA level (default: SKE_ISA or the best the CPU has).
     public var level: CPUFeatures.ISALevel? = nil
+    /// Weights pointed into the file's mapping (true, the default: instant open, shared page cache) or read into
+    /// anonymous huge-page memory (false: llama.cpp's --no-mmap; slower open, private copy, fewer TLB misses
+    /// while decoding). Applies to `Engine(path:options:)`; an engine built from an open file uses that file.
+    public var mmap = true
     public init() {}
 }
 
@@ -81,7 +85,8 @@ public final class Engine: @unchecked Sendable {
     }
 
     public convenience init(path: String, options: EngineOptions = EngineOptions()) throws {
-        try self.init(file: try ModelFile.open(path), options: options)
+        let file = try ModelFile.open(path)
+        try self.init(file: options.mmap ? file : try LoadedFile(file), options: options)
     }
 
     public var contextLength: Int { plan.limits.contextLength }

@@ -18,6 +18,7 @@ extension Bench {
         @Option(name: .short, help: "Thread counts, comma separated.") var t: String = "\(ThreadPool.usableCores)"
         @Option(name: .short, help: "Repetitions (the mean and deviation are reported).") var r: Int = 3
         @Option(help: "quantized, float or mixed.") var activations: String = "mixed"
+        @Flag(name: .customLong("no-mmap"), help: "Read the weights into memory instead of mapping the file (llama.cpp's --no-mmap; the --ttft rows always map).") var noMmap = false
         @Flag(name: .customLong("ttft"), help: "Also time model open → first token for the .gguf and its .bump.") var ttft = false
         @Flag(help: "Print JSON.") var json = false
 
@@ -35,20 +36,23 @@ extension Bench {
                     guard let v = Int(s), v >= 1 else { throw RuntimeError.invalidOption("-t takes thread counts like 1,2") }
                     return v
                 }
-                let file = try ModelFile.open(model.path)
+                let mapped = try ModelFile.open(model.path)
+                let file = noMmap ? try LoadedFile(mapped) : mapped
                 var rows: [Row] = []
                 for th in threads {
                     var o = EngineOptions()
                     o.threads = th; o.precision = precision; o.contextLength = max(p, n, 1) + 1; o.batchSize = max(p, 1)
                     let e = try Engine(file: file, options: o)
                     let rng = (0..<max(p, n)).map { Int32(($0 * 7919 + 13) % e.vocabulary) }
-                    func measure(_ body: () throws -> Int) throws -> (Double, Double) {
+                    /// Mean and deviation of `r` timed runs of `body` (after a warm-up); `after` sees each run's rate, untimed.
+                    func measure(_ body: () throws -> Int, after: (Double) throws -> Void = { _ in }) throws -> (Double, Double) {
                         _ = try body()   // warm-up
                         var rates: [Double] = []
                         for _ in 0..<max(1, r) {
                             let t0 = monotonicNanoseconds()
                             let tokens = try body()
                             rates.append(Double(tokens) / (Double(monotonicNanoseconds() - t0) / 1e9))
+                            try after(rates.last!)
                         }
                         let mean = rates.reduce(0, +) / Double(rates.count)
                         let sd = (rates.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(rates.count - 1, 1))).squareRoot()
@@ -59,16 +63,23 @@ extension Bench {
                         rows.append(Row(test: "pp\(p)", threads: th, tokensPerSecond: m, stddev: sd))
                     }
                     if n > 0 {
+                        // The roofline: each repetition's decode rate against the read bandwidth probed right after it
+                        // (this VM's bandwidth drifts by tens of percent within a minute; a probe taken once, before or
+                        // after all repetitions, mixes that drift into the ratio). Reported: the mean of the ratios.
+                        let bytes = weightBytesPerToken(e)
+                        let pool = ThreadPool(threadCount: th)
+                        var bandwidths: [Double] = [], ratios: [Double] = []
                         let (m, sd) = try measure {
                             e.reset()
                             for i in 0..<n { try e.evaluate([rng[i]]) { _, _ in } }
                             return n
+                        } after: { rate in
+                            let bw = try MemoryProbe.readBandwidth(passes: 3, pool: pool).gigabytesPerSecond
+                            bandwidths.append(bw); ratios.append(rate * Double(bytes) / (bw * 1e9))
                         }
-                        let bytes = weightBytesPerToken(e)
-                        let pool = ThreadPool(threadCount: th)
-                        let bw = try MemoryProbe.readBandwidth(pool: pool).gigabytesPerSecond
-                        let roof = bw * 1e9 / Double(bytes)
-                        rows.append(Row(test: "tg\(n)", threads: th, tokensPerSecond: m, stddev: sd, weightBytesPerToken: bytes, readGBps: bw, rooflineFraction: m / roof))
+                        let bw = bandwidths.reduce(0, +) / Double(bandwidths.count)
+                        rows.append(Row(test: "tg\(n)", threads: th, tokensPerSecond: m, stddev: sd, weightBytesPerToken: bytes, readGBps: bw,
+                                        rooflineFraction: ratios.reduce(0, +) / Double(ratios.count)))
                     }
                 }
                 var ttftRows: [TTFT] = []

@@ -24,10 +24,11 @@ struct EngineFlags: ParsableArguments {
     @Option(name: [.short, .customLong("threads")], help: "Threads (default: SKE_THREADS or the usable cores).") var t: Int?
     @Option(help: "Matmul activations: mixed (float SGEMM for batches of ≥ 16 tokens, quantized for decode: fastest), quantized (llama.cpp's arithmetic) or float (the float32 reference's).")
     var activations: String = "mixed"
+    @Flag(name: .customLong("no-mmap"), help: "Read the weights into memory instead of mapping the file (slower start, faster decode).") var noMmap = false
 
     func options() throws -> EngineOptions {
         var o = EngineOptions()
-        o.contextLength = c; o.batchSize = ub; o.threads = t
+        o.contextLength = c; o.batchSize = ub; o.threads = t; o.mmap = !noMmap
         o.precision = try ActivationPrecision(flag: activations)
         if let t, t < 1 || t > 1024 { throw RuntimeError.invalidOption("-t must be between 1 and 1024") }
         return o
@@ -111,12 +112,13 @@ struct Perplexity: ParsableCommand {
     @Option(name: [.short, .customLong("ctx-size")], help: "Chunk length.") var c: Int = 512
     @Option(name: [.short, .customLong("threads")], help: "Threads.") var t: Int?
     @Option(help: "quantized (llama.cpp's arithmetic), float (the float32 reference's) or mixed.") var activations: String = "quantized"
+    @Flag(name: .customLong("no-mmap"), help: "Read the weights into memory instead of mapping the file.") var noMmap = false
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
         try reportingErrors {
             var base = EngineOptions()
-            base.threads = t
+            base.threads = t; base.mmap = !noMmap
             base.precision = try ActivationPrecision(flag: activations)
             let e = try Engine(path: model.path, options: Engine.perplexityOptions(context: c, base: base))
             guard let data = FileManager.default.contents(atPath: f) else { throw RuntimeError.invalidOption("cannot read '\(f)'") }

@@ -23,10 +23,11 @@ extension E2E {
         try JSONDecoder().decode(GenerationRef.self, from: fixture("\(model).llamacpp.json")).cases
     }
     static func engine(_ model: String, _ precision: ActivationPrecision, context: Int = 128, batch: Int = 64,
-                       fusion: [String]? = nil, level: CPUFeatures.ISALevel? = nil, outputs: Int = 1, threads: Int? = nil) throws -> Engine {
+                       fusion: [String]? = nil, level: CPUFeatures.ISALevel? = nil, outputs: Int = 1, threads: Int? = nil,
+                       mmap: Bool = true) throws -> Engine {
         var o = EngineOptions()
         o.contextLength = context; o.batchSize = batch; o.precision = precision; o.fusion = fusion; o.level = level; o.maxOutputs = outputs
-        o.threads = threads
+        o.threads = threads; o.mmap = mmap
         return try Engine(path: path(model), options: o)
     }
     static func greedy(_ e: Engine, _ prompt: [Int32], _ n: Int) throws -> (ids: [Int32], first: [Float]) {
@@ -157,6 +158,14 @@ struct ModelTests {
         let tol: Float = precision == .quantized ? 0 : 5e-4
         #expect(worst <= tol)
         #expect(worstChunk <= tol)
+    }
+
+    @Test("weights read into memory (--no-mmap) give the mapped file's logits bit for bit")
+    func noMmap() throws {
+        let ids = try E2E.cases("gemma3")[1].prompt_ids
+        let mapped = try E2E.engine("gemma3", .quantized), loaded = try E2E.engine("gemma3", .quantized, mmap: false)
+        #expect(loaded.file is LoadedFile && !(mapped.file is LoadedFile))
+        #expect(E2E.maxAbs(try loaded.logits(after: ids), try mapped.logits(after: ids)) == 0)
     }
 
     @Test("fused == unfused, each pattern alone and all together")

@@ -36,6 +36,21 @@ struct BumpTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: again)) == Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
+    @Test("LoadedFile (--no-mmap) holds every tensor's bytes, 64-byte aligned, off the file's mapping; same metadata", arguments: [1, 3])
+    func loadedIntoMemory(threads: Int) throws {
+        let (g, path) = try Self.sample()
+        for source in [g as any TensorFile, try BumpFile(path: path)] {
+            let l = try LoadedFile(source, pool: ThreadPool(threadCount: threads))
+            #expect(l.metadata == source.metadata && l.tensors.map(\.name) == source.tensors.map(\.name))
+            for t in source.tensors {
+                let a = source.data(for: t), b = l.data(for: t)
+                #expect(Array(a) == Array(b), "\(t.name)")
+                #expect(Int(bitPattern: b.baseAddress!) % 64 == 0)
+                #expect(b.baseAddress != a.baseAddress)
+            }
+        }
+    }
+
     @Test("general.alignment (a GGUF layout key) is not carried into .bump")
     func alignmentDropped() throws {
         var w = try makeSampleGGUF(seed: 2)
