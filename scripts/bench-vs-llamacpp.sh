@@ -3,7 +3,8 @@
 # sdist by scripts/build-llamacpp.sh, cached) and `ske bench model` back to back, pp128 and tg64 at 1 and 2
 # threads, then the ratios. Usage: scripts/bench-vs-llamacpp.sh [MODEL.gguf ...]  (default: SmolLM2, Gemma 3 and the
 # Qwen3-shaped model as Q4_K_M and Q8_0 made by `ske quantize`). Environment: THREADS (default 1,2), ACTIVATIONS
-# (mixed or quantized, default mixed).
+# (mixed or quantized, default mixed), MMAP (1: both map the file, the default; 0: both read the weights into memory,
+# llama-bench -lm none and ske --no-mmap).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -25,12 +26,15 @@ THREADS=${THREADS:-1,2}
 # ske's arithmetic: mixed (float activations for prefill batches, quantized for decode; the default) or quantized
 # (llama.cpp's: activations quantized everywhere).
 ACTIVATIONS=${ACTIVATIONS:-mixed}
+MMAP=${MMAP:-1}
+ske_mmap=(); llama_load=auto
+if [ "$MMAP" = 0 ]; then ske_mmap=(--no-mmap); llama_load=none; fi
 out=$(mktemp -d)
 for m in "${models[@]}"; do
   name=$(basename "$m" .gguf)
   echo "== $name" >&2
-  "$LB" -m "$m" -p 128 -n 64 -t "$THREADS" -r 3 -o json > "$out/$name.llama.json" 2>/dev/null
-  .build/release/ske bench model -m "$m" -p 128 -n 64 -t "$THREADS" -r 3 --activations "$ACTIVATIONS" --json > "$out/$name.ske.json"
+  "$LB" -m "$m" -p 128 -n 64 -t "$THREADS" -r 3 -lm "$llama_load" -o json > "$out/$name.llama.json" 2>/dev/null
+  .build/release/ske bench model -m "$m" -p 128 -n 64 -t "$THREADS" -r 3 --activations "$ACTIVATIONS" "${ske_mmap[@]}" --json > "$out/$name.ske.json"
 done
 python3 - "$out" <<'PY'
 import json, os, sys
