@@ -6,6 +6,7 @@
 // K input width, N output width, F feed-forward width, NH/NKV heads, HS head size.
 import SKECore
 import SKEGraph
+import Synchronization
 import SKEKernels
 
 public final class Executor: @unchecked Sendable {
@@ -23,6 +24,8 @@ public final class Executor: @unchecked Sendable {
     let f32Dot: DotRow
     /// Current batch geometry (set by `run`).
     var tokens = 0, outputs = 0, start = 0
+    /// The next unclaimed chunk of a decode linear's rows (`forEachRowChunk`); the caller zeroes it before the region.
+    let rowTicket = Atomic<Int>(0)
     /// Per step: the linear's row-dot functions, resolved once against this executor's buffers (so running a
     /// step creates no closures and allocates nothing).
     var quantizedDots: [[RowDotBox]] = [], floatDots: [[RowDotBox]] = []
@@ -272,6 +275,7 @@ public final class Executor: @unchecked Sendable {
             }
         }
         if float && r >= Plan.sgemmMinimumRows { return linearSgemm(l, index, r) }
+        rowTicket.store(0, ordering: .relaxed)   // published to the workers with the region
         pool.runPrepared(regions[index].parallel!)
     }
 
@@ -343,6 +347,36 @@ public final class Executor: @unchecked Sendable {
         }
     }
 
+    /// Rows [0, total) dealt in 8·n chunks (multiples of 4 rows): thread `th` takes chunk `th`, then whichever chunk
+    /// is next unclaimed. On this kind of VM one vCPU often runs slower for a while (a neighbour, the hypervisor); with
+    /// fixed shares the other then waited for it at every step. Each row's result is the same whoever computes it.
+    @inline(__always)
+    func forEachRowChunk(_ total: Int, _ th: Int, _ n: Int, _ body: (Range<Int>) -> Void) {
+        if n == 1 { return body(0..<total) }
+        let size = ((total + 8 * n - 1) / (8 * n) + 3) & ~3
+        var c = th
+        while c &* size < total {
+            body((c &* size)..<min(total, (c &+ 1) &* size))
+            c = n &+ rowTicket.wrappingAdd(1, ordering: .relaxed).oldValue
+        }
+    }
+
+    /// `forEachPartRange` with the rows dealt by `forEachRowChunk`: body(part index, the part's rows in one chunk).
+    @inline(__always)
+    func forEachPartChunk(_ l: LinearStep, _ th: Int, _ n: Int, _ body: (Int, Range<Int>) -> Void) {
+        var total = 0
+        for pi in l.parts.indices { total += l.parts[pi].weight.rows }
+        forEachRowChunk(total, th, n) { chunk in
+            var partStart = 0
+            for pi in l.parts.indices {
+                let width = l.parts[pi].weight.rows
+                let lo = max(chunk.lowerBound, partStart) - partStart, hi = min(chunk.upperBound, partStart + width) - partStart
+                partStart += width
+                if lo < hi { body(pi, lo..<hi) }
+            }
+        }
+    }
+
     @inline(__always) func glu(_ g: Float, _ u: Float, _ gelu: Bool) -> Float {
         (gelu ? (tableGelu ? GeluTable.gelu(g) : Activation.gelu(g)) : Activation.silu(g)) * u
     }
@@ -403,19 +437,20 @@ public final class Executor: @unchecked Sendable {
         switch l.finish {
         case .glu(let gelu):
             let width = l.parts[0].weight.rows, gate1 = one[0].call, up1 = one[1].call
-            let mine = ThreadPool.partition(width, part: th, of: n)
-            var row = mine.lowerBound
-            if let gate = d4[0]?.call, let up = d4[1]?.call {
-                while row + 4 <= mine.upperBound {
-                    gate(row, tmp); up(row, tmp + 4)
-                    for i in 0..<4 { out[row + i] = glu(tmp[i], tmp[4 + i], gelu) }
-                    row += 4
+            forEachRowChunk(width, th, n) { mine in
+                var row = mine.lowerBound
+                if let gate = d4[0]?.call, let up = d4[1]?.call {
+                    while row + 4 <= mine.upperBound {
+                        gate(row, tmp); up(row, tmp + 4)
+                        for i in 0..<4 { out[row + i] = glu(tmp[i], tmp[4 + i], gelu) }
+                        row += 4
+                    }
                 }
+                while row < mine.upperBound { out[row] = glu(gate1(row, 0, tmp), up1(row, 0, tmp), gelu); row += 1 }
             }
-            while row < mine.upperBound { out[row] = glu(gate1(row, 0, tmp), up1(row, 0, tmp), gelu); row += 1 }
         case .store, .addResidual:
             let residual = residualInput(l)
-            forEachPartRange(l, th, n) { pi, _, rows in
+            forEachPartChunk(l, th, n) { pi, rows in
                 let dot1 = one[pi].call
                 var row = rows.lowerBound
                 if let residual {

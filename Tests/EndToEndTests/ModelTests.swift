@@ -160,6 +160,20 @@ struct ModelTests {
         #expect(worstChunk <= tol)
     }
 
+    /// Decode deals each linear's rows in chunks to whichever thread is free; a row's dot is the same on any thread.
+    @Test("decode logits are the same bit for bit on 1, 2, 3 and 5 threads")
+    func threadCounts() throws {
+        let c = try E2E.cases("gemma3")[2]
+        func decode(_ threads: Int) throws -> [[Float]] {
+            let e = try E2E.engine("gemma3", .quantized, threads: threads)
+            var out = [try e.logits(after: c.prompt_ids)]
+            for id in c.generated_ids.prefix(4) { out.append(try e.logits(after: [id])) }
+            return out
+        }
+        let one = try decode(1)
+        for n in [2, 3, 5] { #expect(try decode(n) == one, "\(n) threads") }
+    }
+
     @Test("weights read into memory (--no-mmap) give the mapped file's logits bit for bit")
     func noMmap() throws {
         let ids = try E2E.cases("gemma3")[1].prompt_ids
