@@ -331,17 +331,33 @@ public final class Executor: @unchecked Sendable {
 
     /// Thread `th` of `n`'s share of a multi-part linear's output rows (the parts' rows side by side, split evenly):
     /// body(part index, the part's width, the part's own rows in that share) for each part the share touches.
-    /// (Indices and fields only: copying a `Part` retained its kernels' closures, and with every thread retaining
-    /// the same objects the reference counts bounced between cores.)
     @inline(__always)
     func forEachPartRange(_ l: LinearStep, _ th: Int, _ n: Int, _ body: (Int, Int, Range<Int>) -> Void) {
+        forEachPart(l, in: ThreadPool.partition(partRows(l), part: th, of: n), body)
+    }
+
+    /// `forEachPartRange` with the rows dealt by `forEachRowChunk` (decode).
+    @inline(__always)
+    func forEachPartChunk(_ l: LinearStep, _ th: Int, _ n: Int, _ body: (Int, Int, Range<Int>) -> Void) {
+        forEachRowChunk(partRows(l), th, n) { forEachPart(l, in: $0, body) }
+    }
+
+    /// The output rows of all of a linear's parts.
+    @inline(__always) func partRows(_ l: LinearStep) -> Int {
         var total = 0
         for pi in l.parts.indices { total += l.parts[pi].weight.rows }
-        let mine = ThreadPool.partition(total, part: th, of: n)
+        return total
+    }
+
+    /// body(part index, the part's width, the part's own rows) for each part that `range` of the parts' rows side by
+    /// side touches. (Indices and fields only: copying a `Part` retained its kernels' closures, and with every thread
+    /// retaining the same objects the reference counts bounced between cores.)
+    @inline(__always)
+    func forEachPart(_ l: LinearStep, in range: Range<Int>, _ body: (Int, Int, Range<Int>) -> Void) {
         var partStart = 0
         for pi in l.parts.indices {
             let width = l.parts[pi].weight.rows
-            let lo = max(mine.lowerBound, partStart) - partStart, hi = min(mine.upperBound, partStart + width) - partStart
+            let lo = max(range.lowerBound, partStart) - partStart, hi = min(range.upperBound, partStart + width) - partStart
             partStart += width
             if lo < hi { body(pi, width, lo..<hi) }
         }
@@ -358,22 +374,6 @@ public final class Executor: @unchecked Sendable {
         while c &* size < total {
             body((c &* size)..<min(total, (c &+ 1) &* size))
             c = n &+ rowTicket.wrappingAdd(1, ordering: .relaxed).oldValue
-        }
-    }
-
-    /// `forEachPartRange` with the rows dealt by `forEachRowChunk`: body(part index, the part's rows in one chunk).
-    @inline(__always)
-    func forEachPartChunk(_ l: LinearStep, _ th: Int, _ n: Int, _ body: (Int, Range<Int>) -> Void) {
-        var total = 0
-        for pi in l.parts.indices { total += l.parts[pi].weight.rows }
-        forEachRowChunk(total, th, n) { chunk in
-            var partStart = 0
-            for pi in l.parts.indices {
-                let width = l.parts[pi].weight.rows
-                let lo = max(chunk.lowerBound, partStart) - partStart, hi = min(chunk.upperBound, partStart + width) - partStart
-                partStart += width
-                if lo < hi { body(pi, lo..<hi) }
-            }
         }
     }
 
@@ -450,7 +450,7 @@ public final class Executor: @unchecked Sendable {
             }
         case .store, .addResidual:
             let residual = residualInput(l)
-            forEachPartChunk(l, th, n) { pi, rows in
+            forEachPartChunk(l, th, n) { pi, _, rows in
                 let dot1 = one[pi].call
                 var row = rows.lowerBound
                 if let residual {
