@@ -281,6 +281,13 @@ public final class BumpFile: TensorFile, @unchecked Sendable {
 
 /// Opens a model file by its magic: GGUF or `.bump`.
 public enum ModelFile {
+    /// `mmap` false reads the tensors into memory (`LoadedFile`, llama.cpp's --no-mmap) instead of pointing into the
+    /// file's mapping.
+    public static func open(_ path: String, verify: Bool = true, mmap: Bool) throws -> any TensorFile {
+        let file = try open(path, verify: verify)
+        return mmap ? file : try LoadedFile(file)
+    }
+
     public static func open(_ path: String, verify: Bool = true) throws -> any TensorFile {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FormatError.io(path: path, operation: "open", errno: errno) }

@@ -7,6 +7,8 @@ import SKECore
 public final class LoadedFile: TensorFile, @unchecked Sendable {
     public let source: any TensorFile
     let arena: Arena
+    /// Where the tensors start in the arena, and each tensor's offset from there.
+    let weights: UnsafeMutableRawPointer
     let offsets: [String: Int]
 
     public var path: String { source.path }
@@ -25,9 +27,9 @@ public final class LoadedFile: TensorFile, @unchecked Sendable {
             total += (t.byteCount + Arena.alignment - 1) / Arena.alignment * Arena.alignment
         }
         let arena = try Arena(capacity: total + Arena.alignment)
-        let base = try arena.allocate(total, label: "weights")
+        let weights = try arena.allocate(total, label: "weights")
         for t in source.tensors {
-            let from = source.data(for: t), to = base + offsets[t.name]!
+            let from = source.data(for: t), to = weights + offsets[t.name]!
             guard let src = from.baseAddress, t.byteCount > 0 else { continue }
             let chunks = (t.byteCount + (1 << 20) - 1) >> 20
             pool.parallelFor(chunks) { r in
@@ -38,11 +40,12 @@ public final class LoadedFile: TensorFile, @unchecked Sendable {
             }
         }
         self.arena = arena
-        self.offsets = offsets.mapValues { $0 + (base - arena.base) }
+        self.weights = weights
+        self.offsets = offsets
     }
 
     public func data(for tensor: TensorInfo) -> UnsafeRawBufferPointer {
         guard let o = offsets[tensor.name] else { return source.data(for: tensor) }
-        return UnsafeRawBufferPointer(start: arena.base + o, count: tensor.byteCount)
+        return UnsafeRawBufferPointer(start: weights + o, count: tensor.byteCount)
     }
 }

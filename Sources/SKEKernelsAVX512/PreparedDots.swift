@@ -69,13 +69,25 @@ public enum PreparedDots {
     }
 
     @inline(__always) static func ld512(_ p: UnsafeRawPointer) -> __m512i { _mm512_loadu_si512(p) }
+
+    /// 32 int16 lanes, four equal lanes per 64-bit element: lanes 4e…4e+3 = e-th argument (e = 0 lowest). Index and
+    /// shift-count vectors are built this way, from constants (a constant load): lane arithmetic on a SIMD32<Int16>
+    /// literal compiled to a scalarized loop per call, and a lazily built global table would allocate on first use.
+    @inline(__always) static func words(_ e0: Int64, _ e1: Int64, _ e2: Int64, _ e3: Int64,
+                                        _ e4: Int64, _ e5: Int64, _ e6: Int64, _ e7: Int64) -> __m512i {
+        let r: Int64 = 0x0001_0001_0001_0001
+        return _mm512_set_epi64(e7 &* r, e6 &* r, e5 &* r, e4 &* r, e3 &* r, e2 &* r, e1 &* r, e0 &* r)
+    }
+
+    /// `words` with `lo` in the low 256 bits and `hi` in the high 256 bits.
+    @inline(__always) static func halves(_ lo: Int64, _ hi: Int64) -> __m512i { words(lo, lo, lo, lo, hi, hi, hi, hi) }
     @inline(__always) static func ld128(_ p: UnsafeRawPointer) -> __m128i { _mm_loadu_si128(p.assumingMemoryBound(to: __m128i.self)) }
     @inline(__always) static func ld256(_ p: UnsafeRawPointer) -> __m256i { _mm256_loadu_si256(p.assumingMemoryBound(to: __m256i.self)) }
 
     /// [qs₀ low nibbles, qs₀ high, qs₁ low, qs₁ high]: elements 0–31 of block 0 then of block 1.
     @inline(__always) static func nibbles64(_ q0: UnsafeRawPointer, _ q1: UnsafeRawPointer) -> __m512i {
         let v = _mm512_mask_broadcast_i32x4(_mm512_broadcast_i32x4(ld128(q0)), 0xFF00, ld128(q1))
-        let shifts = _mm512_set_epi64(0x0004_0004_0004_0004, 0x0004_0004_0004_0004, 0, 0, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004, 0, 0)
+        let shifts = words(0, 0, 4, 4, 0, 0, 4, 4)
         return _mm512_and_si512(_mm512_srlv_epi16(v, shifts), _mm512_set1_epi8(0x0F))
     }
 
@@ -327,16 +339,9 @@ public enum PreparedDots {
     }
 
     /// vpermw patterns spreading a super-block's 8 sub-block scales (int16) over the sidecar's slot order
-    /// (0,2 | 1,3 | 4,6 | 5,7): sixteen int16 lanes per sub-block, as 64-bit constants (a constant load).
+    /// (0,2 | 1,3 | 4,6 | 5,7): sixteen int16 lanes per sub-block.
     struct KSlots16 {
-        let i02: __m512i, i13: __m512i, i46: __m512i, i57: __m512i
-        init() {
-            @inline(__always) func idx(_ lo: Int64, _ hi: Int64) -> __m512i {
-                let r = 0x0001_0001_0001_0001 as Int64
-                return _mm512_set_epi64(hi &* r, hi &* r, hi &* r, hi &* r, lo &* r, lo &* r, lo &* r, lo &* r)
-            }
-            i02 = idx(0, 2); i13 = idx(1, 3); i46 = idx(4, 6); i57 = idx(5, 7)
-        }
+        let i02 = halves(0, 2), i13 = halves(1, 3), i46 = halves(4, 6), i57 = halves(5, 7)
 
         /// The 8 six-bit scales (one per byte of `sc`) as int16 in the four slot patterns.
         @inline(__always) func spread(_ sc: UInt64) -> (s02: __m512i, s13: __m512i, s46: __m512i, s57: __m512i) {
@@ -431,10 +436,7 @@ public enum PreparedDots {
         var mins = _mm256_setzero_ps()
         let low = _mm512_set1_epi8(0x0F), one = _mm512_set1_epi8(1), slots = KSlots()
         // Per 16-bit lane shift counts: low 256 bits by j, high 256 bits by j + 2 (sub-blocks j and j + 2).
-        @inline(__always) func shifts(_ j: Int) -> __m512i {
-            let lo = Int64(j) * 0x0001_0001_0001_0001, hi = Int64(j + 2) * 0x0001_0001_0001_0001
-            return _mm512_set_epi64(hi, hi, hi, hi, lo, lo, lo, lo)
-        }
+        @inline(__always) func shifts(_ j: Int64) -> __m512i { halves(j, j + 2) }
         let sh0 = shifts(0), sh1 = shifts(1), sh4 = shifts(4), sh5 = shifts(5)
         for b in 0..<nb {
             let x = w + 176 * b, s = side + q8_KBlockBytes * b
@@ -472,24 +474,16 @@ public enum PreparedDots {
         var sc16: __m256i, d: Float
     }
 
-    /// vpermw indices spreading scales g…g+3 over eight int16 lanes each, as 64-bit constants (four equal int16
-    /// lanes per element): a constant load. Lane arithmetic on a SIMD32<Int16> literal compiled to a scalarized loop
-    /// per call (as much time as the four blocks of a K = 1024 row), and a lazily built global table would allocate
-    /// on first use, possibly inside a decode step.
+    /// vpermw indices spreading scales g…g+3 over eight int16 lanes each.
     @inline(__always) static func q6Index() -> (__m512i, __m512i, __m512i, __m512i) {
-        @inline(__always) func idx(_ g: Int64) -> __m512i {
-            let r = 0x0001_0001_0001_0001 as Int64
-            return _mm512_set_epi64((g + 3) &* r, (g + 3) &* r, (g + 2) &* r, (g + 2) &* r, (g + 1) &* r, (g + 1) &* r, g &* r, g &* r)
-        }
+        @inline(__always) func idx(_ g: Int64) -> __m512i { words(g, g, g + 1, g + 1, g + 2, g + 2, g + 3, g + 3) }
         return (idx(0), idx(4), idx(8), idx(12))
     }
 
     @inline(__always) static func q6KCodes(_ x: UnsafeRawPointer, _ index: (__m512i, __m512i, __m512i, __m512i)) -> Q6KCodes {
         let low = _mm512_set1_epi8(0x0F), bits45 = _mm512_set1_epi8(0x30)
         // 16-bit lane shift counts, low 256 bits | high 256 bits: qh bits (0,1 | 2,3) up to 4,5; (4,5 | 6,7) down to 4,5.
-        let upA = _mm512_set_epi64(0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002,
-                                   0x0004_0004_0004_0004, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004, 0x0004_0004_0004_0004)
-        let downB = _mm512_set_epi64(0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0x0002_0002_0002_0002, 0, 0, 0, 0)
+        let upA = halves(4, 2), downB = halves(0, 2)
         @inline(__always) func half(_ h: Int) -> (__m512i, __m512i) {
             let l = ld512(x + 64 * h), qh = _mm512_broadcast_i64x4(ld256(x + 128 + 32 * h))
             let a = _mm512_or_si512(_mm512_and_si512(l, low), _mm512_and_si512(_mm512_sllv_epi16(qh, upA), bits45))

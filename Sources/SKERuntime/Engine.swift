@@ -85,8 +85,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     public convenience init(path: String, options: EngineOptions = EngineOptions()) throws {
-        let file = try ModelFile.open(path)
-        try self.init(file: options.mmap ? file : try LoadedFile(file), options: options)
+        try self.init(file: try ModelFile.open(path, mmap: options.mmap), options: options)
     }
 
     public var contextLength: Int { plan.limits.contextLength }

@@ -36,8 +36,7 @@ extension Bench {
                     guard let v = Int(s), v >= 1 else { throw RuntimeError.invalidOption("-t takes thread counts like 1,2") }
                     return v
                 }
-                let mapped = try ModelFile.open(model.path)
-                let file = noMmap ? try LoadedFile(mapped) : mapped
+                let file = try ModelFile.open(model.path, mmap: !noMmap)
                 var rows: [Row] = []
                 for th in threads {
                     var o = EngineOptions()
