@@ -9,6 +9,10 @@
 // Sidecar, per pair of blocks p (blocks 2p and 2p+1; an odd last block is handled by the 256-bit kernel):
 //   Q8_0 (320 B): q[64] int8 | da[16] f32 (d₂ₚ×8, d₂ₚ₊₁×8) | s8, s16, s128: [16] int32, −c·Σ of each lane's 4 values
 //   Q8_1 (192 B): q[64] int8 | da[16] f32 | sa[16] f32 (s₂ₚ/8 ×8, s₂ₚ₊₁/8 ×8: the block sum term spread over lanes)
+// After the k/64 pair records, one quad record per four blocks 4u…4u+3 (256 B). Q8_1 (Q4_1's kernel):
+//   lo[64] int8 (values 0–15 of each block) | hi[64] int8 (values 16–31) | da[16] f32 (d of each block ×4) |
+//   s[8] f32 (0, 0, 0, 0, s₄ᵤ, s₄ᵤ₊₁, s₄ᵤ₊₂, s₄ᵤ₊₃) | padding
+// and likewise for Q8_0 (Q4_0's kernel): lo | hi | da | −8·Σ of each int32 lane's eight values [16] int32.
 // Contract: `a` is the standard activation row; its sidecar starts at a + sidecarOffset(row bytes).
 // Results equal the reference within 1e-6·Σ|w·a| (integer block sums are exact).
 #if arch(x86_64)
@@ -17,7 +21,9 @@ import SKECore
 
 public enum PreparedDots {
     public static let q8_0PairBytes = 320
+    public static let q8_0QuadBytes = 256
     public static let q8_1PairBytes = 192
+    public static let q8_1QuadBytes = 256
 
     /// Where the sidecar starts after `rowBytes` of standard blocks (64-byte aligned).
     @inline(__always) public static func sidecarOffset(_ rowBytes: Int) -> Int { (rowBytes + 63) & ~63 }
@@ -25,9 +31,9 @@ public enum PreparedDots {
     public static func sidecarBytes(activation: GGMLType, k: Int) -> Int {
         let pairs = k / 64
         switch activation {
-        case .q8_1: return pairs * q8_1PairBytes
+        case .q8_1: return pairs * q8_1PairBytes + k / 128 * q8_1QuadBytes
         case .q8_K: return k / 256 * q8_KBlockBytes
-        default: return pairs * q8_0PairBytes
+        default: return pairs * q8_0PairBytes + k / 128 * q8_0QuadBytes
         }
     }
 
@@ -49,6 +55,13 @@ public enum PreparedDots {
                 rec.storeBytes(of: -128 * s, toByteOffset: 256 + 4 * lane, as: Int32.self)
             }
         }
+        prepareQuads(a, k, block: 34, codes: 2, out + k / 64 * q8_0PairBytes) { rec, j, _ in
+            for l in 4 * j..<(4 * j + 4) {
+                var s: Int32 = 0
+                for b in 0..<4 { s += Int32(rec.load(fromByteOffset: 4 * l + b, as: Int8.self)) + Int32(rec.load(fromByteOffset: 64 + 4 * l + b, as: Int8.self)) }
+                rec.storeBytes(of: -8 * s, toByteOffset: 192 + 4 * l, as: Int32.self)
+            }
+        }
     }
 
     /// Builds the Q8_1 sidecar from k/32 standard Q8_1 blocks.
@@ -64,6 +77,28 @@ public enum PreparedDots {
                     rec.storeBytes(of: d, toByteOffset: 64 + 4 * (8 * half + l), as: Float.self)
                     rec.storeBytes(of: s, toByteOffset: 128 + 4 * (8 * half + l), as: Float.self)
                 }
+            }
+        }
+        prepareQuads(a, k, block: 36, codes: 4, out + k / 64 * q8_1PairBytes) { rec, j, blk in
+            let s = Float(Float16(bitPattern: blk.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
+            rec.storeBytes(of: s, toByteOffset: 192 + 4 * (4 + j), as: Float.self)
+        }
+    }
+
+    /// The quad records (256 B per four blocks) of a Q8_0 / Q8_1 row whose blocks are `block` bytes with their 32 codes
+    /// at `codes`: lo (values 0–15 of each block), hi (16–31), da (d ×4 per block); `extra` writes the rest of block j.
+    static func prepareQuads(_ a: UnsafeRawPointer, _ k: Int, block: Int, codes: Int, _ out: UnsafeMutableRawPointer,
+                             extra: (UnsafeMutableRawPointer, Int, UnsafeRawPointer) -> Void) {
+        for u in 0..<(k / 128) {
+            let rec = out + u * 256
+            rec.initializeMemory(as: UInt8.self, repeating: 0, count: 256)
+            for j in 0..<4 {
+                let blk = a + (4 * u + j) * block
+                (rec + 16 * j).copyMemory(from: blk + codes, byteCount: 16)
+                (rec + 64 + 16 * j).copyMemory(from: blk + codes + 16, byteCount: 16)
+                let d = Float(Float16(bitPattern: blk.loadUnaligned(as: UInt16.self)))
+                for l in 0..<4 { rec.storeBytes(of: d, toByteOffset: 128 + 4 * (4 * j + l), as: Float.self) }
+                extra(rec, j, blk)
             }
         }
     }
@@ -248,14 +283,128 @@ public enum PreparedDots {
         @inline(__always) static func last(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float { SIMDDots.dotQ5_1(w, a, 32) }
     }
 
-    public static func dotQ4_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotPaired(Q4_0Pair.self, w, a, k) }
+    // MARK: Q4_0 and Q4_1, four blocks per step
+    //
+    // Four blocks are 72 (Q4_0) or 80 (Q4_1) contiguous bytes. One 64-byte load at x holds all four headers (d, or
+    // d and m) and, with a second load 8 or 16 bytes on, all four 16-byte code runs: one vpermt2w gathers the codes,
+    // one vpermw the header halves, one conversion makes them floats. About 14 vector uops per four blocks where the
+    // pair step spent 12–13 per two (most of them spreading two blocks' headers over lanes). The sidecar's quad
+    // record matches: the low and high nibbles of the four blocks meet lo and hi; int32 lanes 4j…4j+3 belong to
+    // block j. Rows whose block count is not a multiple of four finish with one pair step and/or the 256-bit last block.
+
+    /// Four int16 lane values packed into one 64-bit element (lowest first), for index vectors built from constants.
+    @inline(__always) static func w4(_ a: Int64, _ b: Int64, _ c: Int64, _ d: Int64) -> Int64 { a | b << 16 | c << 32 | d << 48 }
+
+    protocol QuadBlocks {
+        associatedtype Pair: PairedBlocks
+        /// Bytes of one quad record in the sidecar, and where the quad records start after the pair records.
+        static var quadRecord: Int { get }
+        init()
+        /// acc += blocks x…x+3 · the quad record at s, lane by lane; mins += their min terms (8 lanes), if any.
+        func step(_ x: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: inout __m512, _ mins: inout __m256)
+    }
+
+    /// vpermps: [h₀ ×4, h₁ ×4, h₂ ×4, h₃ ×4].
+    @inline(__always) static func spreadFour(_ h: __m256) -> __m512 {
+        _mm512_permutexvar_ps(_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0), _mm512_castps256_ps512(h))
+    }
+
+    /// Σ over the four blocks' 128 codes (u8, from the gathered q) · lo/hi at s, on top of `start`: lanes 4j…4j+3 = block j.
+    @inline(__always) static func quadProducts(_ q: __m512i, _ s: UnsafeRawPointer, _ start: __m512i) -> __m512i {
+        let low = _mm512_set1_epi8(0x0F)
+        let p = _mm512_dpbusd_epi32(start, _mm512_and_si512(q, low), ld512(s))
+        return _mm512_dpbusd_epi32(p, _mm512_and_si512(_mm512_srli_epi16(q, 4), low), ld512(s + 64))
+    }
+
+    /// Q4_0 × Q8_0. Quad record (256 B): lo[64] | hi[64] | da[16] f32 (d ×4 per block) | −8·Σ of each lane's 8 values [16] int32.
+    struct Q4_0Quad: QuadBlocks {
+        typealias Pair = Q4_0Pair
+        static var quadRecord: Int { q8_0QuadBytes }
+        /// vpermt2w: output words 8j…8j+7 = block j's codes (words 1, 10, 19 of the load at x; 24 of the load at x + 8).
+        let codes = _mm512_set_epi64(w4(60, 61, 62, 63), w4(56, 57, 58, 59), w4(23, 24, 25, 26), w4(19, 20, 21, 22),
+                                     w4(14, 15, 16, 17), w4(10, 11, 12, 13), w4(5, 6, 7, 8), w4(1, 2, 3, 4))
+        /// vpermw: words 0–3 = d₀, d₁, d₂, d₃.
+        let headers = _mm512_set_epi64(0, 0, 0, 0, 0, 0, 0, w4(0, 9, 18, 27))
+
+        @inline(__always) func step(_ x: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: inout __m512, _ mins: inout __m256) {
+            let a = ld512(x), p = quadProducts(_mm512_permutex2var_epi16(a, codes, ld512(x + 8)), s, ld512(s + 192))
+            let d = spreadFour(_mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi16(headers, a))))
+            acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(p), _mm512_loadu_ps(s + 128)), d, acc)
+        }
+    }
+
+    /// Q4_1 × Q8_1. Quad record (256 B): lo[64] | hi[64] | da[16] f32 | s[8] f32 (0, 0, 0, 0, s₀…s₃) | padding.
+    struct Q4_1Quad: QuadBlocks {
+        typealias Pair = Q4_1Pair
+        static var quadRecord: Int { q8_1QuadBytes }
+        /// vpermt2w: output words 8j…8j+7 = block j's codes (words 2, 12, 22 of the load at x; 24 of the load at x + 16).
+        let codes = _mm512_set_epi64(w4(60, 61, 62, 63), w4(56, 57, 58, 59), w4(26, 27, 28, 29), w4(22, 23, 24, 25),
+                                     w4(16, 17, 18, 19), w4(12, 13, 14, 15), w4(6, 7, 8, 9), w4(2, 3, 4, 5))
+        /// vpermw: words 0–7 = d₀, d₁, d₂, d₃, m₀, m₁, m₂, m₃.
+        let headers = _mm512_set_epi64(0, 0, 0, 0, 0, 0, w4(1, 11, 21, 31), w4(0, 10, 20, 30))
+
+        @inline(__always) func step(_ x: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: inout __m512, _ mins: inout __m256) {
+            let a = ld512(x), p = quadProducts(_mm512_permutex2var_epi16(a, codes, ld512(x + 16)), s, _mm512_setzero_si512())
+            let h = _mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi16(headers, a)))
+            acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(p), _mm512_loadu_ps(s + 128)), spreadFour(h), acc)
+            mins = _mm256_fmadd_ps(h, _mm256_loadu_ps((s + 192).assumingMemoryBound(to: Float.self)), mins)
+        }
+    }
+
+    /// The first pair record and the first quad record of a row's sidecar.
+    @inline(__always) static func quadSidecar<Q: QuadBlocks>(_: Q.Type, _ a: UnsafeRawPointer, _ nb: Int) -> (pairs: UnsafeRawPointer, quads: UnsafeRawPointer) {
+        let side = a + sidecarOffset(nb * Q.Pair.activationBlock)
+        return (side, side + nb / 2 * Q.Pair.sidecarPair)
+    }
+
+    /// What a row's quad steps leave: one pair step (blocks 4⌊nb/4⌋, +1 when nb mod 4 ≥ 2), the reductions, the odd block.
+    @inline(__always) static func quadFinish<Q: QuadBlocks>(_: Q.Type, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ pairs: UnsafeRawPointer,
+                                                            _ nb: Int, _ acc: __m512, _ mins: __m256) -> Float {
+        let wb = Q.Pair.weightBlock, ab = Q.Pair.activationBlock
+        var acc = acc
+        if nb % 4 >= 2 { acc = Q.Pair.pair(w + 4 * wb * (nb / 4), pairs + Q.Pair.sidecarPair * (nb / 4 * 2), acc) }
+        var total = _mm512_reduce_add_ps(acc) + hsum8(mins)
+        if nb % 2 == 1 { total += Q.Pair.last(w + wb * (nb - 1), a + ab * (nb - 1)) }
+        return total
+    }
+
+    @inline(__always) static func dotQuad<Q: QuadBlocks>(_: Q.Type, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        let nb = k / 32, (pairs, quads) = quadSidecar(Q.self, a, nb), q = Q(), step = 4 * Q.Pair.weightBlock
+        var acc = _mm512_setzero_ps(), mins = _mm256_setzero_ps()
+        for u in 0..<(nb / 4) {
+            let x = w + step &* u
+            prefetch(x + weightPrefetchDistance); prefetch(x + weightPrefetchDistance + 64)
+            q.step(x, quads + Q.quadRecord &* u, &acc, &mins)
+        }
+        return quadFinish(Q.self, w, a, pairs, nb, acc, mins)
+    }
+
+    /// out[i] = dotQuad(w + i·rowBytes, a, k) for i in 0..<4, bit for bit.
+    @inline(__always) static func dotQuad4Rows<Q: QuadBlocks>(_: Q.Type, _ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int,
+                                                              _ out: UnsafeMutablePointer<Float>) {
+        let nb = k / 32, (pairs, quads) = quadSidecar(Q.self, a, nb), q = Q(), step = 4 * Q.Pair.weightBlock
+        let w1 = w + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes
+        var acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps()
+        var mins0 = _mm256_setzero_ps(), mins1 = _mm256_setzero_ps(), mins2 = _mm256_setzero_ps(), mins3 = _mm256_setzero_ps()
+        let ahead = fourRowPrefetchBase(w, rowBytes)
+        for u in 0..<(nb / 4) {
+            let o = step &* u, s = quads + Q.quadRecord &* u
+            prefetchSpan(ahead + 4 &* o, 4 * step)
+            q.step(w + o, s, &acc0, &mins0); q.step(w1 + o, s, &acc1, &mins1)
+            q.step(w2 + o, s, &acc2, &mins2); q.step(w3 + o, s, &acc3, &mins3)
+        }
+        out[0] = quadFinish(Q.self, w, a, pairs, nb, acc0, mins0); out[1] = quadFinish(Q.self, w1, a, pairs, nb, acc1, mins1)
+        out[2] = quadFinish(Q.self, w2, a, pairs, nb, acc2, mins2); out[3] = quadFinish(Q.self, w3, a, pairs, nb, acc3, mins3)
+    }
+
+    public static func dotQ4_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotQuad(Q4_0Quad.self, w, a, k) }
     public static func dotQ5_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotPaired(Q5_0Pair.self, w, a, k) }
     public static func dotQ8_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotPaired(Q8_0Pair.self, w, a, k) }
-    public static func dotQ4_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotPaired(Q4_1Pair.self, w, a, k) }
     public static func dotQ5_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotPaired(Q5_1Pair.self, w, a, k) }
+    public static func dotQ4_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotQuad(Q4_1Quad.self, w, a, k) }
 
     public static func dot4RowsQ4_0(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
-        dotPaired4Rows(Q4_0Pair.self, w, rowBytes, a, k, out)
+        dotQuad4Rows(Q4_0Quad.self, w, rowBytes, a, k, out)
     }
     public static func dot4RowsQ5_0(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
         dotPaired4Rows(Q5_0Pair.self, w, rowBytes, a, k, out)
@@ -263,11 +412,11 @@ public enum PreparedDots {
     public static func dot4RowsQ8_0(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
         dotPaired4Rows(Q8_0Pair.self, w, rowBytes, a, k, out)
     }
-    public static func dot4RowsQ4_1(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
-        dotPaired4Rows(Q4_1Pair.self, w, rowBytes, a, k, out)
-    }
     public static func dot4RowsQ5_1(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
         dotPaired4Rows(Q5_1Pair.self, w, rowBytes, a, k, out)
+    }
+    public static func dot4RowsQ4_1(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
+        dotQuad4Rows(Q4_1Quad.self, w, rowBytes, a, k, out)
     }
 
     // MARK: k-quants (Q8_K activations)

@@ -83,7 +83,7 @@ struct QuantReferenceTests {
 @Suite("Fast paths equal the reference")
 struct FastPathTests {
     static let cases: [(GGMLType, Int)] = QuantTraits.weightTypes.flatMap { t in
-        [1, 7, 31, 257].map { blocks in (t, blocks * (t.blockSize == 1 ? 32 : t.blockSize) + (t.blockSize == 1 ? 3 : 0)) }
+        [1, 6, 7, 8, 31, 257].map { blocks in (t, blocks * (t.blockSize == 1 ? 32 : t.blockSize) + (t.blockSize == 1 ? 3 : 0)) }
     }
 
     @Test("dot: every ISA path vs reference on random rows of odd lengths", arguments: cases)
