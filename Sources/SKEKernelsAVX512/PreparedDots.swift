@@ -505,7 +505,8 @@ public enum PreparedDots {
     struct Q4KCodes {
         var c0: __m512i, c1: __m512i, c2: __m512i, c3: __m512i
         var s: (s02: __m512i, s13: __m512i, s46: __m512i, s57: __m512i)
-        var d: Float, dmin: Float, mins: __m256
+        /// [d, dmin, 0, 0] as floats (one 32-bit load, one conversion), and the 8 mins as floats.
+        var dm: __m128, mins: __m256
     }
 
     @inline(__always) static func q4KCodes(_ x: UnsafeRawPointer, _ k: KSlots16) -> Q4KCodes {
@@ -514,7 +515,7 @@ public enum PreparedDots {
         let v0 = ld512(x + 16), v1 = ld512(x + 80)
         return Q4KCodes(c0: _mm512_and_si512(v0, low), c1: _mm512_and_si512(_mm512_srli_epi16(v0, 4), low),
                         c2: _mm512_and_si512(v1, low), c3: _mm512_and_si512(_mm512_srli_epi16(v1, 4), low),
-                        s: k.spread(sc), d: h16(x, 0), dmin: h16(x, 2), mins: minsF(mn))
+                        s: k.spread(sc), dm: _mm_cvtph_ps(_mm_cvtsi32_si128(x.loadUnaligned(as: Int32.self))), mins: minsF(mn))
     }
 
     /// One unpacked Q4_K super-block against its prepared Q8_K record at s: acc += (d_a·d)·Σ sc·q·y, mins += the
@@ -528,9 +529,11 @@ public enum PreparedDots {
         isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(c.c1, ld512(s + 64)), c.s.s13)
         isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(c.c2, ld512(s + 128)), c.s.s46)
         isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(c.c3, ld512(s + 192)), c.s.s57)
-        let da = s.loadUnaligned(fromByteOffset: 256, as: Float.self)
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(da * c.d), _mm512_cvtepi32_ps(isum), acc)
-        mins = minTerm(mins, da * c.dmin, c.mins, s + 260)
+        // [da·d, da·dmin]: one multiply for both (the same products as two scalar ones), then each broadcast.
+        let f = _mm_mul_ps(c.dm, _mm_set1_ps(s.loadUnaligned(fromByteOffset: 256, as: Float.self)))
+        acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(f), _mm512_cvtepi32_ps(isum), acc)
+        let dmin = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(f), _mm256_set1_epi32(1))
+        mins = _mm256_fmadd_ps(dmin, _mm256_mul_ps(c.mins, _mm256_loadu_ps((s + 260).assumingMemoryBound(to: Float.self))), mins)
     }
 
     public static func dotQ4_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
