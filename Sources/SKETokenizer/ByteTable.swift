@@ -2,6 +2,7 @@
 // Open addressing with linear probing over power-of-two arrays; keys are compared against the bytes stored
 // once in the vocabulary's flat byte buffer. No String keys, no per-lookup allocation.
 
+import SKECore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -35,19 +36,48 @@ struct TokenStore {
         rehash(capacity: cap)
     }
 
+    /// Rebuilds the slot table at `capacity` (a power of two) from every stored string, first id winning for
+    /// duplicates. Runs at every model open (50k–260k tokens into a table of up to 2 MiB), where each insert was a
+    /// cache miss waited on in turn: the hashes are computed first (one sequential pass) and each insert prefetches
+    /// the slot of the one 16 ahead. Over raw buffers: no per-insert uniqueness or bounds checks on the arrays.
     private mutating func rehash(capacity: Int) {
-        slots = [Int32](repeating: -1, count: capacity)
         mask = capacity - 1
-        for id in 0..<count { insertSlot(Int32(id), firstWins: true) }
+        let mask = mask, n = count, ahead = 16
+        slots = [Int32](unsafeUninitializedCapacity: capacity) { sl, initialized in
+            sl.initialize(repeating: -1)
+            initialized = capacity
+            bytes.withUnsafeBufferPointer { by in
+                offsets.withUnsafeBufferPointer { of in
+                    let base = by.baseAddress ?? UnsafePointer(bitPattern: 1)!
+                    let home = [Int](unsafeUninitializedCapacity: n) { h, c in
+                        for id in 0..<n { h[id] = Int(truncatingIfNeeded: fnv1a(base + of[id], of[id + 1] - of[id])) & mask }
+                        c = n
+                    }
+                    let slotBase = UnsafeRawPointer(sl.baseAddress!)
+                    for id in 0..<n {
+                        if id + ahead < n { corePrefetch(slotBase + 4 * home[id + ahead]) }
+                        let lo = of[id], len = of[id + 1] - lo
+                        var i = home[id]
+                        while true {
+                            let other = Int(sl[i])
+                            if other < 0 { sl[i] = Int32(id); break }
+                            let a = of[other]
+                            if of[other + 1] - a == len && memcmp(base + a, base + lo, len) == 0 { break }  // duplicate: first wins
+                            i = (i + 1) & mask
+                        }
+                    }
+                }
+            }
+        }
     }
 
-    /// Inserts id's bytes as a key. Duplicate strings keep the first id (llama.cpp's map keeps the first too).
-    private mutating func insertSlot(_ id: Int32, firstWins: Bool) {
+    /// Inserts id's bytes as a key (first id wins for duplicates, as llama.cpp's map keeps the first).
+    private mutating func insertSlot(_ id: Int32) {
         let (lo, hi) = (offsets[Int(id)], offsets[Int(id) + 1])
         let h = bytes.withUnsafeBufferPointer { Int(truncatingIfNeeded: fnv1a($0.baseAddress! + lo, hi - lo)) }
         var i = h & mask
         while slots[i] >= 0 {
-            if equal(slots[i], lo, hi) { if !firstWins { slots[i] = id }; return }
+            if equal(slots[i], lo, hi) { return }
             i = (i + 1) & mask
         }
         slots[i] = id
@@ -69,7 +99,7 @@ struct TokenStore {
         bytes.append(contentsOf: s)
         offsets.append(bytes.count)
         let id = Int32(count - 1)
-        if 2 * count > slots.count { rehash(capacity: slots.count * 2) } else { insertSlot(id, firstWins: true) }
+        if 2 * count > slots.count { rehash(capacity: slots.count * 2) } else { insertSlot(id) }
         return id
     }
 
@@ -100,6 +130,16 @@ struct TokenStore {
     }
 
     func tokenBytes(_ id: Int32) -> ArraySlice<UInt8> { bytes[offsets[Int(id)]..<offsets[Int(id) + 1]] }
+
+    /// body(the bytes of tokens 0..<n, one buffer per id), over the stored buffer without slicing arrays.
+    func withTokenBytes<R>(_ body: (_ token: (Int) -> UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try bytes.withUnsafeBufferPointer { by in
+            try offsets.withUnsafeBufferPointer { of in
+                let base = by.baseAddress ?? UnsafePointer(bitPattern: 1)!
+                return try body { id in UnsafeBufferPointer(start: base + of[id], count: of[id + 1] - of[id]) }
+            }
+        }
+    }
 }
 
 /// (left, right) → (rank, merged id) for BPE merges.

@@ -129,11 +129,14 @@ public final class Tokenizer: @unchecked Sendable {
             }
         }
         var dec: [UInt8] = [], offs = [0]
-        dec.reserveCapacity(s.tokenBytes(0).count * n)
-        for id in 0..<n {
-            let type = id < d.types.count ? TokenType(rawValue: d.types[id]) ?? .undefined : .normal
-            Self.appendDecodedPiece(s.tokenBytes(Int32(id)), type: type, model: d.model, to: &dec)
-            offs.append(dec.count)
+        dec.reserveCapacity(s.bytes.count + 64)
+        offs.reserveCapacity(n + 1)
+        s.withTokenBytes { token in
+            for id in 0..<n {
+                let type = id < d.types.count ? TokenType(rawValue: d.types[id]) ?? .undefined : .normal
+                Self.appendDecodedPiece(token(id), type: type, model: d.model, to: &dec)
+                offs.append(dec.count)
+            }
         }
         pieces = dec
         pieceOffsets = offs
@@ -206,7 +209,11 @@ public final class Tokenizer: @unchecked Sendable {
         }
         guard !found.isEmpty else { return [.text(0..<bytes.count)] }
         found.sort { $0.special != $1.special ? $0.special < $1.special : $0.pos < $1.pos }
-        var accepted: [(start: Int, end: Int, id: Int32)] = []  // kept sorted by start
+        // A cut is accepted unless it overlaps an earlier accepted one: bytes already cut are marked in a bitmap
+        // (a sorted array with an insert per cut was quadratic: Gemma's whitespace tokens cut Shakespeare's plays
+        // ~10⁵ times, and the inserts' memmove was half of the encode time).
+        var taken = [UInt64](repeating: 0, count: bytes.count / 64 + 1)
+        var accepted: [(start: Int, end: Int, id: Int32)] = []
         var k = 0
         while k < found.count {
             let sp = found[k].special
@@ -214,16 +221,13 @@ public final class Tokenizer: @unchecked Sendable {
             while k < found.count && found[k].special == sp {
                 let pos = found[k].pos, end = pos + specials[sp].bytes.count
                 k += 1
-                guard pos >= lastEnd else { continue }
-                // Insertion point among accepted cuts; reject overlaps with the neighbours.
-                var lo = 0, hi = accepted.count
-                while lo < hi { let mid = (lo + hi) / 2; if accepted[mid].start < pos { lo = mid + 1 } else { hi = mid } }
-                if lo > 0 && accepted[lo - 1].end > pos { continue }
-                if lo < accepted.count && accepted[lo].start < end { continue }
-                accepted.insert((pos, end, specials[sp].id), at: lo)
+                guard pos >= lastEnd, !(pos..<end).contains(where: { taken[$0 >> 6] >> UInt64($0 & 63) & 1 != 0 }) else { continue }
+                for i in pos..<end { taken[i >> 6] |= 1 << UInt64(i & 63) }
+                accepted.append((pos, end, specials[sp].id))
                 lastEnd = end
             }
         }
+        accepted.sort { $0.start < $1.start }
         var frags: [Fragment] = []
         var at = 0
         for a in accepted {
@@ -362,7 +366,7 @@ public final class Tokenizer: @unchecked Sendable {
     /// `decodedPiece` appended to `out`. SPM pieces and byte-level BPE tokens of valid UTF-8 are decoded here without
     /// building a String or an array (the common case: 50k–260k tokens at every model open); anything else takes
     /// `decodedPiece`.
-    static func appendDecodedPiece(_ raw: ArraySlice<UInt8>, type: TokenType, model: TokenizerData.Model, to out: inout [UInt8]) {
+    static func appendDecodedPiece(_ raw: UnsafeBufferPointer<UInt8>, type: TokenType, model: TokenizerData.Model, to out: inout [UInt8]) {
         guard type != .userDefined, type != .byte else { out += decodedPiece(raw, type: type, model: model); return }
         if model == .spm { return appendSPMPiece(raw, to: &out) }
         let start = out.count
@@ -399,14 +403,23 @@ public final class Tokenizer: @unchecked Sendable {
     }
 
     /// An SPM piece's text: "▁" (U+2581) stands for a space.
-    static func appendSPMPiece(_ raw: ArraySlice<UInt8>, to out: inout [UInt8]) {
-        var i = raw.startIndex
-        while i < raw.endIndex {
-            if i + 2 < raw.endIndex && raw[i] == 0xE2 && raw[i + 1] == 0x96 && raw[i + 2] == 0x81 { out.append(32); i += 3 } else { out.append(raw[i]); i += 1 }
+    static func appendSPMPiece(_ raw: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        guard let p = raw.baseAddress else { return }
+        let n = raw.count
+        var i = 0, run = 0  // bytes run..<i are copied as they are
+        while i < n {
+            if p[i] == 0xE2 && i + 2 < n && p[i + 1] == 0x96 && p[i + 2] == 0x81 {
+                out.append(contentsOf: UnsafeBufferPointer(start: p + run, count: i - run))
+                out.append(32)
+                i += 3; run = i
+            } else {
+                i += 1
+            }
         }
+        out.append(contentsOf: UnsafeBufferPointer(start: p + run, count: n - run))
     }
 
-    static func decodedPiece(_ raw: ArraySlice<UInt8>, type: TokenType, model: TokenizerData.Model) -> [UInt8] {
+    static func decodedPiece(_ raw: UnsafeBufferPointer<UInt8>, type: TokenType, model: TokenizerData.Model) -> [UInt8] {
         switch type {
         case .userDefined: return Array(raw)
         case .byte:
