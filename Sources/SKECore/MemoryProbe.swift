@@ -17,31 +17,49 @@ public enum MemoryProbe {
 
     /// Reads `bytes` bytes `passes` times on `pool`'s threads; returns the best pass in GB/s (1e9 B/s).
     public static func readBandwidth(bytes: Int = 256 << 20, passes: Int = 5, pool: ThreadPool = .shared) throws -> Result {
-        let arena = try Arena(capacity: bytes)
-        let count = bytes / MemoryLayout<SIMD16<Float>>.stride
-        let p = try arena.allocate(SIMD16<Float>.self, count: count, label: "probe")
-        pool.parallelFor(count) { r in for i in r { p[i] = SIMD16(repeating: Float(i & 7)) } }
-        var best = 0.0
-        let sinks = UnsafeMutablePointer<Float>.allocate(capacity: pool.threadCount * 16)
-        defer { sinks.deallocate() }
-        for _ in 0..<passes {
-            let t0 = monotonicNanoseconds()
-            pool.run { t, n in
-                let r = ThreadPool.partition(count, part: t, of: n)
-                var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
-                var i = r.lowerBound
-                while i + 4 <= r.upperBound {
-                    corePrefetch(UnsafeRawPointer(p + i + 64))  // 4 KiB ahead, as the gemv kernels do
-                    a0 += p[i]; a1 += p[i + 1]; a2 += p[i + 2]; a3 += p[i + 3]
-                    i += 4
-                }
-                while i < r.upperBound { a0 += p[i]; i += 1 }
-                sinks[t * 16] = ((a0 + a1) + (a2 + a3)).sum()
-            }
-            let dt = Double(monotonicNanoseconds() - t0) / 1e9
-            best = max(best, Double(count * 64) / dt / 1e9)
+        try Buffer(bytes: bytes).readBandwidth(passes: passes, pool: pool)
+    }
+
+    /// The probe's buffer, allocated and filled once, for callers that probe again and again (`ske bench model`
+    /// after every repetition: a fresh 256 MiB each time spent most of the probe's time clearing pages).
+    public final class Buffer {
+        let arena: Arena
+        let p: UnsafeMutablePointer<SIMD16<Float>>
+        let count: Int
+
+        public init(bytes: Int = 256 << 20) throws {
+            arena = try Arena(capacity: bytes)
+            count = bytes / MemoryLayout<SIMD16<Float>>.stride
+            p = try arena.allocate(SIMD16<Float>.self, count: count, label: "probe")
+            let (p, count) = (p, count)
+            ThreadPool.shared.parallelFor(count) { r in for i in r { p[i] = SIMD16(repeating: Float(i & 7)) } }
         }
-        return Result(bytes: count * 64, threads: pool.threadCount, gigabytesPerSecond: best)
+
+        /// Reads the buffer `passes` times on `pool`'s threads; the best pass in GB/s.
+        public func readBandwidth(passes: Int = 5, pool: ThreadPool = .shared) -> Result {
+            let (p, count) = (p, count)
+            var best = 0.0
+            let sinks = UnsafeMutablePointer<Float>.allocate(capacity: pool.threadCount * 16)
+            defer { sinks.deallocate() }
+            for _ in 0..<passes {
+                let t0 = monotonicNanoseconds()
+                pool.run { t, n in
+                    let r = ThreadPool.partition(count, part: t, of: n)
+                    var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+                    var i = r.lowerBound
+                    while i + 4 <= r.upperBound {
+                        corePrefetch(UnsafeRawPointer(p + i + 64))  // 4 KiB ahead, as the gemv kernels do
+                        a0 += p[i]; a1 += p[i + 1]; a2 += p[i + 2]; a3 += p[i + 3]
+                        i += 4
+                    }
+                    while i < r.upperBound { a0 += p[i]; i += 1 }
+                    sinks[t * 16] = ((a0 + a1) + (a2 + a3)).sum()
+                }
+                let dt = Double(monotonicNanoseconds() - t0) / 1e9
+                best = max(best, Double(count * 64) / dt / 1e9)
+            }
+            return Result(bytes: count * 64, threads: pool.threadCount, gigabytesPerSecond: best)
+        }
     }
 }
 

@@ -67,13 +67,14 @@ extension Bench {
                         // after all repetitions, mixes that drift into the ratio). Reported: the mean of the ratios.
                         let bytes = weightBytesPerToken(e)
                         let pool = ThreadPool(threadCount: th)
+                        let probe = try MemoryProbe.Buffer()
                         var bandwidths: [Double] = [], ratios: [Double] = []
                         let (m, sd) = try measure {
                             e.reset()
                             for i in 0..<n { try e.evaluate([rng[i]]) { _, _ in } }
                             return n
                         } after: { rate in
-                            let bw = try MemoryProbe.readBandwidth(passes: 3, pool: pool).gigabytesPerSecond
+                            let bw = probe.readBandwidth(passes: 3, pool: pool).gigabytesPerSecond
                             bandwidths.append(bw); ratios.append(rate * Double(bytes) / (bw * 1e9))
                         }
                         let bw = bandwidths.reduce(0, +) / Double(bandwidths.count)
