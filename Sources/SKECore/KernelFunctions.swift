@@ -34,11 +34,14 @@ public struct Dot4Kernel: Sendable {
 }
 
 /// Four weight rows at once (decode): out[i] = W[i]·A for the rows at weights + i·rowBytes, each equal to the
-/// one-row prepared dot's value (four independent accumulator chains instead of one).
+/// one-row prepared dot's value (four independent accumulator chains instead of one). A C function pointer, not a
+/// closure: decode calls it once per four rows on every thread, and a closure value taken out of a box or captured
+/// variable was retained and released around each call (atomics on one shared count from both threads).
 public struct Dot4RowsKernel: Sendable {
-    public let call: @Sendable (_ weights: UnsafeRawPointer, _ rowBytes: Int, _ activations: UnsafeRawPointer, _ k: Int,
-                                _ out: UnsafeMutablePointer<Float>) -> Void
-    public init(_ call: @escaping @Sendable (UnsafeRawPointer, Int, UnsafeRawPointer, Int, UnsafeMutablePointer<Float>) -> Void) { self.call = call }
+    public typealias Function = @convention(c) (_ weights: UnsafeRawPointer, _ rowBytes: Int, _ activations: UnsafeRawPointer, _ k: Int,
+                                                _ out: UnsafeMutablePointer<Float>) -> Void
+    public let call: Function
+    public init(_ call: Function) { self.call = call }
 }
 
 /// One row of k floats into blocks of a (quantized) format.

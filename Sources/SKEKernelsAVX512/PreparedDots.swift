@@ -741,10 +741,15 @@ public enum PreparedDots {
     /// Weight type → the four-token prepared dot (prefill), where there is one.
     public static let table4: [GGMLType: Dot4Kernel] = [.q4_K: .init(dot4Q4_K), .q6_K: .init(dot4Q6_K)]
 
-    /// Weight type → the four-row prepared dot (decode), where there is one.
+    /// Weight type → the four-row prepared dot (decode), where there is one (C function pointers: see Dot4RowsKernel).
     public static let tableRows4: [GGMLType: Dot4RowsKernel] = [
-        .q4_0: .init(dot4RowsQ4_0), .q5_0: .init(dot4RowsQ5_0), .q8_0: .init(dot4RowsQ8_0),
-        .q4_1: .init(dot4RowsQ4_1), .q5_1: .init(dot4RowsQ5_1), .q4_K: .init(dot4RowsQ4_K), .q6_K: .init(dot4RowsQ6_K),
+        .q4_0: .init({ PreparedDots.dot4RowsQ4_0($0, $1, $2, $3, $4) }),
+        .q5_0: .init({ PreparedDots.dot4RowsQ5_0($0, $1, $2, $3, $4) }),
+        .q8_0: .init({ PreparedDots.dot4RowsQ8_0($0, $1, $2, $3, $4) }),
+        .q4_1: .init({ PreparedDots.dot4RowsQ4_1($0, $1, $2, $3, $4) }),
+        .q5_1: .init({ PreparedDots.dot4RowsQ5_1($0, $1, $2, $3, $4) }),
+        .q4_K: .init({ PreparedDots.dot4RowsQ4_K($0, $1, $2, $3, $4) }),
+        .q6_K: .init({ PreparedDots.dot4RowsQ6_K($0, $1, $2, $3, $4) }),
     ]
 
     public typealias Prepare = @Sendable (UnsafeRawPointer, Int, UnsafeMutableRawPointer) -> Void
