@@ -17,10 +17,12 @@ import SKECore
 typealias Vec = SIMD16<Float>
 typealias Vec2 = SIMD32<Float>
 typealias HalfVec = SIMD16<Float16>
+typealias IntVec = SIMD16<Int32>
 #else
 typealias Vec = SIMD8<Float>
 typealias Vec2 = SIMD16<Float>
 typealias HalfVec = SIMD8<Float16>
+typealias IntVec = SIMD8<Int32>
 #endif
 
 public enum SGEMM {

@@ -37,6 +37,36 @@ public enum SIMDOps {
     @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Vec { UnsafeRawPointer(p).loadUnaligned(as: Vec.self) }
     @inline(__always) static func store(_ v: Vec, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec.self) }
 
+    /// eˣ lane by lane for x ≤ 0 (softmax's shifted scores): 2ⁿ·p(r) with n = round(x·log₂e), r = x − n·ln 2 (ln 2 split
+    /// in two) and Cephes' degree-7 polynomial (within 2 ulp of expf); lanes below −87.3 give 0 (expf gives a
+    /// subnormal below 1.2e−38 there). Softmax ran libm's expf one score at a time: at a context of 2k that was ~0.5M
+    /// calls per token for a 135M model, as long as streaming its weights.
+    @inline(__always) static func expNonPositive(_ x: Vec) -> Vec {
+        let floor = Vec(repeating: -87.33654), big = Vec(repeating: 12_582_912)  // 1.5·2²³: adding it rounds to an integer
+        let under = x .< floor, xc = x.replacing(with: floor, where: under)
+        let t = xc * 1.442_695_04 + big, n = t - big  // n's integer value sits in t's low mantissa bits
+        let r = (xc - n * 0.693_359_375) - n * -2.121_944_4e-4
+        var p = Vec(repeating: 1.987_569_15e-4)
+        p = p * r + 1.398_199_95e-3
+        p = p * r + 8.333_451_9e-3
+        p = p * r + 4.166_579_59e-2
+        p = p * r + 0.166_666_655
+        p = p * r + 0.500_000_01
+        p = p * (r * r) + r + 1
+        let scale = unsafeBitCast((unsafeBitCast(t, to: IntVec.self) &- unsafeBitCast(big, to: IntVec.self) &+ 127) &<< 23, to: Vec.self)
+        return (p * scale).replacing(with: 0, where: under)
+    }
+
+    /// row[j] = e^(row[j] − m) for j in range; returns their sum (vector lanes, then the scalar tail).
+    @inline(__always) static func expShiftedSum(_ row: UnsafeMutablePointer<Float>, _ range: ClosedRange<Int>, _ m: Float) -> Float {
+        let w = Vec.scalarCount, mv = Vec(repeating: m)
+        var acc = Vec(), j = range.lowerBound
+        while j + w <= range.upperBound + 1 { let e = expNonPositive(load(row + j) - mv); store(e, row + j); acc += e; j += w }
+        var sum = acc.sum()
+        while j <= range.upperBound { let e = expf(row[j] - m); row[j] = e; sum += e; j += 1 }
+        return sum
+    }
+
     /// Σ a[i]·b[i] with four vector accumulators; b may be f32 or f16 (a KV cache row).
     @inline(__always)
     static func dot<C: KVScalar>(_ a: UnsafePointer<Float>, _ b: UnsafePointer<C>, _ n: Int) -> Float {
@@ -159,8 +189,8 @@ public enum SIMDOps {
             while i + w <= c { mv = pointwiseMax(mv, load(xi + i)); i += w }
             var m = mv.max()
             while i < c { m = Swift.max(m, xi[i]); i += 1 }
-            var s: Float = 0
-            for j in 0..<c { let e = expf(xi[j] - m); yi[j] = e; s += e }
+            for j in 0..<c { yi[j] = xi[j] }
+            let s = c > 0 ? expShiftedSum(yi, 0...(c - 1), m) : 0
             let inv = Vec(repeating: 1 / s)
             i = 0
             while i + w <= c { store(load(yi + i) * inv, yi + i); i += w }
@@ -259,8 +289,7 @@ public enum SIMDOps {
                     row[j] = s
                     m = Swift.max(m, s)
                 }
-                var sum: Float = 0
-                for j in first...last { let e = expf(row[j] - m); row[j] = e; sum += e }
+                let sum = expShiftedSum(row, first...last, m)
                 let inv = 1 / sum
                 if C.self == Float16.self {
                     // llama.cpp's arithmetic: probabilities meet the f16 V cache as f16.
