@@ -12,7 +12,7 @@
 // After the k/64 pair records, one quad record per four blocks 4u…4u+3 (256 B). Q8_1 (Q4_1's kernel):
 //   lo[64] int8 (values 0–15 of each block) | hi[64] int8 (values 16–31) | da[16] f32 (d of each block ×4) |
 //   s[8] f32 (0, 0, 0, 0, s₄ᵤ, s₄ᵤ₊₁, s₄ᵤ₊₂, s₄ᵤ₊₃) | padding
-// and likewise for Q8_0 (Q4_0 and Q5_0): lo | hi | da | −8·Σ of each int32 lane's eight values [16] int32.
+// and likewise for Q8_0 (Q4_0's kernel): lo | hi | da | −8·Σ of each int32 lane's eight values [16] int32.
 // Contract: `a` is the standard activation row; its sidecar starts at a + sidecarOffset(row bytes).
 // Results equal the reference within 1e-6·Σ|w·a| (integer block sums are exact).
 #if arch(x86_64)
@@ -283,10 +283,10 @@ public enum PreparedDots {
         @inline(__always) static func last(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float { SIMDDots.dotQ5_1(w, a, 32) }
     }
 
-    // MARK: Q4_0, Q5_0 and Q4_1, four blocks per step
+    // MARK: Q4_0 and Q4_1, four blocks per step
     //
-    // Four blocks are 72 (Q4_0), 80 (Q4_1) or 88 (Q5_0) contiguous bytes. A 64-byte load at x (and one at x + 8, 16 or
-    // 24) holds all four headers (d, or d and m) and all four 16-byte code runs: one vpermt2w gathers the codes,
+    // Four blocks are 72 (Q4_0) or 80 (Q4_1) contiguous bytes. A 64-byte load at x (and one at x + 8 or 16) holds all
+    // four headers (d, or d and m) and all four 16-byte code runs: one vpermt2w gathers the codes,
     // one vpermw the header halves, one conversion makes them floats. About 14 vector uops per four blocks where the
     // pair step spent 12–13 per two (most of them spreading two blocks' headers over lanes). The sidecar's quad
     // record matches: the low and high nibbles of the four blocks meet lo and hi; int32 lanes 4j…4j+3 belong to
@@ -329,39 +329,6 @@ public enum PreparedDots {
         @inline(__always) func step(_ x: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: inout __m512, _ mins: inout __m256) {
             let a = ld512(x), p = quadProducts(_mm512_permutex2var_epi16(a, codes, ld512(x + 8)), s, ld512(s + 192))
             let d = spreadFour(_mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi16(headers, a))))
-            acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(p), _mm512_loadu_ps(s + 128)), d, acc)
-        }
-    }
-
-    /// Q5_0 × Q8_0 (the Q4_0 quad record; the −16 offset's term is twice its −8·Σ). Four blocks are 88 bytes: loads at
-    /// x and x + 24 hold every d, qh and code run. The fifth bits stay in vector registers (assembling two 64-bit
-    /// masks from the four qh in general registers cost ~20 scalar instructions and mask-register spills per step):
-    /// each qh goes to the start of its block's 128-bit lane, vpshufb copies its byte b to lane bytes 8b…8b+7 (low
-    /// nibbles: qh bytes 0, 1; high nibbles: bytes 2, 3), vptestmb against 1, 2, 4, … 128 makes the mask, and 16
-    /// is added under it.
-    struct Q5_0Quad: QuadBlocks {
-        typealias Pair = Q5_0Pair
-        static var quadRecord: Int { q8_0QuadBytes }
-        /// vpermt2w: block j's codes (words 3, 14 of the load at x; 13, 24 of the load at x + 24).
-        let codes = _mm512_set_epi64(w4(60, 61, 62, 63), w4(56, 57, 58, 59), w4(49, 50, 51, 52), w4(45, 46, 47, 48),
-                                     w4(18, 19, 20, 21), w4(14, 15, 16, 17), w4(7, 8, 9, 10), w4(3, 4, 5, 6))
-        /// vpermt2w: words 0–3 = d₀, d₁, d₂ (words 0, 11, 22 at x), d₃ (word 21 at x + 24).
-        let headers = _mm512_set_epi64(0, 0, 0, 0, 0, 0, 0, w4(0, 11, 22, 53))
-        /// vpermt2w: words 8j, 8j+1 = qh_j (words 1, 12, 23 at x; 22 at x + 24).
-        let fifth = _mm512_set_epi64(0, w4(54, 55, 0, 0), 0, w4(23, 24, 0, 0), 0, w4(12, 13, 0, 0), 0, w4(1, 2, 0, 0))
-        let bits = _mm512_set1_epi64(Int64(bitPattern: 0x8040_2010_0804_0201))
-
-        @inline(__always) func step(_ x: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: inout __m512, _ mins: inout __m256) {
-            let a = ld512(x), b = ld512(x + 24), q = _mm512_permutex2var_epi16(a, codes, b)
-            let qh = _mm512_permutex2var_epi16(a, fifth, b)
-            let lowBits = _mm512_test_epi8_mask(_mm512_shuffle_epi8(qh, _mm512_set_epi64(0x0101_0101_0101_0101, 0, 0x0101_0101_0101_0101, 0, 0x0101_0101_0101_0101, 0, 0x0101_0101_0101_0101, 0)), bits)
-            let highBits = _mm512_test_epi8_mask(_mm512_shuffle_epi8(qh, _mm512_set_epi64(0x0303_0303_0303_0303, 0x0202_0202_0202_0202, 0x0303_0303_0303_0303, 0x0202_0202_0202_0202,
-                                                                                          0x0303_0303_0303_0303, 0x0202_0202_0202_0202, 0x0303_0303_0303_0303, 0x0202_0202_0202_0202)), bits)
-            let low = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(0x10)
-            let ql = _mm512_and_si512(q, low), qhi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low)
-            var p = _mm512_dpbusd_epi32(_mm512_slli_epi32(ld512(s + 192), 1), _mm512_mask_add_epi8(ql, lowBits, ql, sixteen), ld512(s))
-            p = _mm512_dpbusd_epi32(p, _mm512_mask_add_epi8(qhi, highBits, qhi, sixteen), ld512(s + 64))
-            let d = spreadFour(_mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(a, headers, b))))
             acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(p), _mm512_loadu_ps(s + 128)), d, acc)
         }
     }
@@ -431,7 +398,7 @@ public enum PreparedDots {
     }
 
     public static func dotQ4_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotQuad(Q4_0Quad.self, w, a, k) }
-    public static func dotQ5_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotQuad(Q5_0Quad.self, w, a, k) }
+    public static func dotQ5_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotPaired(Q5_0Pair.self, w, a, k) }
     public static func dotQ8_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotPaired(Q8_0Pair.self, w, a, k) }
     public static func dotQ5_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotPaired(Q5_1Pair.self, w, a, k) }
     public static func dotQ4_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotQuad(Q4_1Quad.self, w, a, k) }
@@ -440,7 +407,7 @@ public enum PreparedDots {
         dotQuad4Rows(Q4_0Quad.self, w, rowBytes, a, k, out)
     }
     public static func dot4RowsQ5_0(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
-        dotQuad4Rows(Q5_0Quad.self, w, rowBytes, a, k, out)
+        dotPaired4Rows(Q5_0Pair.self, w, rowBytes, a, k, out)
     }
     public static func dot4RowsQ8_0(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
         dotPaired4Rows(Q8_0Pair.self, w, rowBytes, a, k, out)
