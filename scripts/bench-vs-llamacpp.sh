@@ -30,11 +30,16 @@ MMAP=${MMAP:-1}
 ske_mmap=(); llama_load=auto
 if [ "$MMAP" = 0 ]; then ske_mmap=(--no-mmap); llama_load=none; fi
 out=$(mktemp -d)
+# CPU time the hypervisor gave to other guests while each model ran (/proc/stat "steal"), as a share of this VM's
+# CPU time: on a shared host the two engines' ratios are only comparable while it stays low.
+stolen() { awk '/^cpu /{print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat 2>/dev/null || echo "0 0"; }
 for m in "${models[@]}"; do
   name=$(basename "$m" .gguf)
-  echo "== $name" >&2
+  read -r s0 t0 < <(stolen)
   "$LB" -m "$m" -p 128 -n 64 -t "$THREADS" -r 3 -lm "$llama_load" -o json > "$out/$name.llama.json" 2>/dev/null
   .build/release/ske bench model -m "$m" -p 128 -n 64 -t "$THREADS" -r 3 --activations "$ACTIVATIONS" "${ske_mmap[@]}" --json > "$out/$name.ske.json"
+  read -r s1 t1 < <(stolen)
+  echo "== $name: CPU time stolen by the host during the run: $(( t1 > t0 ? 100 * (s1 - s0) / (t1 - t0) : 0 ))%" >&2
 done
 python3 - "$out" <<'PY'
 import json, os, sys

@@ -2,8 +2,9 @@
 //
 // `run { t, n in … }` calls the body once on each of n threads (the caller is thread 0) and returns when
 // all n are done; kernels split their rows by `t` themselves (ggml's convention). Workers spin on a
-// generation counter for a short while after each region (so back-to-back regions cost well under a
-// microsecond of wake-up) and then sleep on a condition variable (so an idle engine uses no CPU).
+// generation counter for a few milliseconds after each region (so back-to-back regions cost well under a
+// microsecond of wake-up, and a vCPU is not put to sleep between them) and then sleep on a condition variable (so an
+// idle engine uses no CPU).
 // Never more threads than usable cores by default: an oversubscribed spin barrier was measured at 300 µs.
 // `SKE_THREADS=N` overrides. A region started from inside a region runs serially on the calling thread
 // (no deadlock, same results).
@@ -43,8 +44,18 @@ public final class ThreadPool: @unchecked Sendable {
         return n
     }
 
-    public init(threadCount: Int, spinLimit: Int = 20_000) {
-        state = State(threadCount: max(1, threadCount), spinLimit: spinLimit)
+    /// Spins before sleeping when the pool fits the usable cores: ~5.6 ms of `pause`. With 20,000 (~0.3 ms) the
+    /// threads slept and woke many times per token, each vCPU going idle and being woken by an IPI; on a shared
+    /// host (this VM) that is where the hypervisor ran other guests. SmolLM2 decode at 2 threads, alternating
+    /// settings in the same minutes: 20,000 → 38–43 tokens/s with 36% of the CPU time stolen by the host;
+    /// 100,000 → 144–148 (13%); 400,000 → 128–140 (3–6%). An idle engine still sleeps, ~6 ms after its last region.
+    public static let longSpin = 400_000
+    /// Oversubscribed (more threads than usable cores), a spinning thread holds a core the working one needs: short.
+    public static let shortSpin = 2_000
+
+    public init(threadCount: Int, spinLimit: Int? = nil) {
+        let n = max(1, threadCount)
+        state = State(threadCount: n, spinLimit: spinLimit ?? (n <= Self.usableCores ? Self.longSpin : Self.shortSpin))
         for index in 1..<state.threadCount {
             // Workers retain only the shared state, so dropping the pool stops and joins them.
             let context = Unmanaged.passRetained(WorkerContext(state: state, index: index)).toOpaque()
@@ -113,7 +124,7 @@ public final class ThreadPool: @unchecked Sendable {
 
     /// What the caller and the workers share. Both sides spin for `spinLimit` iterations, then sleep on a
     /// condition variable: the workers waiting for a region, the caller waiting for the last worker. Each spin
-    /// executes `pause` (~14 ns here, so 20,000 spins ≈ 0.3 ms): without it the waiting thread competes with its SMT
+    /// executes `pause` (~14 ns here; see `longSpin` for how long they spin): without it the waiting thread competes with its SMT
     /// sibling for the core, and the sibling is the one still computing (measured: the decode dots of SmolLM2 at
     /// 2 threads took 11–23% fewer samples with it).
     private final class State: @unchecked Sendable {
