@@ -50,9 +50,8 @@ public final class Executor: @unchecked Sendable {
     struct RowDot4Box { let call: (Int, Int, UnsafeMutablePointer<Float>, Int) -> Void }
     /// Per step: four-token dots for every part of a quantized linear, or nil when a part has no such kernel.
     var quantizedDots4: [[RowDot4Box]?] = []
-    /// Four weight rows from `row` against token 0: (row, out) writes out[0..<4] (decode).
-    /// One part's four-row decode kernel with its operands bound: plain values and a C function pointer, so calling
-    /// it touches no reference count.
+    /// One part's four-row decode kernel with its operands bound: call(row, out) writes out[0..<4], rows row…row+3
+    /// against token 0. Plain values and a C function pointer, so a call touches no reference count.
     struct Rows4Box {
         let kernel: Dot4RowsKernel.Function, w: UnsafeRawPointer, rowBytes: Int, xq: UnsafeRawPointer, k: Int
         @inline(__always) func call(_ row: Int, _ out: UnsafeMutablePointer<Float>) { kernel(w + row &* rowBytes, rowBytes, xq, k, out) }
@@ -298,11 +297,11 @@ public final class Executor: @unchecked Sendable {
         for a in l.activations { a.write(x, base + a.offset + t * a.rowStride) }
     }
 
-    /// Thread `th` of `n`: its share of every output row of every part (one row of W against all T tokens).
-    /// Hot: decode spends most of its time here.
     /// One linear step's kernel boxes (see `makeRegion`).
     struct LinearKernels { let quantized: [RowDotBox], float: [RowDotBox], dots4: [RowDot4Box]?, rows4: [Rows4Box?]? }
 
+    /// Thread `th` of `n`: its share of every output row of every part (one row of W against all T tokens).
+    /// Hot: decode spends most of its time here.
     func linearDots(_ l: LinearStep, _ kernels: LinearKernels, _ th: Int, _ n: Int) {
         let r = rowCount(l.rows), k = l.k
         let float = l.precision == .float || (l.precision == .mixed && r >= Plan.sgemmMinimumRows)
@@ -446,8 +445,8 @@ public final class Executor: @unchecked Sendable {
         let out = f(l.out), tmp = scratch(th)
         switch l.finish {
         case .glu(let gelu):
-            // The kernels' closures are taken out of their boxes once per call, not per chunk: each extraction is a
-            // retain and a release (~4% of SmolLM2's decode samples at 2 threads when done per chunk and part).
+            // The one-row dots are closures: taken out of their boxes once per call (below: once per part), not per
+            // chunk, since each extraction is a retain and a release on a count both threads share.
             let width = l.parts[0].weight.rows, gate1 = one[0].call, up1 = one[1].call, gate4 = d4[0], up4 = d4[1]
             forEachRowChunk(width, th, n) { mine in
                 var row = mine.lowerBound
@@ -462,7 +461,7 @@ public final class Executor: @unchecked Sendable {
             }
         case .store, .addResidual:
             let residual = residualInput(l)
-            var part = -1, dot1 = one[0].call, dot4Part = d4[0]  // the current part's kernels (see above)
+            var part = -1, dot1 = one[0].call, dot4Part = d4[0]  // the current part's kernels
             forEachPartChunk(l, th, n) { pi, _, rows in
                 if pi != part { part = pi; dot1 = one[pi].call; dot4Part = d4[pi] }
                 var row = rows.lowerBound

@@ -1,6 +1,9 @@
 import Testing
 @testable import SKEKernels
 import SKECore
+#if canImport(Glibc)
+import Glibc
+#endif
 #if arch(x86_64)
 @testable import SKEKernelsAVX512
 #endif
@@ -65,6 +68,28 @@ struct FastOpsTests {
     }
 
 #if arch(x86_64)
+    /// Softmax's vector eˣ (x ≤ 0) against libm's expf over a dense sweep of [−100, 0]: within 2 ulp where the result
+    /// is a normal float, 0 below the floor (where expf is subnormal or 0), exactly 1 at 0.
+    @Test("AVX-512 softmax exp: within 2 ulp of expf on x ≤ 0", .enabled(if: isaLevels.contains(.avx512), "no AVX-512 on this CPU"))
+    func vectorExp() {
+        var worst: Float = 0, worstX: Float = 0
+        let count = 1 << 20
+        for base in stride(from: 0, to: count, by: 16) {
+            var x = SIMD16<Float>()
+            for i in 0..<16 { x[i] = -100 * Float(base + i) / Float(count - 1) }
+            let e = SKEKernelsAVX512.SIMDOps.expNonPositive(x)
+            for i in 0..<16 {
+                let want = expf(x[i])
+                if want < Float.leastNormalMagnitude { #expect(e[i] >= 0 && e[i] <= Float.leastNormalMagnitude); continue }
+                let ulps = abs(e[i] - want) / want.ulp
+                if ulps > worst { worst = ulps; worstX = x[i] }
+            }
+        }
+        print("softmax exp vs expf: worst \(worst) ulp at x = \(worstX)")
+        #expect(worst <= 2, "worst \(worst) ulp at x = \(worstX)")
+        #expect(SKEKernelsAVX512.SIMDOps.expNonPositive(SIMD16(repeating: 0)) == SIMD16(repeating: 1))
+    }
+
     /// Attention's sixteen-position score sums (a transpose, then whole-vector adds) must be SIMD.sum()'s values: the
     /// one-position path and the blocked path then give the same scores bit for bit.
     @Test("AVX-512 attention: sixteen transposed horizontal sums equal SIMD.sum() bit for bit",
