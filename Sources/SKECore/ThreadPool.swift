@@ -124,9 +124,9 @@ public final class ThreadPool: @unchecked Sendable {
 
     /// What the caller and the workers share. Both sides spin for `spinLimit` iterations, then sleep on a
     /// condition variable: the workers waiting for a region, the caller waiting for the last worker. Each spin
-    /// executes `pause` (~14 ns here; see `longSpin` for how long they spin): without it the waiting thread competes with its SMT
-    /// sibling for the core, and the sibling is the one still computing (measured: the decode dots of SmolLM2 at
-    /// 2 threads took 11–23% fewer samples with it).
+    /// executes `pause` (~14 ns here; `longSpin` says how long they spin): without it the waiting thread competes with
+    /// its SMT sibling for the core, and the sibling is the one still computing (measured: the decode dots of SmolLM2
+    /// at 2 threads took 11–23% fewer samples with it).
     private final class State: @unchecked Sendable {
         let threadCount: Int
         let spinLimit: Int

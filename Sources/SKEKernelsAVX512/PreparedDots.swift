@@ -297,7 +297,7 @@ public enum PreparedDots {
 
     protocol QuadBlocks {
         associatedtype Pair: PairedBlocks
-        /// Bytes of one quad record in the sidecar, and where the quad records start after the pair records.
+        /// Bytes of one quad record in the sidecar (the quad records follow the row's pair records).
         static var quadRecord: Int { get }
         init()
         /// acc += blocks x…x+3 · the quad record at s, lane by lane; mins += their min terms (8 lanes), if any.

@@ -57,13 +57,13 @@ public enum SIMDOps {
         return (p * scale).replacing(with: 0, where: under)
     }
 
-    /// row[j] = e^(row[j] − m) for j in range; returns their sum (vector lanes, then the scalar tail).
-    @inline(__always) static func expShiftedSum(_ row: UnsafeMutablePointer<Float>, _ range: ClosedRange<Int>, _ m: Float) -> Float {
+    /// y[j] = e^(x[j] − m) for j in range (y may be x); returns their sum (vector lanes, then the scalar tail).
+    @inline(__always) static func expShiftedSum(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ range: ClosedRange<Int>, _ m: Float) -> Float {
         let w = Vec.scalarCount, mv = Vec(repeating: m)
         var acc = Vec(), j = range.lowerBound
-        while j + w <= range.upperBound + 1 { let e = expNonPositive(load(row + j) - mv); store(e, row + j); acc += e; j += w }
+        while j + w <= range.upperBound + 1 { let e = expNonPositive(load(x + j) - mv); store(e, y + j); acc += e; j += w }
         var sum = acc.sum()
-        while j <= range.upperBound { let e = expf(row[j] - m); row[j] = e; sum += e; j += 1 }
+        while j <= range.upperBound { let e = expf(x[j] - m); y[j] = e; sum += e; j += 1 }
         return sum
     }
 
@@ -189,8 +189,7 @@ public enum SIMDOps {
             while i + w <= c { mv = pointwiseMax(mv, load(xi + i)); i += w }
             var m = mv.max()
             while i < c { m = Swift.max(m, xi[i]); i += 1 }
-            for j in 0..<c { yi[j] = xi[j] }
-            let s = c > 0 ? expShiftedSum(yi, 0...(c - 1), m) : 0
+            let s = c > 0 ? expShiftedSum(xi, yi, 0...(c - 1), m) : 0
             let inv = Vec(repeating: 1 / s)
             i = 0
             while i + w <= c { store(load(yi + i) * inv, yi + i); i += w }
@@ -289,7 +288,7 @@ public enum SIMDOps {
                     row[j] = s
                     m = Swift.max(m, s)
                 }
-                let sum = expShiftedSum(row, first...last, m)
+                let sum = expShiftedSum(row, row, first...last, m)
                 let inv = 1 / sum
                 if C.self == Float16.self {
                     // llama.cpp's arithmetic: probabilities meet the f16 V cache as f16.

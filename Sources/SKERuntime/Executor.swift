@@ -26,9 +26,6 @@ public final class Executor: @unchecked Sendable {
     var tokens = 0, outputs = 0, start = 0
     /// The next unclaimed chunk of a decode linear's rows (`forEachRowChunk`); the caller zeroes it before the region.
     let rowTicket = Atomic<Int>(0)
-    /// Per step: the linear's row-dot functions, resolved once against this executor's buffers (so running a
-    /// step creates no closures and allocates nothing).
-    var quantizedDots: [[RowDotBox]] = [], floatDots: [[RowDotBox]] = []
     var regions: [Region] = []
     /// SGEMM path (float / mixed precision): per linear step and part, the loader that dequantizes weight rows
     /// while SGEMM packs them; GLU gate/up tiles [maxTokens, panelRows]; the SGEMM packing workspace.
@@ -46,18 +43,19 @@ public final class Executor: @unchecked Sendable {
     /// A RowDot in a struct, so that calling it out of an array costs no reabstraction thunk (see KernelFunctions).
     struct RowDotBox { let call: RowDot }
     /// Four tokens from t0: (row, t0, out, outStride) writes out[i·outStride] = W[row]·x[t0 + i] (the tokens left
-    /// over take the step's one-token `quantizedDots`).
+    /// over take the step's one-token quantized dots).
     struct RowDot4Box { let call: (Int, Int, UnsafeMutablePointer<Float>, Int) -> Void }
-    /// Per step: four-token dots for every part of a quantized linear, or nil when a part has no such kernel.
-    var quantizedDots4: [[RowDot4Box]?] = []
     /// One part's four-row decode kernel with its operands bound: call(row, out) writes out[0..<4], rows row…row+3
     /// against token 0. Plain values and a C function pointer, so a call touches no reference count.
     struct Rows4Box {
         let kernel: Dot4RowsKernel.Function, w: UnsafeRawPointer, rowBytes: Int, xq: UnsafeRawPointer, k: Int
         @inline(__always) func call(_ row: Int, _ out: UnsafeMutablePointer<Float>) { kernel(w + row &* rowBytes, rowBytes, xq, k, out) }
     }
-    /// Per step: each part's four-row dot where its type has one; nil when no part has (or the step is not quantized).
-    var quantizedRows4: [[Rows4Box?]?] = []
+    /// A linear step's kernels, resolved once against this executor's buffers (so running a step creates no closures
+    /// and allocates nothing), one entry per part: the one-row dots (quantized, float: empty where the precision never
+    /// uses them); the four-token dots (prefill), nil when a part has none; the four-row dots (decode), nil when no
+    /// part has one. Captured by the step's region (see `makeRegion`).
+    struct LinearKernels { let quantized: [RowDotBox], float: [RowDotBox], dots4: [RowDot4Box]?, rows4: [Rows4Box?]? }
 
     public init(plan: Plan, pool: ThreadPool) throws {
         self.plan = plan
@@ -99,37 +97,34 @@ public final class Executor: @unchecked Sendable {
             guard case .linear(let l) = step, sgemm else { return [] }
             return l.parts.map { Sgemm.rowLoader($0.weight.pointer, rowBytes: $0.weight.rowBytes, type: $0.weight.type, dequantize: $0.kernels.dequantize) }
         }
-        quantizedDots = plan.steps.map { step in
-            guard case .linear(let l) = step, plan.precision != .float else { return [] }
-            return l.parts.map { RowDotBox(call: self.rowDot($0, l, quantized: true)) }
-        }
-        quantizedDots4 = plan.steps.map { step in
-            guard case .linear(let l) = step, plan.precision != .float else { return nil }
-            var boxes: [RowDot4Box] = []
-            for part in l.parts {
-                guard let d4 = part.kernels.rowDot4 else { return nil }
-                let a = l.activations[part.activation], k = l.k
-                let w = part.weight.pointer, rowBytes = part.weight.rowBytes
-                let xq = UnsafeRawPointer(self.base + a.offset), stride = a.rowStride, call = d4.call
-                boxes.append(RowDot4Box(call: { row, t0, out, outStride in call(w + row * rowBytes, xq + t0 * stride, stride, k, out, outStride) }))
+        let kernels: [LinearKernels?] = plan.steps.map { step in
+            guard case .linear(let l) = step else { return nil }
+            let quantized = plan.precision != .float
+            func dots4() -> [RowDot4Box]? {
+                var boxes: [RowDot4Box] = []
+                for part in l.parts {
+                    guard let d4 = part.kernels.rowDot4 else { return nil }
+                    let a = l.activations[part.activation], k = l.k
+                    let w = part.weight.pointer, rowBytes = part.weight.rowBytes
+                    let xq = UnsafeRawPointer(self.base + a.offset), stride = a.rowStride, call = d4.call
+                    boxes.append(RowDot4Box(call: { row, t0, out, outStride in call(w + row * rowBytes, xq + t0 * stride, stride, k, out, outStride) }))
+                }
+                return boxes
             }
-            return boxes
-        }
-        quantizedRows4 = plan.steps.map { step in
-            guard case .linear(let l) = step, plan.precision != .float else { return nil }
-            let boxes: [Rows4Box?] = l.parts.map { part in
-                guard let d4 = part.kernels.rowDot4Rows else { return nil }
-                let a = l.activations[part.activation], k = l.k
-                let w = part.weight.pointer, rowBytes = part.weight.rowBytes
-                return Rows4Box(kernel: d4.call, w: w, rowBytes: rowBytes, xq: UnsafeRawPointer(self.base + a.offset), k: k)
+            func rows4() -> [Rows4Box?]? {
+                let boxes: [Rows4Box?] = l.parts.map { part in
+                    guard let d4 = part.kernels.rowDot4Rows else { return nil }
+                    let a = l.activations[part.activation]
+                    return Rows4Box(kernel: d4.call, w: part.weight.pointer, rowBytes: part.weight.rowBytes,
+                                    xq: UnsafeRawPointer(self.base + a.offset), k: l.k)
+                }
+                return boxes.contains { $0 != nil } ? boxes : nil
             }
-            return boxes.contains { $0 != nil } ? boxes : nil
+            return LinearKernels(quantized: quantized ? l.parts.map { RowDotBox(call: self.rowDot($0, l, quantized: true)) } : [],
+                                 float: plan.precision != .quantized ? l.parts.map { RowDotBox(call: self.rowDot($0, l, quantized: false)) } : [],
+                                 dots4: quantized ? dots4() : nil, rows4: quantized ? rows4() : nil)
         }
-        floatDots = plan.steps.map { step in
-            guard case .linear(let l) = step, plan.precision != .quantized else { return [] }
-            return l.parts.map { RowDotBox(call: self.rowDot($0, l, quantized: false)) }
-        }
-        regions = plan.steps.enumerated().map { makeRegion($1, $0) }  // last: a linear's region captures its kernels
+        regions = zip(plan.steps, kernels).map { makeRegion($0, $1) }
     }
 
     /// Bytes of the activation arena + KV cache + scratch.
@@ -218,7 +213,7 @@ public final class Executor: @unchecked Sendable {
         var serial: () -> Void = {}
     }
 
-    func makeRegion(_ step: Step, _ index: Int) -> Region {
+    func makeRegion(_ step: Step, _ kernels: LinearKernels?) -> Region {
         switch step {
         case .rmsNorm(let x, let w, let y, let cols, let eps, let rows):
             let px = f(x), py = f(y)
@@ -252,9 +247,9 @@ public final class Executor: @unchecked Sendable {
                 }
             })
         case .linear(let l):
-            // The step's kernel boxes are captured here, once: read from the executor's arrays at every call, each
-            // array and box read was a retain and a release, on both threads (~3% of SmolLM2's decode at 2 threads).
-            let k = LinearKernels(quantized: quantizedDots[index], float: floatDots[index], dots4: quantizedDots4[index], rows4: quantizedRows4[index])
+            // The step's kernels are captured here, once: read from the executor's arrays at every call, each array
+            // and box read was a retain and a release, on both threads (~3% of SmolLM2's decode at 2 threads).
+            let k = kernels!
             return Region(parallel: { [unowned(unsafe) self] th, n in linearDots(l, k, th, n) })
         default:
             return Region()
@@ -296,9 +291,6 @@ public final class Executor: @unchecked Sendable {
         }
         for a in l.activations { a.write(x, base + a.offset + t * a.rowStride) }
     }
-
-    /// One linear step's kernel boxes (see `makeRegion`).
-    struct LinearKernels { let quantized: [RowDotBox], float: [RowDotBox], dots4: [RowDot4Box]?, rows4: [Rows4Box?]? }
 
     /// Thread `th` of `n`: its share of every output row of every part (one row of W against all T tokens).
     /// Hot: decode spends most of its time here.

@@ -36,10 +36,9 @@ struct TokenStore {
         rehash(capacity: cap)
     }
 
-    /// Rebuilds the slot table at `capacity` (a power of two) from every stored string, first id winning for
-    /// duplicates. Runs at every model open (50k–260k tokens into a table of up to 2 MiB), where each insert was a
-    /// cache miss waited on in turn: the hashes are computed first (one sequential pass) and each insert prefetches
-    /// the slot of the one 16 ahead. Over raw buffers: no per-insert uniqueness or bounds checks on the arrays.
+    /// Rebuilds the slot table at `capacity` (a power of two) from every stored string. Runs at every model open
+    /// (50k–260k tokens into a table of up to 2 MiB), where each insert was a cache miss waited on in turn: the hashes
+    /// are computed first (one sequential pass) and each insert prefetches the slot of the one 16 ahead.
     private mutating func rehash(capacity: Int) {
         mask = capacity - 1
         let mask = mask, n = count, ahead = 16
@@ -50,44 +49,51 @@ struct TokenStore {
                 offsets.withUnsafeBufferPointer { of in
                     let base = by.baseAddress ?? UnsafePointer(bitPattern: 1)!
                     let home = [Int](unsafeUninitializedCapacity: n) { h, c in
-                        for id in 0..<n { h[id] = Int(truncatingIfNeeded: fnv1a(base + of[id], of[id + 1] - of[id])) & mask }
+                        for id in 0..<n { h[id] = Self.home(base, of, id, mask) }
                         c = n
                     }
                     let slotBase = UnsafeRawPointer(sl.baseAddress!)
                     for id in 0..<n {
                         if id + ahead < n { corePrefetch(slotBase + 4 * home[id + ahead]) }
-                        let lo = of[id], len = of[id + 1] - lo
-                        var i = home[id]
-                        while true {
-                            let other = Int(sl[i])
-                            if other < 0 { sl[i] = Int32(id); break }
-                            let a = of[other]
-                            if of[other + 1] - a == len && memcmp(base + a, base + lo, len) == 0 { break }  // duplicate: first wins
-                            i = (i + 1) & mask
-                        }
+                        Self.place(id, from: home[id], sl, of, base, mask)
                     }
                 }
             }
         }
     }
 
-    /// Inserts id's bytes as a key (first id wins for duplicates, as llama.cpp's map keeps the first).
-    private mutating func insertSlot(_ id: Int32) {
-        let (lo, hi) = (offsets[Int(id)], offsets[Int(id) + 1])
-        let h = bytes.withUnsafeBufferPointer { Int(truncatingIfNeeded: fnv1a($0.baseAddress! + lo, hi - lo)) }
-        var i = h & mask
-        while slots[i] >= 0 {
-            if equal(slots[i], lo, hi) { return }
-            i = (i + 1) & mask
-        }
-        slots[i] = id
+    /// The slot where id's bytes start probing.
+    @inline(__always) private static func home(_ base: UnsafePointer<UInt8>, _ of: UnsafeBufferPointer<Int>, _ id: Int, _ mask: Int) -> Int {
+        Int(truncatingIfNeeded: fnv1a(base + of[id], of[id + 1] - of[id])) & mask
     }
 
-    private func equal(_ id: Int32, _ lo: Int, _ hi: Int) -> Bool {
-        let (a, b) = (offsets[Int(id)], offsets[Int(id) + 1])
-        guard b - a == hi - lo else { return false }
-        for k in 0..<(hi - lo) where bytes[a + k] != bytes[lo + k] { return false }
-        return true
+    /// Puts id in the first free slot from `slot` on (linear probing), unless a stored string with the same bytes is
+    /// already there: the first id wins for duplicates, as llama.cpp's map keeps the first. Over raw buffers: no
+    /// uniqueness or bounds checks on the arrays.
+    @inline(__always) private static func place(_ id: Int, from slot: Int, _ sl: UnsafeMutableBufferPointer<Int32>, _ of: UnsafeBufferPointer<Int>,
+                                                _ base: UnsafePointer<UInt8>, _ mask: Int) {
+        let lo = of[id], len = of[id + 1] - lo
+        var i = slot
+        while true {
+            let other = Int(sl[i])
+            if other < 0 { sl[i] = Int32(id); return }
+            let a = of[other]
+            if of[other + 1] - a == len && memcmp(base + a, base + lo, len) == 0 { return }
+            i = (i + 1) & mask
+        }
+    }
+
+    /// Inserts id's bytes as a key (see `place`).
+    private mutating func insertSlot(_ id: Int32) {
+        let mask = mask
+        bytes.withUnsafeBufferPointer { by in
+            offsets.withUnsafeBufferPointer { of in
+                slots.withUnsafeMutableBufferPointer { sl in
+                    let base = by.baseAddress ?? UnsafePointer(bitPattern: 1)!
+                    Self.place(Int(id), from: Self.home(base, of, Int(id), mask), sl, of, base, mask)
+                }
+            }
+        }
     }
 
     /// Appends a string that is not a vocabulary token (a merge intermediate); returns its id (≥ vocab size).
