@@ -22,11 +22,14 @@ public enum Bump {
     public static let tensorAlignment = 64
     public static let dataAlignment = 4096
     public static let checksumXXH64: UInt32 = 1
+    /// Header flag: a tokenizer image follows the metadata (u64 length, the image, zero padding to 8).
+    public static let flagTokenizerImage: UInt32 = 1
 
-    /// Writes a `.bump` file holding `metadata` and the tensors, data taken from `source`.
+    /// Writes a `.bump` file holding `metadata` and the tensors, data taken from `source`, and the tokenizer's built
+    /// tables when given (`Tokenizer.image()`: opaque bytes here, read back by `BumpFile.tokenizerImage`).
     /// `general.alignment` is dropped from the metadata: it describes the GGUF layout, not this one.
     public static func write(metadata: GGUFMetadata, tensors: [TensorInfo], data: (TensorInfo) -> UnsafeRawBufferPointer,
-                             to path: String, progress: ((Int, Int) -> Void)? = nil) throws {
+                             tokenizerImage: [UInt8]? = nil, to path: String, progress: ((Int, Int) -> Void)? = nil) throws {
         var md = metadata
         md.remove("general.alignment")
         // Table: fixed records, then the name pool.
@@ -56,10 +59,16 @@ public enum Bump {
         var meta = ByteEncoder()
         meta.write(md)
         meta.pad(to: 8)
+        var extra = ByteEncoder()
+        if let image = tokenizerImage {
+            extra.write(UInt64(image.count))
+            extra.bytes += image
+            extra.pad(to: 8)
+        }
 
         let tableOffset = headerBytes
         let metaOffset = tableOffset + table.bytes.count
-        let dataOffset = (metaOffset + meta.bytes.count + dataAlignment - 1) / dataAlignment * dataAlignment
+        let dataOffset = (metaOffset + meta.bytes.count + extra.bytes.count + dataAlignment - 1) / dataAlignment * dataAlignment
         let dataBytes = offset
         let footerOffset = dataOffset + dataBytes
 
@@ -68,6 +77,7 @@ public enum Bump {
         out.hasher = XXH64()
         try out.write(table.bytes)
         try out.write(meta.bytes)
+        try out.write(extra.bytes)
         try out.zeros(dataOffset - out.position)
         let total = tensors.reduce(0) { $0 + $1.byteCount }
         var done = 0
@@ -105,7 +115,7 @@ public enum Bump {
         h.write(UInt64(dataOffset)); h.write(UInt64(dataBytes))
         h.write(UInt64(footerOffset))
         h.write(checksumXXH64)
-        h.write(UInt32(0))       // flags
+        h.write(tokenizerImage == nil ? UInt32(0) : flagTokenizerImage)
         h.write(body)
         h.write(XXH64.hash(h.bytes))  // header checksum over bytes 0..<112
         h.write(UInt64(0))
@@ -114,9 +124,12 @@ public enum Bump {
         try out.commit()
     }
 
-    /// Converts any model file (GGUF or .bump) to `.bump`, copying every tensor's bytes unchanged.
-    public static func convert(_ input: any TensorFile, to path: String, progress: ((Int, Int) -> Void)? = nil) throws {
-        try write(metadata: input.metadata, tensors: input.tensors, data: { input.data(for: $0) }, to: path, progress: progress)
+    /// Converts any model file (GGUF or .bump) to `.bump`, copying every tensor's bytes unchanged; the tokenizer
+    /// image is `tokenizerImage`, else the input's own (a .bump's), else none.
+    public static func convert(_ input: any TensorFile, tokenizerImage: [UInt8]? = nil, to path: String,
+                               progress: ((Int, Int) -> Void)? = nil) throws {
+        try write(metadata: input.metadata, tensors: input.tensors, data: { input.data(for: $0) },
+                  tokenizerImage: tokenizerImage ?? input.tokenizerImage.map { Array($0) }, to: path, progress: progress)
     }
 }
 
@@ -132,6 +145,8 @@ public final class BumpFile: TensorFile, @unchecked Sendable {
     /// Nanoseconds spent verifying the body checksum (0 when not verified).
     public let verifyNanoseconds: UInt64
     public let verified: Bool
+    /// The tokenizer's built tables, when the file carries them (header flag 1); nil otherwise.
+    public let tokenizerImage: UnsafeRawBufferPointer?
     private let byName: [String: Int]
 
     public var formatName: String { "bump v\(version)" }
@@ -184,7 +199,7 @@ public final class BumpFile: TensorFile, @unchecked Sendable {
         let dataOffset = try field("data_offset"), dataBytes = try field("data_bytes")
         let footerOffset = try field("footer_offset")
         let algorithm = try c.read(UInt32.self, "checksum_algorithm")
-        _ = try c.read(UInt32.self, "flags")
+        let flags = try c.read(UInt32.self, "flags")
         bodyChecksum = try c.read(UInt64.self, "body_checksum")
         guard algorithm == Bump.checksumXXH64 else {
             throw FormatError.invalid(format: ".bump", field: "checksum_algorithm", offset: 96, reason: "unknown algorithm \(algorithm)")
@@ -206,6 +221,22 @@ public final class BumpFile: TensorFile, @unchecked Sendable {
               b.loadUnaligned(fromByteOffset: footerOffset + 16, as: UInt64.self) == bodyChecksum,
               b.loadUnaligned(fromByteOffset: footerOffset + 24, as: UInt64.self) == 0 else {
             throw FormatError.invalid(format: ".bump", field: "footer", offset: footerOffset, reason: "footer magic, size, checksum copy or reserved bytes do not match the header")
+        }
+        guard flags & ~Bump.flagTokenizerImage == 0 else {
+            throw FormatError.invalid(format: ".bump", field: "flags", offset: 100, reason: "unknown flag bits \(hex64(UInt64(flags))) (a newer ske's file?)")
+        }
+        if flags & Bump.flagTokenizerImage != 0 {
+            let at = metaOffset + metaBytes
+            guard at + 8 <= dataOffset else {
+                throw FormatError.truncated(format: ".bump", field: "tokenizer image length", offset: at, needed: 8, available: max(0, dataOffset - at))
+            }
+            let n = b.loadUnaligned(fromByteOffset: at, as: UInt64.self)
+            guard n <= UInt64(dataOffset - at - 8) else {
+                throw FormatError.invalid(format: ".bump", field: "tokenizer image length", offset: at, reason: "\(n) bytes run into the data at \(dataOffset)")
+            }
+            tokenizerImage = UnsafeRawBufferPointer(rebasing: b[(at + 8)..<(at + 8 + Int(n))])
+        } else {
+            tokenizerImage = nil
         }
         guard nTensors <= tableBytes / Bump.recordBytes else {
             throw FormatError.invalid(format: ".bump", field: "tensor_count", offset: 24, reason: "\(nTensors) records do not fit in \(tableBytes) table bytes")
@@ -265,7 +296,7 @@ public final class BumpFile: TensorFile, @unchecked Sendable {
         guard nKV <= metaBytes / 13 else {
             throw FormatError.invalid(format: ".bump", field: "metadata_count", offset: 32, reason: "\(nKV) entries cannot fit in \(metaBytes) bytes")
         }
-        metadata = try m.readMetadata(count: nKV)
+        metadata = try m.readMetadata(count: nKV, deferringArraysOwnedBy: mapping)
         tensors = infos
         byName = names
         self.dataOffset = dataOffset

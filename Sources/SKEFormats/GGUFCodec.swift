@@ -2,6 +2,8 @@
 // Every read checks the remaining bytes first; counts are bounded by what the remaining bytes could
 // possibly hold before anything is allocated, so a hostile count cannot exhaust memory.
 
+import Synchronization
+
 /// A bounds-checked reader over bytes (never traps on content; errors name the field and offset).
 struct ByteCursor {
     let bytes: UnsafeRawBufferPointer
@@ -133,17 +135,79 @@ struct ByteCursor {
         }
     }
 
-    /// Reads `count` key/value pairs (the metadata section of GGUF and of .bump).
-    mutating func readMetadata(count: Int) throws -> GGUFMetadata {
+    /// Reads `count` key/value pairs (the metadata section of GGUF and of .bump). With an `owner` (the object that
+    /// keeps `bytes` alive), arrays of strings or numbers of at least `deferBytes` bytes are only walked (every length
+    /// checked) and kept as their bytes, decoded on first use: a .bump whose tokenizer comes prebuilt never decodes
+    /// its 50k–260k vocabulary strings.
+    mutating func readMetadata(count: Int, deferringArraysOwnedBy owner: AnyObject? = nil, deferBytes: Int = 1 << 16) throws -> GGUFMetadata {
         var md = GGUFMetadata()
         for i in 0..<count {
             let at = position
             let key = try readString("kv[\(i)].key")
             guard md[key] == nil else { throw FormatError.duplicate(kind: "metadata key", name: key, offset: at) }
             let type = try readValueType("kv[\(i)] '\(key)'.type")
-            md[key] = try readValue(type, "kv[\(i)] '\(key)'")
+            if let owner, type == .array, let deferred = try deferArray("kv[\(i)] '\(key)'", owner: owner, minimumBytes: deferBytes) {
+                md.setDeferred(key, deferred)
+            } else {
+                md[key] = try readValue(type, "kv[\(i)] '\(key)'")
+            }
         }
         return md
+    }
+
+    /// Walks an array of strings or fixed-size numbers at the cursor and returns it undecoded, if it is at least
+    /// `minimumBytes` long; otherwise (or for bools and nested arrays, whose elements need checking) leaves the
+    /// cursor where it was and returns nil.
+    mutating func deferArray(_ field: String, owner: AnyObject, minimumBytes: Int) throws -> DeferredArray? {
+        let start = position
+        let elem = try readValueType(field + ".type")
+        let n = try readCount(field + ".count", minimumSize: elem.minimumSize)
+        if let size = elem.fixedSize, elem != .bool {
+            try need(n * size, field)
+            position += n * size
+        } else if elem == .string {
+            for i in 0..<n {
+                let len = try read(UInt64.self, "\(field)[\(i)].length")
+                guard len <= UInt64(remaining) else {
+                    throw FormatError.truncated(format: format, field: "\(field)[\(i)]", offset: position - 8, needed: Int(clamping: len), available: remaining)
+                }
+                position += Int(len)
+            }
+        } else {
+            position = start
+            return nil
+        }
+        guard position - start >= minimumBytes else { position = start; return nil }
+        return DeferredArray(owner: owner, bytes: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), elementType: elem,
+                             count: n, field: field, format: format)
+    }
+}
+
+/// An array left undecoded in a mapped file (see `ByteCursor.readMetadata`): decoded once, on first use.
+public final class DeferredArray: @unchecked Sendable {
+    let owner: AnyObject
+    let bytes: UnsafeRawBufferPointer
+    public let elementType: GGUFValueType
+    public let count: Int
+    let field: String, format: String
+    private let decoded = Mutex<GGUFArray?>(nil)
+
+    init(owner: AnyObject, bytes: UnsafeRawBufferPointer, elementType: GGUFValueType, count: Int, field: String, format: String) {
+        self.owner = owner; self.bytes = bytes; self.elementType = elementType; self.count = count; self.field = field; self.format = format
+    }
+
+    public var isDecoded: Bool { decoded.withLock { $0 != nil } }
+
+    /// The decoded array. The walk at open checked every length, so decoding the same bytes cannot fail; if the
+    /// mapped file was changed underneath since, the error is raised here rather than trapping.
+    public func value() throws -> GGUFArray {
+        try decoded.withLock { cached in
+            if let cached { return cached }
+            var c = ByteCursor(bytes, format: format)
+            let a = try c.readArray(field, depth: 0)
+            cached = a
+            return a
+        }
     }
 }
 

@@ -140,9 +140,13 @@ public protocol TensorFile: AnyObject, Sendable {
     var tensors: [TensorInfo] { get }
     func data(for tensor: TensorInfo) -> UnsafeRawBufferPointer
     func tensor(named name: String) -> TensorInfo?
+    /// The tokenizer's built tables stored in the file (`.bump` files written with one), else nil.
+    var tokenizerImage: UnsafeRawBufferPointer? { get }
 }
 
 extension TensorFile {
+    public var tokenizerImage: UnsafeRawBufferPointer? { nil }
+
     /// The bytes of the named tensor.
     public func data(named name: String) throws -> UnsafeRawBufferPointer {
         guard let t = tensor(named: name) else { throw FormatError.tensorNotFound(name: name) }

@@ -132,33 +132,53 @@ public indirect enum GGUFArray: Equatable, Sendable {
     }
 }
 
-/// Ordered metadata (file order is kept, so a round trip writes the same bytes).
+/// Ordered metadata (file order is kept, so a round trip writes the same bytes). A value read from a mapped
+/// `.bump` may be a `DeferredArray`, decoded on first access; `arrayCount` answers without decoding it.
 public struct GGUFMetadata: Equatable, Sendable {
-    public private(set) var entries: [(key: String, value: GGUFValue)] = []
+    enum Slot: Sendable {
+        case value(GGUFValue), deferred(DeferredArray)
+        var value: GGUFValue {
+            switch self {
+            case .value(let v): return v
+            // Only unreadable if the mapped file changed since it was checked at open: an empty array then.
+            case .deferred(let d): return .array((try? d.value()) ?? .uint8([]))
+            }
+        }
+    }
+    private var keyList: [String] = []
+    private var slots: [Slot] = []
     private var index: [String: Int] = [:]
 
     public init() {}
     public init(_ pairs: [(String, GGUFValue)]) { for (k, v) in pairs { self[k] = v } }
 
-    public var count: Int { entries.count }
-    public var keys: [String] { entries.map(\.key) }
+    public var count: Int { keyList.count }
+    public var keys: [String] { keyList }
+    /// Every pair, decoded.
+    public var entries: [(key: String, value: GGUFValue)] { zip(keyList, slots).map { ($0, $1.value) } }
 
     public subscript(key: String) -> GGUFValue? {
-        get { index[key].map { entries[$0].value } }
+        get { index[key].map { slots[$0].value } }
         set {
             if let i = index[key] {
-                if let v = newValue { entries[i].value = v } else { remove(key) }
+                if let v = newValue { slots[i] = .value(v) } else { remove(key) }
             } else if let v = newValue {
-                index[key] = entries.count
-                entries.append((key, v))
+                index[key] = keyList.count
+                keyList.append(key); slots.append(.value(v))
             }
         }
     }
 
+    mutating func setDeferred(_ key: String, _ d: DeferredArray) {
+        if let i = index[key] { slots[i] = .deferred(d); return }
+        index[key] = keyList.count
+        keyList.append(key); slots.append(.deferred(d))
+    }
+
     public mutating func remove(_ key: String) {
         guard let i = index[key] else { return }
-        entries.remove(at: i)
-        index = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.key, $0) })
+        keyList.remove(at: i); slots.remove(at: i)
+        index = Dictionary(uniqueKeysWithValues: keyList.enumerated().map { ($1, $0) })
     }
 
     public func string(_ key: String) -> String? { self[key]?.stringValue }
@@ -166,9 +186,22 @@ public struct GGUFMetadata: Equatable, Sendable {
     public func double(_ key: String) -> Double? { self[key]?.doubleValue }
     public func bool(_ key: String) -> Bool? { self[key]?.boolValue }
     public func array(_ key: String) -> GGUFArray? { self[key]?.arrayValue }
+    /// The element count of an array value, without decoding a deferred one.
+    public func arrayCount(_ key: String) -> Int? {
+        guard let i = index[key] else { return nil }
+        if case .deferred(let d) = slots[i] { return d.count }
+        return slots[i].value.arrayValue?.count
+    }
+
+    /// False while `key` holds a deferred array nobody has read yet (true for every other present key).
+    public func isDecoded(_ key: String) -> Bool {
+        guard let i = index[key] else { return false }
+        if case .deferred(let d) = slots[i] { return d.isDecoded }
+        return true
+    }
 
     public static func == (a: Self, b: Self) -> Bool {
-        a.entries.count == b.entries.count && zip(a.entries, b.entries).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+        a.keyList == b.keyList && zip(a.slots, b.slots).allSatisfy { $0.value == $1.value }
     }
 }
 

@@ -16,6 +16,7 @@ public final class LoadedFile: TensorFile, @unchecked Sendable {
     public var fileSize: Int { source.fileSize }
     public var metadata: GGUFMetadata { source.metadata }
     public var tensors: [TensorInfo] { source.tensors }
+    public var tokenizerImage: UnsafeRawBufferPointer? { source.tokenizerImage }
     public func tensor(named name: String) -> TensorInfo? { source.tensor(named: name) }
 
     /// Copies every tensor of `source` into one arena (64-byte aligned each), `pool`'s threads sharing the copy.

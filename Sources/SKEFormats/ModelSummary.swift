@@ -80,7 +80,7 @@ public struct ModelSummary: Codable, Sendable {
         hyperparameters = hp
         tokenizer = Tokenizer(
             model: md.string("tokenizer.ggml.model"), pre: md.string("tokenizer.ggml.pre"),
-            vocabSize: md.array("tokenizer.ggml.tokens")?.count, merges: md.array("tokenizer.ggml.merges")?.count,
+            vocabSize: md.arrayCount("tokenizer.ggml.tokens"), merges: md.arrayCount("tokenizer.ggml.merges"),
             bosTokenID: md.int("tokenizer.ggml.bos_token_id"), eosTokenID: md.int("tokenizer.ggml.eos_token_id"),
             addBOS: md.bool("tokenizer.ggml.add_bos_token"), addEOS: md.bool("tokenizer.ggml.add_eos_token"),
             hasChatTemplate: md.string("tokenizer.chat_template") != nil)

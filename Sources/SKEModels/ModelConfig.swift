@@ -87,7 +87,7 @@ public enum ModelRegistry {
         let md = file.metadata
         let arch = md.string("general.architecture") ?? "(none)"
         guard architectures[arch] != nil else { throw ModelError.unsupportedArchitecture(arch, supported: supported) }
-        let vocab = md.array("tokenizer.ggml.tokens")?.count ?? file.tensor(named: "token_embd.weight")?.dims.last ?? 0
+        let vocab = md.arrayCount("tokenizer.ggml.tokens") ?? file.tensor(named: "token_embd.weight")?.dims.last ?? 0
         return try ModelConfig(metadata: md, vocabulary: vocab)
     }
 

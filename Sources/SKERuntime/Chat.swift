@@ -47,7 +47,7 @@ public final class ChatSession {
     public func promptIDs() throws -> [Int32] {
         let t = engine.tokenizer
         let token = { (id: Int32?) in id.map { String(decoding: t.pieceBytes($0, special: true), as: UTF8.self) } ?? "" }
-        let bos = token(t.data.bos), eos = token(t.data.eos)
+        let bos = token(t.settings.bos), eos = token(t.settings.eos)
         let turns = (system.map { [ChatMessage(role: "system", content: $0)] } ?? []) + messages
         let text = try template.render(turns, addGenerationPrompt: true, bosToken: bos, eosToken: eos)
         // A template that writes BOS itself must not get a second one from the tokenizer.

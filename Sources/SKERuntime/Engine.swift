@@ -77,7 +77,7 @@ public final class Engine: @unchecked Sendable {
                                   precision: options.precision, fusion: fusion, level: options.level ?? QuantTraits.activeLevel)
         pool = options.threads.map { ThreadPool(threadCount: $0) } ?? ThreadPool.shared
         executor = try Executor(plan: plan, pool: pool)
-        tokenizer = try Tokenizer(TokenizerData(metadata: file.metadata))
+        tokenizer = try Tokenizer.load(from: file)
         endOfGeneration = Self.endOfGenerationTokens(tokenizer)
         idBuffer = [Int32](repeating: 0, count: limits.maxTokens)
         rowBuffer = [Int32](repeating: 0, count: limits.maxOutputs)

@@ -31,12 +31,12 @@ public struct GenerationResult: Sendable {
 extension Engine {
     static func endOfGenerationTokens(_ tokenizer: Tokenizer) -> Set<Int32> {
         var s = Set<Int32>()
-        if let e = tokenizer.data.eos { s.insert(e) }
-        let names: Set<String> = ["<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|endoftext|>", "<|end|>", "<|eom_id|>", "<|end_of_text|>"]
-        // Type first: hashing every vocabulary string (Unicode-normalised String hashing) cost ~5 ms at each open.
-        for (i, t) in tokenizer.data.tokens.enumerated() {
-            let type = tokenizer.type(of: Int32(i))
-            if (type == .control || type == .userDefined) && names.contains(t) { s.insert(Int32(i)) }
+        if let e = tokenizer.settings.eos { s.insert(e) }
+        let names = ["<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|endoftext|>", "<|end|>", "<|eom_id|>", "<|end_of_text|>"]
+        for name in names {
+            guard let id = tokenizer.tokenID(name) else { continue }
+            let type = tokenizer.type(of: id)
+            if type == .control || type == .userDefined { s.insert(id) }
         }
         return s
     }

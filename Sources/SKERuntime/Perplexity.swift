@@ -29,7 +29,7 @@ extension Engine {
         let chunks = ids.count / n
         guard chunks >= 1 else { throw RuntimeError.invalidOption("the text has \(ids.count) tokens, fewer than one chunk of \(n)") }
         let first = n / 2
-        let bos = tokenizer.data.addBOS ? tokenizer.data.bos : nil
+        let bos = tokenizer.settings.addBOS ? tokenizer.settings.bos : nil
         var sum = 0.0, sumSq = 0.0, count = 0
         var running: [Double] = []
         let start = monotonicNanoseconds()

@@ -20,7 +20,7 @@ import Darwin
 struct TokenStore {
     private(set) var bytes: [UInt8] = []
     private(set) var offsets: [Int] = [0]
-    private var slots: [Int32] = []
+    private(set) var slots: [Int32] = []
     private var mask = 0
 
     var count: Int { offsets.count - 1 }
@@ -34,6 +34,12 @@ struct TokenStore {
         var cap = 16
         while cap < 2 * max(1, tokens.count) + 16 { cap <<= 1 }
         rehash(capacity: cap)
+    }
+
+    /// A store read back from a tokenizer image. The caller has checked the invariants lookups rely on: offsets
+    /// start at 0, never decrease and end at bytes.count; slots is a power of two long and holds −1 or ids < count.
+    init(bytes: [UInt8], offsets: [Int], slots: [Int32]) {
+        self.bytes = bytes; self.offsets = offsets; self.slots = slots; mask = slots.count - 1
     }
 
     /// Rebuilds the slot table at `capacity` (a power of two) from every stored string. Runs at every model open
@@ -150,10 +156,16 @@ struct TokenStore {
 
 /// (left, right) → (rank, merged id) for BPE merges.
 struct MergeTable {
-    private var keys: [UInt64] = []
-    private var values: [(rank: Int32, merged: Int32)] = []
+    private(set) var keys: [UInt64] = []
+    private(set) var values: [(rank: Int32, merged: Int32)] = []
     private var mask = 0
-    private static let empty = UInt64.max
+    static let empty = UInt64.max
+
+    /// A table read back from a tokenizer image: keys and values a power of two long and the same length, every
+    /// merged id a stored string's (checked by the caller).
+    init(keys: [UInt64], values: [(rank: Int32, merged: Int32)]) {
+        self.keys = keys; self.values = values; mask = keys.count - 1
+    }
 
     init(capacityFor n: Int) {
         var cap = 16

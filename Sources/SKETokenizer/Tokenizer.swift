@@ -67,9 +67,26 @@ let codepointToByte: [Int16] = {
 
 func utf8(_ cp: UInt32) -> [UInt8] { Array(String(Character(Unicode.Scalar(cp)!)).utf8) }
 
+/// What a tokenizer is besides its tables: the kind of model, the pre-tokenizer's name, the special ids and flags.
+public struct TokenizerSettings: Sendable, Equatable {
+    public var model: TokenizerData.Model
+    public var pre: String?
+    public var bos: Int32?, eos: Int32?, unk: Int32?, pad: Int32?
+    public var addBOS: Bool, addEOS: Bool, addSpacePrefix: Bool
+}
+
+extension TokenizerData {
+    public var settings: TokenizerSettings {
+        TokenizerSettings(model: model, pre: pre, bos: bos, eos: eos, unk: unk, pad: pad, addBOS: addBOS, addEOS: addEOS, addSpacePrefix: addSpacePrefix)
+    }
+}
+
 public final class Tokenizer: @unchecked Sendable {
-    public let data: TokenizerData
-    public var vocabSize: Int { data.tokens.count }
+    public let settings: TokenizerSettings
+    public let vocabSize: Int
+    /// Per token (empty when the vocabulary has none): SPM merge scores, token types.
+    let scores: [Float]
+    let types: [Int32]
     let store: TokenStore
     let merges: MergeTable
     let pre: PreTokenizer
@@ -83,8 +100,47 @@ public final class Tokenizer: @unchecked Sendable {
     let pieces: [UInt8]
     let pieceOffsets: [Int]
 
-    public init(_ d: TokenizerData) throws {
-        data = d
+    /// The built tables (what `init(_:)` computes from TokenizerData and `init(image:)` reads back).
+    struct Tables {
+        var settings: TokenizerSettings
+        var vocabSize: Int
+        var scores: [Float], types: [Int32]
+        var store: TokenStore, merges: MergeTable
+        var ignoreMerges: Bool
+        var byteTokens: [Int32]
+        var pieces: [UInt8], pieceOffsets: [Int]
+    }
+
+    init(_ t: Tables) throws {
+        settings = t.settings; vocabSize = t.vocabSize; scores = t.scores; types = t.types
+        store = t.store; merges = t.merges; ignoreMerges = t.ignoreMerges; byteTokens = t.byteTokens
+        pieces = t.pieces; pieceOffsets = t.pieceOffsets
+        switch t.settings.model {
+        case .bpe:
+            let preName = t.settings.pre ?? "default"
+            guard let stages = preTokenizers[preName] else { throw TokenizerError.unknownPreTokenizer(preName) }
+            pre = PreTokenizer(stages: stages)
+        case .spm:
+            pre = PreTokenizer(stages: [])
+        }
+        var sp: [(Int32, [UInt8], Bool)] = []
+        for (i, t) in types.enumerated() {
+            let type = TokenType(rawValue: t) ?? .undefined
+            if type == .control || type == .userDefined || type == .unknown {
+                let bytes = Array(store.tokenBytes(Int32(i)))
+                if !bytes.isEmpty { sp.append((Int32(i), bytes, type != .userDefined)) }
+            }
+        }
+        specials = sp.enumerated().sorted { $0.element.1.count != $1.element.1.count ? $0.element.1.count > $1.element.1.count : $0.offset < $1.offset }.map(\.element)
+        var byFirst = [[Int]](repeating: [], count: 256)
+        for (k, t) in specials.enumerated() { byFirst[Int(t.bytes[0])].append(k) }
+        specialsByFirstByte = byFirst
+    }
+
+    public convenience init(_ d: TokenizerData) throws { try self.init(Self.build(d)) }
+
+    /// The tables for `d`: every vocabulary string hashed, every merge rule resolved, every piece decoded.
+    static func build(_ d: TokenizerData) throws -> Tables {
         let n = d.tokens.count
         guard n > 0 else { throw TokenizerError.invalid("empty vocabulary") }
         guard d.scores.isEmpty || d.scores.count == n, d.types.isEmpty || d.types.count == n else {
@@ -93,14 +149,14 @@ public final class Tokenizer: @unchecked Sendable {
         for (name, id) in [("bos", d.bos), ("eos", d.eos), ("unk", d.unk), ("pad", d.pad)] {
             if let id, id < 0 || Int(id) >= n { throw TokenizerError.invalid("\(name) id \(id) is outside the vocabulary of \(n)") }
         }
+        let ignoreMerges: Bool
         var s = TokenStore(d.tokens)
         var table = MergeTable(capacityFor: d.merges.count)
         var bt = [Int32](repeating: -1, count: 256)
         switch d.model {
         case .bpe:
             let preName = d.pre ?? "default"
-            guard let stages = preTokenizers[preName] else { throw TokenizerError.unknownPreTokenizer(preName) }
-            pre = PreTokenizer(stages: stages)
+            guard preTokenizers[preName] != nil else { throw TokenizerError.unknownPreTokenizer(preName) }
             ignoreMerges = ["llama3", "llama-v3", "llama-bpe", "falcon3", "pixtral"].contains(preName)
             // A byte without a token (some vocabularies drop bytes that never occur in UTF-8, e.g. 0xC0) gets
             // an id past the vocabulary: it never merges, and on output becomes the unknown token or nothing.
@@ -121,7 +177,6 @@ public final class Tokenizer: @unchecked Sendable {
                 }
             }
         case .spm:
-            pre = PreTokenizer(stages: [])
             ignoreMerges = false
             for b in 0..<256 {
                 let hex = "<0x" + String(b, radix: 16, uppercase: true).leftPad2() + ">"
@@ -138,28 +193,25 @@ public final class Tokenizer: @unchecked Sendable {
                 offs.append(dec.count)
             }
         }
-        pieces = dec
-        pieceOffsets = offs
-        store = s
-        merges = table
-        byteTokens = bt
-        var sp: [(Int32, [UInt8], Bool)] = []
-        for (i, t) in d.types.enumerated() {
-            let type = TokenType(rawValue: t) ?? .undefined
-            if type == .control || type == .userDefined || type == .unknown {
-                let bytes = Array(d.tokens[i].utf8)
-                if !bytes.isEmpty { sp.append((Int32(i), bytes, type != .userDefined)) }
-            }
-        }
-        specials = sp.enumerated().sorted { $0.element.1.count != $1.element.1.count ? $0.element.1.count > $1.element.1.count : $0.offset < $1.offset }.map(\.element)
-        var byFirst = [[Int]](repeating: [], count: 256)
-        for (k, t) in specials.enumerated() { byFirst[Int(t.bytes[0])].append(k) }
-        specialsByFirstByte = byFirst
+        return Tables(settings: d.settings, vocabSize: n, scores: d.scores, types: d.types, store: s, merges: table,
+                      ignoreMerges: ignoreMerges, byteTokens: bt, pieces: dec, pieceOffsets: offs)
+    }
+
+    /// The id of the vocabulary token whose text is exactly `text` (the first one if listed twice), if any.
+    public func tokenID(_ text: String) -> Int32? {
+        var t = text
+        return t.withUTF8 { store.lookup($0) }.flatMap { Int($0) < vocabSize ? $0 : nil }
+    }
+
+    /// A token's text as the vocabulary stores it (GPT-2 code points, "▁" and <0xNN> included).
+    public func tokenText(_ id: Int32) -> String {
+        guard id >= 0, Int(id) < vocabSize else { return "" }
+        return String(decoding: store.tokenBytes(id), as: UTF8.self)
     }
 
     public func type(of id: Int32) -> TokenType {
-        guard id >= 0, Int(id) < data.types.count else { return .normal }
-        return TokenType(rawValue: data.types[Int(id)]) ?? .undefined
+        guard id >= 0, Int(id) < types.count else { return .normal }
+        return TokenType(rawValue: types[Int(id)]) ?? .undefined
     }
 
     // MARK: encode
@@ -170,24 +222,24 @@ public final class Tokenizer: @unchecked Sendable {
         var out: [Int32] = []
         var work = Workspace()
         let bytes = Array(text.utf8)
-        if addSpecial && data.addBOS, let bos = data.bos { out.append(bos) }
+        if addSpecial && settings.addBOS, let bos = settings.bos { out.append(bos) }
         var prevSpecial = true
         for frag in partition(bytes, parseSpecial: parseSpecial) {
             switch frag {
             case .token(let id):
                 out.append(id); prevSpecial = true
             case .text(let range):
-                switch data.model {
+                switch settings.model {
                 case .bpe: encodeBPE(bytes[range], &out, &work)
                 case .spm:
-                    var t: [UInt8] = data.addSpacePrefix && prevSpecial ? [0xE2, 0x96, 0x81] : []
+                    var t: [UInt8] = settings.addSpacePrefix && prevSpecial ? [0xE2, 0x96, 0x81] : []
                     for b in bytes[range] { if b == 32 { t += [0xE2, 0x96, 0x81] } else { t.append(b) } }
                     encodeSPM(t, &out, &work)
                 }
                 prevSpecial = false
             }
         }
-        if addSpecial && data.addEOS, let eos = data.eos { out.append(eos) }
+        if addSpecial && settings.addEOS, let eos = settings.eos { out.append(eos) }
         return out
     }
 
@@ -304,7 +356,7 @@ public final class Tokenizer: @unchecked Sendable {
                 if Int(id) < vocabSize { out.append(id) } else {
                     for b in w.start[i]..<w.end[i] {
                         let t = byteTokens[Int(bytes[b])]
-                        if Int(t) < vocabSize { out.append(t) } else if let unk = data.unk { out.append(unk) }
+                        if Int(t) < vocabSize { out.append(t) } else if let unk = settings.unk { out.append(unk) }
                     }
                 }
             }
@@ -324,7 +376,7 @@ public final class Tokenizer: @unchecked Sendable {
                 guard l >= 0, r >= 0 else { return }
                 let s = UnsafeBufferPointer(rebasing: tb[w.start[l]..<w.end[r]])
                 guard let id = store.lookup(s), Int(id) < vocabSize else { return }
-                let score = data.scores.isEmpty ? 0 : data.scores[Int(id)]
+                let score = scores.isEmpty ? 0 : scores[Int(id)]
                 w.heap.push(Bigram(key: -score, left: Int32(l), right: Int32(r), a: Int32(s.count), b: 0, merged: id))
             }
             for i in 1..<max(1, n) { tryAdd(i - 1, i, &w) }
@@ -447,7 +499,7 @@ public final class Tokenizer: @unchecked Sendable {
     public func decodeBytes(_ ids: [Int32], special: Bool = false) -> [UInt8] {
         var out: [UInt8] = []
         for id in ids { out += pieceBytes(id, special: special) }
-        if data.model == .spm && data.addSpacePrefix, out.first == 32, let first = ids.first, type(of: first) == .normal {
+        if settings.model == .spm && settings.addSpacePrefix, out.first == 32, let first = ids.first, type(of: first) == .normal {
             out.removeFirst()
         }
         return out
@@ -548,7 +600,7 @@ extension Tokenizer {
     public func encodeParallel(_ text: String, addSpecial: Bool = true, parseSpecial: Bool = false, pool: ThreadPool) -> [Int32] {
         let bytes = Array(text.utf8)
         let parts = pool.threadCount
-        guard data.model == .bpe, parts > 1, bytes.count > 1 << 16 else { return encode(text, addSpecial: addSpecial, parseSpecial: parseSpecial) }
+        guard settings.model == .bpe, parts > 1, bytes.count > 1 << 16 else { return encode(text, addSpecial: addSpecial, parseSpecial: parseSpecial) }
         var cuts = [0]
         for p in 1..<parts {
             var i = max(cuts.last!, bytes.count * p / parts)
@@ -568,9 +620,9 @@ extension Tokenizer {
             }
         }
         var out: [Int32] = []
-        if addSpecial && data.addBOS, let bos = data.bos { out.append(bos) }
+        if addSpecial && settings.addBOS, let bos = settings.bos { out.append(bos) }
         for r in results { out += r }
-        if addSpecial && data.addEOS, let eos = data.eos { out.append(eos) }
+        if addSpecial && settings.addEOS, let eos = settings.eos { out.append(eos) }
         return out
     }
 }
@@ -588,7 +640,7 @@ public struct StreamingDecoder {
     /// The text that became complete with this token ("" while a character is still incomplete).
     public mutating func push(_ id: Int32) -> String {
         var bytes = tokenizer.pieceBytes(id, special: special)
-        if atStart && tokenizer.data.model == .spm && tokenizer.data.addSpacePrefix && tokenizer.type(of: id) == .normal && bytes.first == 32 {
+        if atStart && tokenizer.settings.model == .spm && tokenizer.settings.addSpacePrefix && tokenizer.type(of: id) == .normal && bytes.first == 32 {
             bytes = bytes.dropFirst()
         }
         if !bytes.isEmpty { atStart = false }

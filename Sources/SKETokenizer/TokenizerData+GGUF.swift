@@ -41,3 +41,19 @@ extension TokenizerData {
         return md
     }
 }
+
+extension Tokenizer {
+    /// A model file's tokenizer: read back from its prebuilt image when it has one of this version (`.bump` files),
+    /// else built from its tokenizer.ggml.* metadata.
+    public static func load(from file: any TensorFile) throws -> Tokenizer {
+        if let image = file.tokenizerImage, let t = try Tokenizer(image: image) { return t }
+        return try Tokenizer(TokenizerData(metadata: file.metadata))
+    }
+
+    /// The image to store in a `.bump` converted from `file`: nil when its metadata holds no tokenizer this engine
+    /// can build (the file is still converted; opening it reports the tokenizer's error as a GGUF would).
+    public static func image(for file: any TensorFile) -> [UInt8]? {
+        if let image = file.tokenizerImage, (try? Tokenizer(image: image)) != nil { return Array(image) }
+        return (try? Tokenizer(TokenizerData(metadata: file.metadata)))?.image()
+    }
+}

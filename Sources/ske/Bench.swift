@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import SKECore
 import SKEFormats
+import SKETokenizer
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,7 +28,8 @@ extension Bench {
                 let gguf = model.path
                 let bumpPath = bump ?? (gguf.hasSuffix(".gguf") ? String(gguf.dropLast(5)) + ".bump" : gguf + ".bump")
                 if !FileManager.default.fileExists(atPath: bumpPath) {
-                    try Bump.convert(try GGUFFile(path: gguf), to: bumpPath)
+                    let source = try GGUFFile(path: gguf)
+                    try Bump.convert(source, tokenizerImage: Tokenizer.image(for: source), to: bumpPath)
                 }
                 func time(_ body: () throws -> Void) throws -> (Double, Double) {
                     try body()  // warm the page cache
@@ -48,6 +50,11 @@ extension Bench {
                 rows.append(Row(source: "bump open", verify: true, medianMs: bv.0, minMs: bv.1, bytes: size(bumpPath)))
                 let bn = try time { _ = try BumpFile(path: bumpPath, verify: false) }
                 rows.append(Row(source: "bump open", verify: false, medianMs: bn.0, minMs: bn.1, bytes: size(bumpPath)))
+                // With the tokenizer: built from the GGUF's metadata vs read back from the .bump's image (if it has one).
+                let gt = try time { _ = try Tokenizer.load(from: try GGUFFile(path: gguf)) }
+                rows.append(Row(source: "gguf+tok", verify: false, medianMs: gt.0, minMs: gt.1, bytes: size(gguf)))
+                let bt = try time { _ = try Tokenizer.load(from: try BumpFile(path: bumpPath, verify: false)) }
+                rows.append(Row(source: "bump+tok", verify: false, medianMs: bt.0, minMs: bt.1, bytes: size(bumpPath)))
                 if json { return try printJSON(rows) }
                 print("model: \(gguf)\nbump:  \(bumpPath)\n")
                 print("source       verify   median ms     min ms   file")

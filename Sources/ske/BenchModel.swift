@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import SKECore
 import SKEFormats
+import SKETokenizer
 import SKEGraph
 import SKERuntime
 
@@ -86,7 +87,10 @@ extension Bench {
                 if ttft {
                     let gguf = model.path.hasSuffix(".bump") ? nil : model.path
                     let bump = gguf.map { String($0.dropLast(5)) + ".bump" } ?? model.path
-                    if let gguf, !FileManager.default.fileExists(atPath: bump) { try Bump.convert(try GGUFFile(path: gguf), to: bump) }
+                    if let gguf, !FileManager.default.fileExists(atPath: bump) {
+                        let source = try GGUFFile(path: gguf)
+                        try Bump.convert(source, tokenizerImage: Tokenizer.image(for: source), to: bump)
+                    }
                     for (name, path) in [("gguf", gguf), ("bump (verified)", bump), ("bump (unverified)", bump)] {
                         guard let path else { continue }
                         var best = Double.infinity

@@ -16,8 +16,9 @@ extension Bench {
         @Option(help: "Write the ids (one line, space separated) here, for comparison with a peer.") var dumpIds: String?
         @Flag(help: "Print JSON.") var json = false
 
-        /// build_ms: building the tokenizer from the file's metadata (every model open pays it), best of the repetitions.
-        struct Record: Codable { var model: String; var threads: Int; var tokens: Int; var bytes: Int; var seconds: Double; var tokens_per_s: Double; var mb_per_s: Double; var build_ms: Double }
+        /// build_ms: building the tokenizer from the file's metadata (what opening a GGUF pays); image_ms: reading the
+        /// same tables back from the image a .bump stores. Best of the repetitions.
+        struct Record: Codable { var model: String; var threads: Int; var tokens: Int; var bytes: Int; var seconds: Double; var tokens_per_s: Double; var mb_per_s: Double; var build_ms: Double; var image_ms: Double }
 
         func run() throws {
             try reportingErrors {
@@ -35,6 +36,13 @@ extension Bench {
                     _ = try Tokenizer(TokenizerData(metadata: f.metadata))
                     build = min(build, Double(monotonicNanoseconds() - t0) / 1e6)
                 }
+                let image = tok.image()
+                var fromImage = Double.infinity
+                for _ in 0..<max(3, repetitions) {
+                    let t0 = monotonicNanoseconds()
+                    _ = try image.withUnsafeBytes { try Tokenizer(image: $0) }
+                    fromImage = min(fromImage, Double(monotonicNanoseconds() - t0) / 1e6)
+                }
                 var records: [Record] = []
                 var serialIds: [Int32] = []
                 for threads in Set([1, ThreadPool.shared.threadCount]).sorted() {
@@ -50,12 +58,12 @@ extension Bench {
                         FileHandle.standardError.write(Data("warning: parallel ids differ from serial ids\n".utf8))
                     }
                     records.append(Record(model: name, threads: threads, tokens: ids.count, bytes: d.count, seconds: best,
-                                          tokens_per_s: Double(ids.count) / best, mb_per_s: Double(d.count) / best / 1e6, build_ms: build))
+                                          tokens_per_s: Double(ids.count) / best, mb_per_s: Double(d.count) / best / 1e6, build_ms: build, image_ms: fromImage))
                 }
                 if let dumpIds { try Data((serialIds.map(String.init).joined(separator: " ") + "\n").utf8).write(to: URL(fileURLWithPath: dumpIds)) }
                 if json { return try printJSON(records) }
                 print("model \(name), corpus \(file) (\(formatBytes(d.count)))")
-                print("tokenizer built from the metadata in \(formatFixed(build, 1)) ms (best of \(max(3, repetitions)))")
+                print("tokenizer built from the metadata in \(formatFixed(build, 1)) ms, read back from its image (\(formatBytes(image.count)), as a .bump stores it) in \(formatFixed(fromImage, 1)) ms (best of \(max(3, repetitions)))")
                 print("threads      tokens      seconds     tokens/s      MB/s")
                 for r in records {
                     print("\(r.threads)".leftPadded(7) + "\(r.tokens)".leftPadded(12) + formatFixed(r.seconds, 3).leftPadded(13)

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import SKECore
 import SKEFormats
+import SKETokenizer
 
 @main
 struct SKE: ParsableCommand {
@@ -123,7 +124,7 @@ struct Convert: ParsableCommand {
             let t0 = monotonicNanoseconds()
             let f = try ModelFile.open(input)
             let bar = ProgressBar(label: "converting")
-            try Bump.convert(f, to: output, progress: bar.update)
+            try Bump.convert(f, tokenizerImage: Tokenizer.image(for: f), to: output, progress: bar.update)
             bar.finish()
             let s = Double(monotonicNanoseconds() - t0) / 1e9
             FileHandle.standardError.write(Data("wrote \(output): \(f.tensors.count) tensors, \(f.metadata.count) metadata keys in \(formatFixed(s, 2)) s\n".utf8))

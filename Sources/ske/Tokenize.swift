@@ -26,7 +26,7 @@ struct Tokenize: ParsableCommand {
             }
             let f = try ModelFile.open(model.path)
             let tok: Tokenizer
-            do { tok = try Tokenizer(TokenizerData(metadata: f.metadata)) } catch let e as TokenizerError {
+            do { tok = try Tokenizer.load(from: f) } catch let e as TokenizerError {
                 FileHandle.standardError.write(Data("error: \(e)\n".utf8))
                 throw ExitCode(1)
             }

@@ -37,7 +37,7 @@ struct ChatTests {
         let r = try chat.respond(to: "Hi", g)
         let text = e.tokenizer.decode(r.promptIDs, special: true)
         #expect(text == "<bos><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\n")
-        #expect(r.promptIDs.filter { $0 == e.tokenizer.data.bos }.count == 1)
+        #expect(r.promptIDs.filter { $0 == e.tokenizer.settings.bos }.count == 1)
     }
 
     @Test func unusableTemplateFallsBackToTheBuiltIn() throws {

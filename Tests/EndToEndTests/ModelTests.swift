@@ -8,6 +8,7 @@ import SKEGraph
 import SKEKernels
 import SKEModels
 import SKERuntime
+import SKETokenizer
 import CAllocationCounter
 
 struct GenerationCase: Decodable { let prompt: String; let prompt_ids: [Int32]; let generated_ids: [Int32] }
@@ -172,6 +173,28 @@ struct ModelTests {
         }
         let one = try decode(1)
         for n in [2, 3, 5] { #expect(try decode(n) == one, "\(n) threads") }
+    }
+
+    @Test(".bump with its tokenizer image: the GGUF's prompt ids, logits and greedy tokens, bit for bit", arguments: ["smollm2", "gemma3"])
+    func bumpWithTokenizerImage(model: String) throws {
+        let gguf = try GGUFFile(path: E2E.path(model))
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ske-\(model)-\(getpid()).bump").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Bump.convert(gguf, tokenizerImage: try #require(Tokenizer.image(for: gguf)), to: path)
+        let bump = try BumpFile(path: path)
+        var o = EngineOptions()
+        o.contextLength = 128; o.batchSize = 64; o.precision = .quantized
+        let fromBump = try Engine(file: bump, options: o), fromGGUF = try Engine(path: E2E.path(model), options: o)
+        // The engine took the image's tables (the same image comes out), and never decoded the vocabulary strings.
+        #expect(fromBump.tokenizer.image() == Array(try #require(bump.tokenizerImage)))
+        #expect(!bump.metadata.isDecoded("tokenizer.ggml.tokens"))
+        let c = try E2E.cases(model)[1]
+        for text in [c.prompt, String(decoding: try E2E.fixture("perplexity.text.txt").prefix(4000), as: UTF8.self)] {
+            #expect(fromBump.tokenizer.encode(text, addSpecial: true, parseSpecial: true) == fromGGUF.tokenizer.encode(text, addSpecial: true, parseSpecial: true))
+        }
+        let a = try E2E.greedy(fromBump, c.prompt_ids, 8), b = try E2E.greedy(fromGGUF, c.prompt_ids, 8)
+        #expect(a.ids == b.ids && a.first == b.first)
+        #expect(fromBump.tokenizer.decode(a.ids) == fromGGUF.tokenizer.decode(b.ids))
     }
 
     @Test("weights read into memory (--no-mmap) give the mapped file's logits bit for bit")

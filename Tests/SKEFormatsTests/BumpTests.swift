@@ -12,8 +12,63 @@ struct BumpTests {
         try makeSampleGGUF(seed: 9).write(to: g)
         let f = try GGUFFile(path: g)
         let b = Paths.tempFile("sample-\(tag).bump")
-        try Bump.convert(f, to: b)
+        try Bump.convert(f, tokenizerImage: sampleImage, to: b)
         return (f, b)
+    }
+    /// Stands in for a tokenizer image (opaque bytes to this module), odd-sized so that its padding is exercised.
+    static let sampleImage: [UInt8] = (0..<333).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+
+    @Test("the tokenizer image is flagged in the header, read back in place, and kept by bump → bump")
+    func tokenizerImage() throws {
+        let (g, path) = try Self.sample()
+        let b = try BumpFile(path: path)
+        #expect(b.tokenizerImage.map(Array.init) == Self.sampleImage)
+        #expect(g.tokenizerImage == nil)
+        let flags = try Data(contentsOf: URL(fileURLWithPath: path)).withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 100, as: UInt32.self) }
+        #expect(flags == Bump.flagTokenizerImage)
+        // Without one: flag clear, no image.
+        let plain = Paths.tempFile("plain.bump")
+        try Bump.write(metadata: g.metadata, tensors: g.tensors, data: { g.data(for: $0) }, to: plain)
+        #expect(try BumpFile(path: plain).tokenizerImage == nil)
+    }
+
+    @Test("unknown header flags are refused (with a valid header checksum)")
+    func unknownFlags() throws {
+        let (_, path) = try Self.sample()
+        var b = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        b.withUnsafeMutableBytes { $0.storeBytes(of: UInt32(3), toByteOffset: 100, as: UInt32.self) }
+        let sum = XXH64.hash(Array(b[0..<112]))
+        b.withUnsafeMutableBytes { $0.storeBytes(of: sum, toByteOffset: 112, as: UInt64.self) }
+        let bad = Paths.tempFile("flags.bump")
+        try Data(b).write(to: URL(fileURLWithPath: bad))
+        #expect(throws: FormatError.self) { _ = try BumpFile(path: bad, verify: false) }
+    }
+
+    @Test("big metadata arrays are walked at open and decoded on first use: same values; a bad length inside is refused at open")
+    func deferredMetadata() throws {
+        var w = try makeSampleGGUF(seed: 4)
+        let strings = (0..<20_000).map { "tok\($0)" + String(repeating: "é", count: $0 % 7) }
+        let floats = (0..<40_000).map { Float($0) * 0.25 }
+        w.metadata["big.strings"] = .array(.string(strings))
+        w.metadata["big.floats"] = .array(.float32(floats))
+        let g = Paths.tempFile("deferred.gguf")
+        try w.write(to: g)
+        let path = Paths.tempFile("deferred.bump")
+        try Bump.convert(try GGUFFile(path: g), to: path)
+        let b = try BumpFile(path: path, verify: false)
+        #expect(b.metadata.arrayCount("big.strings") == strings.count && b.metadata.arrayCount("big.floats") == floats.count)
+        #expect(b.metadata.array("big.strings")?.strings == strings)
+        #expect(b.metadata.array("big.floats")?.floats == floats)
+        #expect(b.metadata == w.metadata)
+        // The 10,000th string's length made to run past the end of the file.
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let marker = Array("tok9999".utf8)
+        let at = try #require((0..<(bytes.count - marker.count)).first { Array(bytes[$0..<($0 + marker.count)]) == marker }) - 8
+        #expect(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt64.self) } == UInt64(marker.count + 2 * (9999 % 7)))
+        bytes.withUnsafeMutableBytes { $0.storeBytes(of: UInt64(1) << 40, toByteOffset: at, as: UInt64.self) }
+        let bad = Paths.tempFile("deferred-bad.bump")
+        try Data(bytes).write(to: URL(fileURLWithPath: bad))
+        #expect(throws: FormatError.self) { _ = try BumpFile(path: bad, verify: false) }
     }
 
     @Test("convert keeps every tensor byte, shape, type and all metadata")

@@ -46,4 +46,49 @@ struct HostileTokenizerTests {
             #expect(tok.decode(tok.encode(s, addSpecial: true, parseSpecial: true)) == s)
         }
     }
+
+    /// A small tokenizer with merges, specials, scores and types: every table of the image is non-trivial.
+    static func small() throws -> Tokenizer {
+        var tokens = Self.bytes256 + ["ab", "abc", "<|end|>", "Ġthe"]
+        var types = [Int32](repeating: 1, count: tokens.count)
+        types[258] = 3
+        tokens[5] = "x"
+        return try Tokenizer(TokenizerData(model: .bpe, pre: "llama-bpe", tokens: tokens, scores: tokens.indices.map { Float($0) }, types: types,
+                                           merges: ["a b", "ab c", "Ġ t", "Ġt h", "Ġth e"], bos: 258, eos: 258))
+    }
+
+    @Test("a tokenizer image, truncated anywhere or with any byte flipped: a typed error, nil (another version) or a working tokenizer")
+    func hostileImage() throws {
+        let image = try Self.small().image()
+        for cut in 0..<image.count {
+            #expect(throws: TokenizerError.self, "cut at \(cut)") { _ = try Array(image[0..<cut]).withUnsafeBytes { try Tokenizer(image: $0) } }
+        }
+        var rejected = 0, accepted = 0
+        for at in 0..<image.count {
+            var bad = image
+            bad[at] ^= 0xA5
+            do {
+                guard let t = try bad.withUnsafeBytes({ try Tokenizer(image: $0) }) else { continue }
+                accepted += 1
+                let ids = t.encode("abc the <|end|> é漢 xyz", addSpecial: true, parseSpecial: true)
+                _ = t.decode(ids, special: true)
+            } catch is TokenizerError {
+                rejected += 1
+            }
+        }
+        #expect(rejected > 0 && accepted > 0)   // counts, offsets and ids refused; flipped text bytes still load
+    }
+
+    @Test("an image whose hash tables have no free slot is refused (a lookup would never end)")
+    func fullTables() throws {
+        let t = try Self.small()
+        let full = TokenStore(bytes: t.store.bytes, offsets: t.store.offsets, slots: [Int32](repeating: 0, count: t.store.slots.count))
+        let noEmptyMerge = MergeTable(keys: [UInt64](repeating: 7, count: t.merges.keys.count), values: t.merges.values)
+        for (store, merges) in [(full, t.merges), (t.store, noEmptyMerge)] {
+            let bad = try Tokenizer(Tokenizer.Tables(settings: t.settings, vocabSize: t.vocabSize, scores: t.scores, types: t.types, store: store,
+                                                     merges: merges, ignoreMerges: t.ignoreMerges, byteTokens: t.byteTokens,
+                                                     pieces: t.pieces, pieceOffsets: t.pieceOffsets))
+            #expect(throws: TokenizerError.self) { _ = try bad.image().withUnsafeBytes { try Tokenizer(image: $0) } }
+        }
+    }
 }

@@ -33,10 +33,16 @@ struct LlamaVocabTests {
             line.split(separator: " ").map { Int32($0)! }
         }
         try #require(texts.count == expected.count && texts.count > 10)
-        let tok = try Vocabs.tokenizer(name)
+        let built = try Vocabs.tokenizer(name)
+        // The same tables read back from the image a .bump stores: same ids, and the same image written again.
+        let image = built.image()
+        let read = try #require(try image.withUnsafeBytes { try Tokenizer(image: $0) })
+        #expect(read.image() == image && read.settings == built.settings && read.vocabSize == built.vocabSize, "\(name) image")
         var failures = 0
         for (text, ids) in zip(texts, expected) {
-            let got = tok.encode(text, addSpecial: false, parseSpecial: false)
+            let got = built.encode(text, addSpecial: false, parseSpecial: false)
+            #expect(read.encode(text, addSpecial: false, parseSpecial: false) == got, "\(name) from its image: \(text.debugDescription)")
+            #expect(read.decode(got, special: true) == built.decode(got, special: true))
             if got != ids {
                 failures += 1
                 if failures <= 3 { Issue.record("\(name): \(text.debugDescription)\n  got      \(got)\n  expected \(ids)") }

@@ -33,7 +33,7 @@ struct RealModelTokenizerTests {
         }
         #expect(gotPlain == ref.ids_no_parse_special.ids, "\(c.0) without special parsing")
         // Round trip: decoding the ids (special tokens as text) gives the text back.
-        let body = tok.data.addBOS ? Array(got.dropFirst()) : got
+        let body = tok.settings.addBOS ? Array(got.dropFirst()) : got
         #expect(tok.decode(body, special: true) == text, "\(c.0) round trip")
     }
 
