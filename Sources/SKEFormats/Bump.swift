@@ -2,8 +2,8 @@
 // Byte-by-byte specification: docs/bump-format.md. Summary:
 //   [128-byte header][tensor table + name pool][metadata (GGUF KV encoding)][pad to page]
 //   [data: every tensor 64-byte aligned][32-byte footer]
-// The header carries its own XXH64 (always checked) and the XXH64 of the body (table, metadata,
-// data), checked on load unless the caller opts out.
+// The header carries its own XXH64 (always checked) and the checksum of the body (table, metadata,
+// data; XXH64 of 8 MiB chunks' XXH64s, so all threads verify), checked on load unless the caller opts out.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -21,7 +21,10 @@ public enum Bump {
     public static let recordBytes = 72
     public static let tensorAlignment = 64
     public static let dataAlignment = 4096
+    /// checksum_algorithm values: 1, one XXH64 over the body (files written before chunking, still read); 2, the
+    /// XXH64 of the body's 8 MiB chunks' XXH64s (`ChunkedXXH64`, what `write` produces).
     public static let checksumXXH64: UInt32 = 1
+    public static let checksumChunkedXXH64: UInt32 = 2
     /// Header flag: a tokenizer image follows the metadata (u64 length, the image, zero padding to 8).
     public static let flagTokenizerImage: UInt32 = 1
 
@@ -29,7 +32,8 @@ public enum Bump {
     /// tables when given (`Tokenizer.image()`: opaque bytes here, read back by `BumpFile.tokenizerImage`).
     /// `general.alignment` is dropped from the metadata: it describes the GGUF layout, not this one.
     public static func write(metadata: GGUFMetadata, tensors: [TensorInfo], data: (TensorInfo) -> UnsafeRawBufferPointer,
-                             tokenizerImage: [UInt8]? = nil, to path: String, progress: ((Int, Int) -> Void)? = nil) throws {
+                             tokenizerImage: [UInt8]? = nil, to path: String, progress: ((Int, Int) -> Void)? = nil,
+                             checksumAlgorithm: UInt32 = checksumChunkedXXH64) throws {
         var md = metadata
         md.remove("general.alignment")
         // Table: fixed records, then the name pool.
@@ -74,7 +78,7 @@ public enum Bump {
 
         let out = try FileOutput(path: path)
         try out.zeros(headerBytes)          // filled in last
-        out.hasher = XXH64()
+        out.hasher = BodyHasher(algorithm: checksumAlgorithm)
         try out.write(table.bytes)
         try out.write(meta.bytes)
         try out.write(extra.bytes)
@@ -114,7 +118,7 @@ public enum Bump {
         h.write(UInt64(metaOffset)); h.write(UInt64(meta.bytes.count))
         h.write(UInt64(dataOffset)); h.write(UInt64(dataBytes))
         h.write(UInt64(footerOffset))
-        h.write(checksumXXH64)
+        h.write(checksumAlgorithm)
         h.write(tokenizerImage == nil ? UInt32(0) : flagTokenizerImage)
         h.write(body)
         h.write(XXH64.hash(h.bytes))  // header checksum over bytes 0..<112
@@ -152,7 +156,8 @@ public final class BumpFile: TensorFile, @unchecked Sendable {
     public var formatName: String { "bump v\(version)" }
     public var fileSize: Int { mapping.count }
 
-    public init(path: String, verify: Bool = true) throws {
+    /// `pool`'s threads share the checksum (chunked files).
+    public init(path: String, verify: Bool = true, pool: ThreadPool = .shared) throws {
         self.path = path
         mapping = try MappedFile(path: path)
         let b = mapping.bytes
@@ -201,7 +206,7 @@ public final class BumpFile: TensorFile, @unchecked Sendable {
         let algorithm = try c.read(UInt32.self, "checksum_algorithm")
         let flags = try c.read(UInt32.self, "flags")
         bodyChecksum = try c.read(UInt64.self, "body_checksum")
-        guard algorithm == Bump.checksumXXH64 else {
+        guard algorithm == Bump.checksumXXH64 || algorithm == Bump.checksumChunkedXXH64 else {
             throw FormatError.invalid(format: ".bump", field: "checksum_algorithm", offset: 96, reason: "unknown algorithm \(algorithm)")
         }
         // Sections must be in order, inside the file, and the footer must be where the header says.
@@ -245,7 +250,8 @@ public final class BumpFile: TensorFile, @unchecked Sendable {
         var verifyNs: UInt64 = 0
         if verify {
             let t0 = monotonicNanoseconds()
-            let sum = XXH64.hash(UnsafeRawBufferPointer(rebasing: b[Bump.headerBytes..<footerOffset]))
+            let body = UnsafeRawBufferPointer(rebasing: b[Bump.headerBytes..<footerOffset])
+            let sum = algorithm == Bump.checksumXXH64 ? XXH64.hash(body) : ChunkedXXH64.hash(body, pool: pool)
             verifyNs = monotonicNanoseconds() - t0
             guard sum == bodyChecksum else {
                 throw FormatError.checksumMismatch(path: path, region: "body (bytes 128..<\(footerOffset))", expected: bodyChecksum, actual: sum)

@@ -7,6 +7,27 @@ import Glibc
 import Darwin
 #endif
 
+/// The body checksum being computed while writing: one XXH64 stream (algorithm 1) or chunked (algorithm 2).
+enum BodyHasher {
+    case stream(XXH64), chunked(ChunkedXXH64)
+
+    init(algorithm: UInt32) { self = algorithm == Bump.checksumXXH64 ? .stream(XXH64()) : .chunked(ChunkedXXH64()) }
+
+    mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        switch self {
+        case .stream(var h): h.update(bytes); self = .stream(h)
+        case .chunked(var h): h.update(bytes); self = .chunked(h)
+        }
+    }
+
+    func digest() -> UInt64 {
+        switch self {
+        case .stream(let h): h.digest()
+        case .chunked(let h): h.digest()
+        }
+    }
+}
+
 final class FileOutput {
     let path: String
     private let tmpPath: String
@@ -14,7 +35,7 @@ final class FileOutput {
     private var buffer: [UInt8] = []
     private let bufferLimit = 1 << 20
     private(set) var position = 0
-    var hasher: XXH64?
+    var hasher: BodyHasher?
 
     init(path: String) throws {
         self.path = path

@@ -36,12 +36,6 @@ struct TokenStore {
         rehash(capacity: cap)
     }
 
-    /// A store read back from a tokenizer image. The caller has checked the invariants lookups rely on: offsets
-    /// start at 0, never decrease and end at bytes.count; slots is a power of two long and holds −1 or ids < count.
-    init(bytes: [UInt8], offsets: [Int], slots: [Int32]) {
-        self.bytes = bytes; self.offsets = offsets; self.slots = slots; mask = slots.count - 1
-    }
-
     /// Rebuilds the slot table at `capacity` (a power of two) from every stored string. Runs at every model open
     /// (50k–260k tokens into a table of up to 2 MiB), where each insert was a cache miss waited on in turn: the hashes
     /// are computed first (one sequential pass) and each insert prefetches the slot of the one 16 ahead.
@@ -116,32 +110,16 @@ struct TokenStore {
     }
 
     func lookup(_ p: UnsafeBufferPointer<UInt8>) -> Int32? {
-        guard let base = p.baseAddress, p.count > 0 else { return lookupEmpty() }
-        let n = p.count, mask = mask
-        var i = Int(truncatingIfNeeded: fnv1a(base, n)) & mask
-        return slots.withUnsafeBufferPointer { sl in
+        slots.withUnsafeBufferPointer { sl in
             offsets.withUnsafeBufferPointer { of in
                 bytes.withUnsafeBufferPointer { by in
-                    while true {
-                        let id = sl[i]
-                        if id < 0 { return nil }
-                        let a = of[Int(id)]
-                        if of[Int(id) + 1] - a == n && memcmp(by.baseAddress! + a, base, n) == 0 { return id }
-                        i = (i + 1) & mask
-                    }
+                    probeStrings(by.baseAddress ?? UnsafePointer(bitPattern: 1)!, of.baseAddress!, count, sl.baseAddress!, mask, p)
                 }
             }
         }
     }
 
     func lookup(_ s: [UInt8]) -> Int32? { s.withUnsafeBufferPointer { lookup($0) } }
-
-    private func lookupEmpty() -> Int32? {
-        for id in 0..<count where offsets[id] == offsets[id + 1] { return Int32(id) }
-        return nil
-    }
-
-    func tokenBytes(_ id: Int32) -> ArraySlice<UInt8> { bytes[offsets[Int(id)]..<offsets[Int(id) + 1]] }
 
     /// body(the bytes of tokens 0..<n, one buffer per id), over the stored buffer without slicing arrays.
     func withTokenBytes<R>(_ body: (_ token: (Int) -> UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
@@ -154,43 +132,93 @@ struct TokenStore {
     }
 }
 
-/// (left, right) → (rank, merged id) for BPE merges.
-struct MergeTable {
-    private(set) var keys: [UInt64] = []
-    private(set) var values: [(rank: Int32, merged: Int32)] = []
-    private var mask = 0
-    static let empty = UInt64.max
+/// The string id of `p`'s bytes in an open-addressing table over strings stored back to back (offsets of `count`
+/// strings, slots a power of two `mask + 1` long holding −1 or an id, at least one −1). The empty string, which
+/// hashes like any other, is found by a scan.
+@inline(__always) func probeStrings(_ base: UnsafePointer<UInt8>, _ of: UnsafePointer<Int>, _ count: Int, _ sl: UnsafePointer<Int32>,
+                                    _ mask: Int, _ p: UnsafeBufferPointer<UInt8>) -> Int32? {
+    guard let key = p.baseAddress, p.count > 0 else {
+        for id in 0..<count where of[id] == of[id + 1] { return Int32(id) }
+        return nil
+    }
+    let n = p.count
+    var i = Int(truncatingIfNeeded: fnv1a(key, n)) & mask
+    while true {
+        let id = sl[i]
+        if id < 0 { return nil }
+        let a = of[Int(id)]
+        if of[Int(id) + 1] - a == n && memcmp(base + a, key, n) == 0 { return id }
+        i = (i + 1) & mask
+    }
+}
 
-    /// A table read back from a tokenizer image: keys and values a power of two long and the same length, every
-    /// merged id a stored string's (checked by the caller).
-    init(keys: [UInt64], values: [(rank: Int32, merged: Int32)]) {
-        self.keys = keys; self.values = values; mask = keys.count - 1
+/// The vocabulary (and merge operands) once built: TokenStore's three arrays as read-only tables, owned or borrowed
+/// from a mapped tokenizer image.
+struct Vocabulary {
+    let bytes: Table<UInt8>, offsets: Table<Int>, slots: Table<Int32>
+    private let mask: Int
+
+    var count: Int { offsets.count - 1 }
+
+    init(_ s: TokenStore) { self.init(bytes: Table(s.bytes), offsets: Table(s.offsets), slots: Table(s.slots)) }
+
+    /// Tables the caller has checked: offsets start at 0, never decrease and end at bytes.count; slots is a power of
+    /// two long and holds −1 (at least once) or ids < count.
+    init(bytes: Table<UInt8>, offsets: Table<Int>, slots: Table<Int32>) {
+        self.bytes = bytes; self.offsets = offsets; self.slots = slots; mask = slots.count - 1
     }
 
-    init(capacityFor n: Int) {
-        var cap = 16
-        while cap < 2 * n + 16 { cap <<= 1 }
-        keys = [UInt64](repeating: Self.empty, count: cap)
-        values = [(rank: Int32, merged: Int32)](repeating: (rank: 0, merged: 0), count: cap)
-        mask = cap - 1
+    @inline(__always) func lookup(_ p: UnsafeBufferPointer<UInt8>) -> Int32? { probeStrings(bytes.base, offsets.base, count, slots.base, mask, p) }
+    func lookup(_ s: [UInt8]) -> Int32? { s.withUnsafeBufferPointer { lookup($0) } }
+
+    @inline(__always) func tokenBytes(_ id: Int32) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(start: bytes.base + offsets[Int(id)], count: offsets[Int(id) + 1] - offsets[Int(id)])
+    }
+}
+
+/// (left, right) → (rank, merged id) for BPE merges: built with `Builder`, then read-only.
+struct MergeTable {
+    typealias Value = (rank: Int32, merged: Int32)
+    let keys: Table<UInt64>
+    let values: Table<Value>
+    private let mask: Int
+    static let empty = UInt64.max
+
+    /// Tables the caller has checked: a power of two long, the same length, at least one empty key, every merged
+    /// id a stored string's.
+    init(keys: Table<UInt64>, values: Table<Value>) { self.keys = keys; self.values = values; mask = keys.count - 1 }
+
+    struct Builder {
+        private var keys: [UInt64], values: [Value]
+        private let mask: Int
+
+        init(capacityFor n: Int) {
+            var cap = 16
+            while cap < 2 * n + 16 { cap <<= 1 }
+            keys = [UInt64](repeating: MergeTable.empty, count: cap)
+            values = [Value](repeating: (rank: 0, merged: 0), count: cap)
+            mask = cap - 1
+        }
+
+        /// First insertion wins (a pair listed twice keeps its best rank).
+        mutating func insert(_ l: Int32, _ r: Int32, rank: Int32, merged: Int32) {
+            let k = MergeTable.key(l, r)
+            var i = MergeTable.hash(k) & mask
+            while keys[i] != MergeTable.empty {
+                if keys[i] == k { return }
+                i = (i + 1) & mask
+            }
+            keys[i] = k
+            values[i] = (rank, merged)
+        }
+
+        func build() -> MergeTable { MergeTable(keys: Table(keys), values: Table(values)) }
     }
 
     @inline(__always) static func key(_ l: Int32, _ r: Int32) -> UInt64 { UInt64(UInt32(bitPattern: l)) << 32 | UInt64(UInt32(bitPattern: r)) }
     @inline(__always) static func hash(_ k: UInt64) -> Int { Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) >> 17) }
 
-    /// First insertion wins (a pair listed twice keeps its best rank).
-    mutating func insert(_ l: Int32, _ r: Int32, rank: Int32, merged: Int32) {
-        let k = Self.key(l, r)
-        var i = Self.hash(k) & mask
-        while keys[i] != Self.empty {
-            if keys[i] == k { return }
-            i = (i + 1) & mask
-        }
-        keys[i] = k
-        values[i] = (rank, merged)
-    }
-
-    @inline(__always) func find(_ l: Int32, _ r: Int32) -> (rank: Int32, merged: Int32)? {
+    @inline(__always) func find(_ l: Int32, _ r: Int32) -> Value? {
         let k = Self.key(l, r)
         var i = Self.hash(k) & mask
         while true {

@@ -85,9 +85,9 @@ public final class Tokenizer: @unchecked Sendable {
     public let settings: TokenizerSettings
     public let vocabSize: Int
     /// Per token (empty when the vocabulary has none): SPM merge scores, token types.
-    let scores: [Float]
-    let types: [Int32]
-    let store: TokenStore
+    let scores: Table<Float>
+    let types: Table<Int32>
+    let store: Vocabulary
     let merges: MergeTable
     let pre: PreTokenizer
     let ignoreMerges: Bool
@@ -97,18 +97,18 @@ public final class Tokenizer: @unchecked Sendable {
     let specials: [(id: Int32, bytes: [UInt8], control: Bool)]
     let specialsByFirstByte: [[Int]]
     /// Every token's decoded bytes, back to back (see `decodedPiece`).
-    let pieces: [UInt8]
-    let pieceOffsets: [Int]
+    let pieces: Table<UInt8>
+    let pieceOffsets: Table<Int>
 
     /// The built tables (what `init(_:)` computes from TokenizerData and `init(image:)` reads back).
     struct Tables {
         var settings: TokenizerSettings
         var vocabSize: Int
-        var scores: [Float], types: [Int32]
-        var store: TokenStore, merges: MergeTable
+        var scores: Table<Float>, types: Table<Int32>
+        var store: Vocabulary, merges: MergeTable
         var ignoreMerges: Bool
         var byteTokens: [Int32]
-        var pieces: [UInt8], pieceOffsets: [Int]
+        var pieces: Table<UInt8>, pieceOffsets: Table<Int>
     }
 
     init(_ t: Tables) throws {
@@ -124,8 +124,8 @@ public final class Tokenizer: @unchecked Sendable {
             pre = PreTokenizer(stages: [])
         }
         var sp: [(Int32, [UInt8], Bool)] = []
-        for (i, t) in types.enumerated() {
-            let type = TokenType(rawValue: t) ?? .undefined
+        for i in 0..<types.count {
+            let type = TokenType(rawValue: types[i]) ?? .undefined
             if type == .control || type == .userDefined || type == .unknown {
                 let bytes = Array(store.tokenBytes(Int32(i)))
                 if !bytes.isEmpty { sp.append((Int32(i), bytes, type != .userDefined)) }
@@ -151,7 +151,7 @@ public final class Tokenizer: @unchecked Sendable {
         }
         let ignoreMerges: Bool
         var s = TokenStore(d.tokens)
-        var table = MergeTable(capacityFor: d.merges.count)
+        var table = MergeTable.Builder(capacityFor: d.merges.count)
         var bt = [Int32](repeating: -1, count: 256)
         switch d.model {
         case .bpe:
@@ -193,8 +193,8 @@ public final class Tokenizer: @unchecked Sendable {
                 offs.append(dec.count)
             }
         }
-        return Tables(settings: d.settings, vocabSize: n, scores: d.scores, types: d.types, store: s, merges: table,
-                      ignoreMerges: ignoreMerges, byteTokens: bt, pieces: dec, pieceOffsets: offs)
+        return Tables(settings: d.settings, vocabSize: n, scores: Table(d.scores), types: Table(d.types), store: Vocabulary(s),
+                      merges: table.build(), ignoreMerges: ignoreMerges, byteTokens: bt, pieces: Table(dec), pieceOffsets: Table(offs))
     }
 
     /// The id of the vocabulary token whose text is exactly `text` (the first one if listed twice), if any.
@@ -408,8 +408,8 @@ public final class Tokenizer: @unchecked Sendable {
     public func pieceBytes(_ id: Int32, special: Bool = false) -> ArraySlice<UInt8> {
         guard id >= 0, Int(id) < vocabSize else { return [] }
         switch type(of: id) {
-        case .control, .unknown: return special ? store.tokenBytes(id) : []
-        default: return pieces[pieceOffsets[Int(id)]..<pieceOffsets[Int(id) + 1]]
+        case .control, .unknown: return special ? ArraySlice(store.tokenBytes(id)) : []
+        default: return ArraySlice(UnsafeBufferPointer(start: pieces.base + pieceOffsets[Int(id)], count: pieceOffsets[Int(id) + 1] - pieceOffsets[Int(id)]))
         }
     }
 

@@ -46,7 +46,7 @@ extension Tokenizer {
     /// A model file's tokenizer: read back from its prebuilt image when it has one of this version (`.bump` files),
     /// else built from its tokenizer.ggml.* metadata.
     public static func load(from file: any TensorFile) throws -> Tokenizer {
-        if let image = file.tokenizerImage, let t = try Tokenizer(image: image) { return t }
+        if let image = file.tokenizerImage, let t = try Tokenizer(image: image, owner: file) { return t }
         return try Tokenizer(TokenizerData(metadata: file.metadata))
     }
 

@@ -70,7 +70,10 @@ extension Bench {
                 let mapped = try MappedFile(path: bumpPath)
                 _ = XXH64.hash(mapped.bytes)
                 let h = try time { _ = XXH64.hash(mapped.bytes) }
-                print("XXH64 over faulted-in memory: \(formatFixed(h.0, 2)) ms (\(formatFixed(Double(mapped.count) / h.0 / 1e6, 1)) GB/s)")
+                print("XXH64 over faulted-in memory, one stream: \(formatFixed(h.0, 2)) ms (\(formatFixed(Double(mapped.count) / h.0 / 1e6, 1)) GB/s)")
+                let pool = ThreadPool.shared
+                let c = try time { _ = ChunkedXXH64.hash(mapped.bytes, pool: pool) }
+                print("chunked XXH64 (the .bump checksum), \(pool.threadCount) threads: \(formatFixed(c.0, 2)) ms (\(formatFixed(Double(mapped.count) / c.0 / 1e6, 1)) GB/s)")
             }
         }
     }

@@ -32,6 +32,20 @@ struct BumpTests {
         #expect(try BumpFile(path: plain).tokenizerImage == nil)
     }
 
+    @Test("files checksummed as one XXH64 stream (algorithm 1, before chunking) still verify, and corruption is still found")
+    func streamChecksum() throws {
+        let (g, _) = try Self.sample()
+        let path = Paths.tempFile("stream.bump")
+        try Bump.write(metadata: g.metadata, tensors: g.tensors, data: { g.data(for: $0) }, to: path, checksumAlgorithm: Bump.checksumXXH64)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 96, as: UInt32.self) } == Bump.checksumXXH64)
+        #expect(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 104, as: UInt64.self) } == XXH64.hash(Array(bytes[128..<(bytes.count - 32)])))
+        #expect(try BumpFile(path: path, verify: true).verified)
+        bytes[bytes.count - 40] ^= 1
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        #expect(throws: FormatError.self) { _ = try BumpFile(path: path, verify: true) }
+    }
+
     @Test("unknown header flags are refused (with a valid header checksum)")
     func unknownFlags() throws {
         let (_, path) = try Self.sample()
@@ -210,6 +224,26 @@ struct XXH64Tests {
                 i += n
             }
             #expect(h.digest() == expected, "streamed, length \(v.length)")
+        }
+    }
+
+    @Test("chunked XXH64: one chunk is the XXH64 of its digest; streamed in odd pieces == hashed on 1 and 3 threads, at chunk edges",
+          arguments: [0, 1, 1000, ChunkedXXH64.chunkBytes - 1, ChunkedXXH64.chunkBytes, ChunkedXXH64.chunkBytes + 1, 2 * ChunkedXXH64.chunkBytes + 77])
+    func chunked(length: Int) throws {
+        let data = Self.pattern(length)
+        var h = ChunkedXXH64()
+        var i = 0, step = 1
+        while i < data.count {
+            let n = min(data.count - i, step)
+            data[i..<(i + n)].withUnsafeBytes { h.update($0) }
+            i += n; step = step * 7 % 1_000_003 + 1
+        }
+        let streamed = h.digest()
+        for threads in [1, 3] {
+            #expect(data.withUnsafeBytes { ChunkedXXH64.hash($0, pool: ThreadPool(threadCount: threads)) } == streamed, "\(threads) threads")
+        }
+        if length <= ChunkedXXH64.chunkBytes {
+            #expect(streamed == XXH64.hash(withUnsafeBytes(of: XXH64.hash(data).littleEndian) { Array($0) }))
         }
     }
 }

@@ -82,8 +82,8 @@ struct HostileTokenizerTests {
     @Test("an image whose hash tables have no free slot is refused (a lookup would never end)")
     func fullTables() throws {
         let t = try Self.small()
-        let full = TokenStore(bytes: t.store.bytes, offsets: t.store.offsets, slots: [Int32](repeating: 0, count: t.store.slots.count))
-        let noEmptyMerge = MergeTable(keys: [UInt64](repeating: 7, count: t.merges.keys.count), values: t.merges.values)
+        let full = Vocabulary(bytes: t.store.bytes, offsets: t.store.offsets, slots: Table([Int32](repeating: 0, count: t.store.slots.count)))
+        let noEmptyMerge = MergeTable(keys: Table([UInt64](repeating: 7, count: t.merges.keys.count)), values: t.merges.values)
         for (store, merges) in [(full, t.merges), (t.store, noEmptyMerge)] {
             let bad = try Tokenizer(Tokenizer.Tables(settings: t.settings, vocabSize: t.vocabSize, scores: t.scores, types: t.types, store: store,
                                                      merges: merges, ignoreMerges: t.ignoreMerges, byteTokens: t.byteTokens,
