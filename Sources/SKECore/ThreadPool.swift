@@ -1,7 +1,9 @@
 // ThreadPool — persistent workers and a fork–join region with a cheap barrier.
 //
-// `run { t, n in … }` calls the body once on each of n threads (the caller is thread 0) and returns when
-// all n are done; kernels split their rows by `t` themselves (ggml's convention). Workers spin on a
+// `run { t, n in … }` calls the body once for each slot t of 0..<n and returns when all n are done; kernels split
+// their rows by `t` themselves (ggml's convention). The caller runs slot 0, then every slot no worker has claimed
+// yet: a worker the host has descheduled (a shared VM, a busy machine) costs the region nothing unless it was
+// inside a slot, where a fixed thread-per-slot region waited for it every time. Workers spin on a
 // generation counter for a few milliseconds after each region (so back-to-back regions cost well under a
 // microsecond of wake-up, and a vCPU is not put to sleep between them) and then sleep on a condition variable (so an
 // idle engine uses no CPU).
@@ -53,8 +55,9 @@ public final class ThreadPool: @unchecked Sendable {
     /// Oversubscribed (more threads than usable cores), a spinning thread holds a core the working one needs: short.
     public static let shortSpin = 2_000
 
+    /// `threadCount` is clamped to 1...4096 (a region's slots are counted in 16 bits).
     public init(threadCount: Int, spinLimit: Int? = nil) {
-        let n = max(1, threadCount)
+        let n = min(max(1, threadCount), 4096)
         state = State(threadCount: n, spinLimit: spinLimit ?? (n <= Self.usableCores ? Self.longSpin : Self.shortSpin))
         for index in 1..<state.threadCount {
             // Workers retain only the shared state, so dropping the pool stops and joins them.
@@ -131,6 +134,10 @@ public final class ThreadPool: @unchecked Sendable {
         let threadCount: Int
         let spinLimit: Int
         let generation = Atomic<Int>(0)
+        /// The region's generation << 16 | the next unclaimed slot: a claim is a compare-exchange that fails once the
+        /// region has moved on, so a late worker never runs a finished region's job.
+        let ticket = Atomic<Int>(0)
+        /// Slots 1..<n not finished yet.
         let pending = Atomic<Int>(0)
         let sleepers = Atomic<Int>(0)
         let callerSleeping = Atomic<Bool>(false)
@@ -172,13 +179,19 @@ public final class ThreadPool: @unchecked Sendable {
                 let escapable = body
                 job = escapable
                 pending.store(n - 1, ordering: .relaxed)
-                generation.add(1, ordering: .sequentiallyConsistent)
+                let g = generation.load(ordering: .relaxed) &+ 1
+                ticket.store(g << 16 | 1, ordering: .releasing)
+                generation.store(g, ordering: .sequentiallyConsistent)
                 if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                     pthread_mutex_lock(mutex)
                     pthread_cond_broadcast(wake)
                     pthread_mutex_unlock(mutex)
                 }
                 escapable(0, n)
+                while let slot = claim(g) {
+                    escapable(slot, n)
+                    pending.subtract(1, ordering: .releasing)
+                }
                 var spins = 0
                 while pending.load(ordering: .acquiring) != 0 {
                     spins += 1
@@ -214,14 +227,29 @@ public final class ThreadPool: @unchecked Sendable {
                 }
                 seen = g
                 if stopping.load(ordering: .acquiring) { return }
-                job?(index, threadCount)
-                let left = pending.subtract(1, ordering: .sequentiallyConsistent).newValue
-                if left == 0 && callerSleeping.load(ordering: .sequentiallyConsistent) {
-                    pthread_mutex_lock(mutex)
-                    pthread_cond_signal(done)
-                    pthread_mutex_unlock(mutex)
+                // The job is read only after a claim succeeded: the caller cannot finish (and replace it) before
+                // this slot is done.
+                while let slot = claim(g) {
+                    job!(slot, threadCount)
+                    let left = pending.subtract(1, ordering: .sequentiallyConsistent).newValue
+                    if left == 0 && callerSleeping.load(ordering: .sequentiallyConsistent) {
+                        pthread_mutex_lock(mutex)
+                        pthread_cond_signal(done)
+                        pthread_mutex_unlock(mutex)
+                    }
                 }
             }
+        }
+
+        /// The next unclaimed slot of region `g`, nil when all are taken or the region is over.
+        @inline(__always) func claim(_ g: Int) -> Int? {
+            var t = ticket.load(ordering: .acquiring)
+            while t >> 16 == g && t & 0xFFFF < threadCount {
+                let (won, now) = ticket.compareExchange(expected: t, desired: t + 1, ordering: .acquiringAndReleasing)
+                if won { return t & 0xFFFF }
+                t = now
+            }
+            return nil
         }
     }
 }

@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 @testable import SKECore
 
@@ -38,6 +41,28 @@ struct ThreadPoolTests {
             for _ in 0..<2000 { _ = total.load(ordering: .relaxed) }  // let the worker fall asleep
         }
         #expect(total.load(ordering: .relaxed) == 100)
+    }
+
+    /// Slots are claimed, not owned: with its worker asleep (woken only after the caller's slot 0 is done) the
+    /// caller runs the worker's slot itself instead of waiting for the wake-up; a late worker runs nothing twice.
+    @Test("every slot runs exactly once per region, whichever thread claims it; the caller takes slots no worker has claimed", arguments: [2, 3, 5])
+    func claimedSlots(threads: Int) {
+        let pool = ThreadPool(threadCount: threads, spinLimit: 1)
+        let regions = 2000
+        let hits = UnsafeMutablePointer<Int>.allocate(capacity: threads)
+        hits.initialize(repeating: 0, count: threads)
+        defer { hits.deallocate() }
+        let callerRanOthers = Atomic<Int>(0)
+        let caller = pthread_self()
+        for _ in 0..<regions {
+            pool.run { t, n in
+                precondition(n == threads)
+                hits[t] += 1   // one writer per slot per region: any double run shows as a count above `regions`
+                if t != 0 && pthread_equal(pthread_self(), caller) != 0 { callerRanOthers.add(1, ordering: .relaxed) }
+            }
+        }
+        #expect((0..<threads).allSatisfy { hits[$0] == regions })
+        #expect(callerRanOthers.load(ordering: .relaxed) > 0)
     }
 
     @Test("a region started inside a region runs serially instead of deadlocking")
