@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Fuzz the GGUF reader with libFuzzer (+ AddressSanitizer) for a given number of executions.
-#   scripts/fuzz.sh [RUNS=1000000] [extra libFuzzer flags…]
-# The seed corpus is a few valid GGUF files written by our own writer (the test fixtures' generator)
-# plus the first 64 KiB of the real models when present. Crashes land in fuzz/out/.
+# Fuzz the GGUF reader and the tokenizer-image reader with libFuzzer (+ AddressSanitizer) for a given number of
+# executions each.
+#   scripts/fuzz.sh [RUNS=1000000] [extra libFuzzer flags…]      (FUZZ_TARGETS="gguf tokenizer-image" by default)
+# GGUF seeds: a few valid GGUF files written by gguf-py plus the first 64 KiB of the real models when present.
+# Tokenizer-image seeds: images of a small BPE and a small SPM tokenizer, written by the harness itself.
+# Crashes land in fuzz/out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-1000000}; shift || true
@@ -17,8 +19,23 @@ swiftc "${FLAGS[@]}" -module-name SKECore -emit-module -emit-module-path "$B/SKE
   -c Sources/SKECore/*.swift -o "$B/SKECore.o"
 swiftc "${FLAGS[@]}" -module-name SKEFormats -emit-module -emit-module-path "$B/SKEFormats.swiftmodule" \
   -c Sources/SKEFormats/*.swift -o "$B/SKEFormats.o"
+swiftc "${FLAGS[@]}" -module-name SKETokenizer -emit-module -emit-module-path "$B/SKETokenizer.swiftmodule" \
+  -c Sources/SKETokenizer/*.swift Sources/SKETokenizer/ChatTemplate/*.swift -o "$B/SKETokenizer.o"
 swiftc "${FLAGS[@]}" -module-name FuzzGGUF fuzz/FuzzGGUF.swift "$B/SKECore.o" "$B/SKEFormats.o" "$B/system.o" -o "$B/fuzz-gguf" 2>&1 | grep -v "Cannot export local symbol" || true
-test -x "$B/fuzz-gguf"
+swiftc "${FLAGS[@]}" -module-name FuzzTokenizerImage fuzz/FuzzTokenizerImage.swift "$B/SKECore.o" "$B/SKEFormats.o" "$B/SKETokenizer.o" \
+  "$B/system.o" -o "$B/fuzz-tokenizer-image" 2>&1 | grep -v "Cannot export local symbol" || true
+test -x "$B/fuzz-gguf" && test -x "$B/fuzz-tokenizer-image"
+TARGETS=${FUZZ_TARGETS:-gguf tokenizer-image}
+
+if [[ " $TARGETS " == *" tokenizer-image "* ]]; then
+  mkdir -p fuzz/corpus-tokenizer-image
+  if [ -z "$(ls -A fuzz/corpus-tokenizer-image)" ]; then
+    SKE_FUZZ_WRITE_SEEDS=fuzz/corpus-tokenizer-image "$B/fuzz-tokenizer-image" -runs=1 >/dev/null 2>&1 || true
+  fi
+  "$B/fuzz-tokenizer-image" -runs="$RUNS" -max_len=32768 -artifact_prefix=fuzz/out/ "$@" fuzz/corpus-tokenizer-image 2>&1 \
+    | grep -E "INITED|DONE|ERROR|SUMMARY|crash|Done [0-9]+ runs|Test unit written"
+fi
+[[ " $TARGETS " == *" gguf "* ]] || exit 0
 
 # Seeds: a tiny GGUF written by `ske` itself when built, and heads of the real models.
 if [ -z "$(ls -A fuzz/corpus)" ]; then

@@ -104,7 +104,9 @@ extension Tokenizer {
         }
         try check(mergeFree, "merge table full")
         try check(mergesOK, "merge result out of range")
-        try check(byteTokens.count == 256 && byteTokens.allSatisfy { $0 >= -1 && Int($0) < stored }, "byte tokens")
+        // BPE maps every byte to a string (−1 would be emitted as an id); SPM may lack a byte's <0xNN> token.
+        let lowest: Int32 = rawModel == 0 ? 0 : -1
+        try check(byteTokens.count == 256 && byteTokens.allSatisfy { $0 >= lowest && Int($0) < stored }, "byte tokens")
         try check(pieceOffsets.count == n + 1 && monotonic(pieceOffsets, end: pieces.count), "piece offsets")
 
         try self.init(Tables(settings: settings, vocabSize: n, scores: scores, types: types,

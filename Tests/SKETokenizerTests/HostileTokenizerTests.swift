@@ -79,14 +79,16 @@ struct HostileTokenizerTests {
         #expect(rejected > 0 && accepted > 0)   // counts, offsets and ids refused; flipped text bytes still load
     }
 
-    @Test("an image whose hash tables have no free slot is refused (a lookup would never end)")
+    @Test("an image whose hash tables have no free slot (a lookup would never end), or a BPE byte without a string (found by the fuzzer: read before the table), is refused")
     func fullTables() throws {
         let t = try Self.small()
         let full = Vocabulary(bytes: t.store.bytes, offsets: t.store.offsets, slots: Table([Int32](repeating: 0, count: t.store.slots.count)))
         let noEmptyMerge = MergeTable(keys: Table([UInt64](repeating: 7, count: t.merges.keys.count)), values: t.merges.values)
-        for (store, merges) in [(full, t.merges), (t.store, noEmptyMerge)] {
+        var missingByte = t.byteTokens
+        missingByte[97] = -1
+        for (store, merges, byteTokens) in [(full, t.merges, t.byteTokens), (t.store, noEmptyMerge, t.byteTokens), (t.store, t.merges, missingByte)] {
             let bad = try Tokenizer(Tokenizer.Tables(settings: t.settings, vocabSize: t.vocabSize, scores: t.scores, types: t.types, store: store,
-                                                     merges: merges, ignoreMerges: t.ignoreMerges, byteTokens: t.byteTokens,
+                                                     merges: merges, ignoreMerges: t.ignoreMerges, byteTokens: byteTokens,
                                                      pieces: t.pieces, pieceOffsets: t.pieceOffsets))
             #expect(throws: TokenizerError.self) { _ = try bad.image().withUnsafeBytes { try Tokenizer(image: $0) } }
         }
