@@ -41,14 +41,18 @@ func seeds() throws -> [(String, [UInt8])] {
 
 extension String { var leftPadded2: String { count >= 2 ? self : "0" + self } }
 
-let seedDirectory = ProcessInfo.processInfo.environment["SKE_FUZZ_WRITE_SEEDS"]
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    if let dir = seedDirectory {
+/// With SKE_FUZZ_WRITE_SEEDS=DIR: writes the seed images there and exits, before any input is run.
+@_cdecl("LLVMFuzzerInitialize")
+public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
+    if let dir = ProcessInfo.processInfo.environment["SKE_FUZZ_WRITE_SEEDS"] {
         for (name, image) in try! seeds() { _ = FileManager.default.createFile(atPath: dir + "/" + name, contents: Data(image)) }
         exit(0)
     }
+    return 0
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let raw = UnsafeRawBufferPointer(start: data, count: size)
     let box = ImageBox(raw)
     for t in [try? Tokenizer(image: box.bytes, owner: box), try? Tokenizer(image: raw)] {

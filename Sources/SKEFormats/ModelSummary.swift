@@ -25,6 +25,8 @@ public struct ModelSummary: Codable, Sendable {
         public var addBOS: Bool?
         public var addEOS: Bool?
         public var hasChatTemplate: Bool
+        /// Bytes of the prebuilt tokenizer tables a .bump carries (nil: none, built from the metadata at open).
+        public var imageBytes: Int?
     }
     public struct TypeUsage: Codable, Sendable {
         public var type: String
@@ -83,7 +85,7 @@ public struct ModelSummary: Codable, Sendable {
             vocabSize: md.arrayCount("tokenizer.ggml.tokens"), merges: md.arrayCount("tokenizer.ggml.merges"),
             bosTokenID: md.int("tokenizer.ggml.bos_token_id"), eosTokenID: md.int("tokenizer.ggml.eos_token_id"),
             addBOS: md.bool("tokenizer.ggml.add_bos_token"), addEOS: md.bool("tokenizer.ggml.add_eos_token"),
-            hasChatTemplate: md.string("tokenizer.chat_template") != nil)
+            hasChatTemplate: md.string("tokenizer.chat_template") != nil, imageBytes: file.tokenizerImage?.count)
         tensorCount = file.tensors.count
         parameterCount = file.tensors.reduce(0) { $0 + $1.elementCount }
         tensorBytes = file.tensors.reduce(0) { $0 + $1.byteCount }
@@ -126,6 +128,7 @@ public struct ModelSummary: Codable, Sendable {
         row("bos / eos", "\(t.bosTokenID.map(String.init) ?? "-") / \(t.eosTokenID.map(String.init) ?? "-")")
         row("add bos / eos", "\(t.addBOS.map(String.init) ?? "-") / \(t.addEOS.map(String.init) ?? "-")")
         row("chat template", t.hasChatTemplate ? "yes" : "no")
+        if let n = t.imageBytes { row("prebuilt tables", formatBytes(n)) }
         out.append("tensors: \(tensorCount), \(parameterCount) parameters, \(formatBytes(tensorBytes))")
         for u in types {
             out.append("  " + u.type.padding(8) + "\(u.tensors)".leftPad(5, with: " ") + " tensors  " + formatBytes(u.bytes).leftPad(10, with: " "))
