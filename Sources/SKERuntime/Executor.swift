@@ -304,15 +304,17 @@ public final class Executor: @unchecked Sendable {
         switch l.finish {
         case .glu(let gelu):
             let gate = dots[0].call, up = dots[1].call, width = l.parts[0].weight.rows
-            for row in ThreadPool.partition(width, part: th, of: n) {
-                for t in 0..<r {
-                    let g = gate(row, t, tmp), u = up(row, t, tmp + k)
-                    out[t * width + row] = glu(g, u, gelu)
+            forEachRowChunk(width, th, n) { rows in
+                for row in rows {
+                    for t in 0..<r {
+                        let g = gate(row, t, tmp), u = up(row, t, tmp + k)
+                        out[t * width + row] = glu(g, u, gelu)
+                    }
                 }
             }
         case .store, .addResidual:
             let residual = residualInput(l)
-            forEachPartRange(l, th, n) { pi, width, rows in
+            forEachPartChunk(l, th, n) { pi, width, rows in
                 let dot = dots[pi].call
                 if let residual {
                     for row in rows { for t in 0..<r { out[t * width + row] = residual[t * width + row] + dot(row, t, tmp) } }
@@ -330,14 +332,8 @@ public final class Executor: @unchecked Sendable {
         return nil
     }
 
-    /// Thread `th` of `n`'s share of a multi-part linear's output rows (the parts' rows side by side, split evenly):
-    /// body(part index, the part's width, the part's own rows in that share) for each part the share touches.
-    @inline(__always)
-    func forEachPartRange(_ l: LinearStep, _ th: Int, _ n: Int, _ body: (Int, Int, Range<Int>) -> Void) {
-        forEachPart(l, in: ThreadPool.partition(partRows(l), part: th, of: n), body)
-    }
-
-    /// `forEachPartRange` with the rows dealt by `forEachRowChunk` (decode).
+    /// A multi-part linear's output rows (the parts' rows side by side) dealt by `forEachRowChunk`: body(part index,
+    /// the part's width, the part's own rows in a chunk) for each part a chunk touches.
     @inline(__always)
     func forEachPartChunk(_ l: LinearStep, _ th: Int, _ n: Int, _ body: (Int, Int, Range<Int>) -> Void) {
         forEachRowChunk(partRows(l), th, n) { forEachPart(l, in: $0, body) }
@@ -364,9 +360,10 @@ public final class Executor: @unchecked Sendable {
         }
     }
 
-    /// Rows [0, total) dealt in 8·n chunks (multiples of 4 rows): thread `th` takes chunk `th`, then whichever chunk
+    /// Rows [0, total) dealt in 8·n chunks (multiples of 4 rows): slot `th` takes chunk `th`, then whichever chunk
     /// is next unclaimed. On this kind of VM one vCPU often runs slower for a while (a neighbour, the hypervisor); with
     /// fixed shares the other then waited for it at every step. Each row's result is the same whoever computes it.
+    /// Every quantized linear (decode and prefill) deals its rows this way.
     @inline(__always)
     func forEachRowChunk(_ total: Int, _ th: Int, _ n: Int, _ body: (Range<Int>) -> Void) {
         if n == 1 { return body(0..<total) }
@@ -391,20 +388,21 @@ public final class Executor: @unchecked Sendable {
         case .glu(let gelu):
             let width = l.parts[0].weight.rows, gate = d4[0].call, up = d4[1].call
             let gate1 = one[0].call, up1 = one[1].call
-            let mine = ThreadPool.partition(width, part: th, of: n)
-            for r0 in stride(from: mine.lowerBound, to: mine.upperBound, by: 16) {
-                let r1 = min(r0 + 16, mine.upperBound)
-                for grp in 0..<groups {
-                    for row in r0..<r1 {
-                        gate(row, 4 * grp, tmp, 1); up(row, 4 * grp, tmp + 4, 1)
-                        for i in 0..<4 { out[(4 * grp + i) * width + row] = glu(tmp[i], tmp[4 + i], gelu) }
+            forEachRowChunk(width, th, n) { mine in
+                for r0 in stride(from: mine.lowerBound, to: mine.upperBound, by: 16) {
+                    let r1 = min(r0 + 16, mine.upperBound)
+                    for grp in 0..<groups {
+                        for row in r0..<r1 {
+                            gate(row, 4 * grp, tmp, 1); up(row, 4 * grp, tmp + 4, 1)
+                            for i in 0..<4 { out[(4 * grp + i) * width + row] = glu(tmp[i], tmp[4 + i], gelu) }
+                        }
                     }
+                    for t in rest..<r { for row in r0..<r1 { out[t * width + row] = glu(gate1(row, t, tmp), up1(row, t, tmp), gelu) } }
                 }
-                for t in rest..<r { for row in r0..<r1 { out[t * width + row] = glu(gate1(row, t, tmp), up1(row, t, tmp), gelu) } }
             }
         case .store, .addResidual:
             let residual = residualInput(l)
-            forEachPartRange(l, th, n) { pi, width, rows in
+            forEachPartChunk(l, th, n) { pi, width, rows in
                 let dot4 = d4[pi].call, dot1 = one[pi].call
                 let y = residual == nil ? f(l.parts[pi].y) : out
                 for r0 in stride(from: rows.lowerBound, to: rows.upperBound, by: 16) {
