@@ -1,6 +1,6 @@
 // The tokenizer image: a built tokenizer's tables (vocabulary bytes and hash slots, merge table, decoded pieces,
 // byte tokens, scores, types) written out as flat little-endian arrays, so that a `.bump` file opens its tokenizer
-// with a few copies instead of hashing 50k–260k strings and resolving every merge rule again.
+// in place (the tables stay in the mapping) instead of hashing 50k–260k strings and resolving every merge rule again.
 // Layout (every array 8-byte aligned from the image's start; docs/bump-format.md):
 //   "SKETOKN\0", u32 image version, u32 model (0 gpt2, 1 llama), u32 flags, u32 vocabulary size,
 //   i32 bos, eos, unk, pad (−1: none), then arrays as u64 count + elements + zero padding to 8:
