@@ -36,6 +36,13 @@ public struct XXH64: Sendable {
     @inline(__always) static func round(_ acc: UInt64, _ input: UInt64) -> UInt64 {
         rotl(acc &+ input &* p2, 31) &* p1
     }
+    /// One 32-byte stripe into the four lanes.
+    @inline(__always) static func stripe(_ p: UnsafeRawPointer, _ a: inout UInt64, _ b: inout UInt64, _ c: inout UInt64, _ d: inout UInt64) {
+        a = round(a, UInt64(littleEndian: p.loadUnaligned(as: UInt64.self)))
+        b = round(b, UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+        c = round(c, UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 16, as: UInt64.self)))
+        d = round(d, UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 24, as: UInt64.self)))
+    }
     @inline(__always) static func merge(_ acc: UInt64, _ v: UInt64) -> UInt64 {
         (acc ^ round(0, v)) &* p1 &+ p4
     }
@@ -69,21 +76,11 @@ public struct XXH64: Sendable {
         var a = v1, b = v2, c = v3, d = v4
         while n >= 64 + 8192 {  // hot loop: four independent lanes, the line 8 KiB ahead requested
             corePrefetch(p + 8192)
-            a = Self.round(a, UInt64(littleEndian: p.loadUnaligned(as: UInt64.self)))
-            b = Self.round(b, UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
-            c = Self.round(c, UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 16, as: UInt64.self)))
-            d = Self.round(d, UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 24, as: UInt64.self)))
-            a = Self.round(a, UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 32, as: UInt64.self)))
-            b = Self.round(b, UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 40, as: UInt64.self)))
-            c = Self.round(c, UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 48, as: UInt64.self)))
-            d = Self.round(d, UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 56, as: UInt64.self)))
+            Self.stripe(p, &a, &b, &c, &d); Self.stripe(p + 32, &a, &b, &c, &d)
             p += 64; n -= 64
         }
         while n >= 32 {
-            a = Self.round(a, UInt64(littleEndian: p.loadUnaligned(as: UInt64.self)))
-            b = Self.round(b, UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
-            c = Self.round(c, UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 16, as: UInt64.self)))
-            d = Self.round(d, UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 24, as: UInt64.self)))
+            Self.stripe(p, &a, &b, &c, &d)
             p += 32; n -= 32
         }
         v1 = a; v2 = b; v3 = c; v4 = d
