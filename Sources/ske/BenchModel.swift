@@ -87,7 +87,8 @@ extension Bench {
                 if ttft {
                     let gguf = model.path.hasSuffix(".bump") ? nil : model.path
                     let bump = gguf.map { String($0.dropLast(5)) + ".bump" } ?? model.path
-                    if let gguf, !FileManager.default.fileExists(atPath: bump) {
+                    // (Re)made next to the GGUF when missing or written before .bump files carried the tokenizer image.
+                    if let gguf, (try? BumpFile(path: bump, verify: false))?.tokenizerImage == nil {
                         let source = try GGUFFile(path: gguf)
                         try Bump.convert(source, tokenizerImage: Tokenizer.image(for: source), to: bump)
                     }
