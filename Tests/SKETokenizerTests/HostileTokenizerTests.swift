@@ -79,6 +79,13 @@ struct HostileTokenizerTests {
         #expect(rejected > 0 && accepted > 0)   // counts, offsets and ids refused; flipped text bytes still load
     }
 
+    @Test("an image of another version is not read (nil: the caller builds from the metadata)")
+    func otherVersion() throws {
+        var image = try Self.small().image()
+        image.withUnsafeMutableBytes { $0.storeBytes(of: Tokenizer.imageVersion + 1, toByteOffset: 8, as: UInt32.self) }
+        #expect(try image.withUnsafeBytes { try Tokenizer(image: $0) } == nil)
+    }
+
     @Test("an image whose hash tables have no free slot (a lookup would never end), or a BPE byte without a string (found by the fuzzer: read before the table), is refused")
     func fullTables() throws {
         let t = try Self.small()
