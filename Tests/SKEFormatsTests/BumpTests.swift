@@ -46,6 +46,35 @@ struct BumpTests {
         #expect(throws: FormatError.self) { _ = try BumpFile(path: path, verify: true) }
     }
 
+    @Test("checksum off: a byte flipped anywhere before the data (metadata walked and deferred, tokenizer image) is an error or a file whose metadata decodes, never a trap")
+    func flipsWithoutVerification() throws {
+        var w = try makeSampleGGUF(seed: 6)
+        w.metadata["big.strings"] = .array(.string((0..<6000).map { "s\($0)" + String(repeating: "ß", count: $0 % 5) }))
+        w.metadata["big.floats"] = .array(.float32((0..<20_000).map { Float($0) }))
+        let g = Paths.tempFile("flips.gguf")
+        try w.write(to: g)
+        let path = Paths.tempFile("flips.bump")
+        try Bump.convert(try GGUFFile(path: g), tokenizerImage: Self.sampleImage, to: path)
+        let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let dataOffset = try BumpFile(path: path).dataOffset
+        let bad = Paths.tempFile("flips-bad.bump")
+        var loaded = 0, refused = 0
+        for at in stride(from: 0, to: dataOffset, by: 29) {
+            var b = original
+            b[at] ^= 0x5A
+            try Data(b).write(to: URL(fileURLWithPath: bad))
+            do {
+                let f = try BumpFile(path: bad, verify: false)
+                _ = f.metadata.entries.count   // every deferred array decoded
+                _ = f.tokenizerImage.map { Array($0) }
+                loaded += 1
+            } catch is FormatError {
+                refused += 1
+            }
+        }
+        #expect(loaded > 0 && refused > 0)
+    }
+
     @Test("unknown header flags are refused (with a valid header checksum)")
     func unknownFlags() throws {
         let (_, path) = try Self.sample()
