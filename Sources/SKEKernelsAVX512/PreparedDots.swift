@@ -456,9 +456,10 @@ public enum PreparedDots {
         _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(Int64(bitPattern: mins))))
     }
 
-    /// acc + (da·dmin)·(m_j·S_j) lane by lane: the min term of one super-block, reduced once at the end of the row.
-    @inline(__always) static func minTerm(_ acc: __m256, _ scale: Float, _ mf: __m256, _ s: UnsafeRawPointer) -> __m256 {
-        _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_mul_ps(mf, _mm256_loadu_ps(s.assumingMemoryBound(to: Float.self))), acc)
+    /// acc + (da·dmin)·(m_j·S_j) lane by lane (`scale` = da·dmin in every lane): the min term of one super-block,
+    /// reduced once at the end of the row.
+    @inline(__always) static func minTerm(_ acc: __m256, _ scale: __m256, _ mf: __m256, _ s: UnsafeRawPointer) -> __m256 {
+        _mm256_fmadd_ps(scale, _mm256_mul_ps(mf, _mm256_loadu_ps(s.assumingMemoryBound(to: Float.self))), acc)
     }
 
     /// Σ_j p_j·f_j over the four sub-block pairs as two chains of two (shorter dependency chains than one of four).
@@ -532,8 +533,7 @@ public enum PreparedDots {
         // [da·d, da·dmin]: one multiply for both (the same products as two scalar ones), then each broadcast.
         let f = _mm_mul_ps(c.dm, _mm_set1_ps(s.loadUnaligned(fromByteOffset: 256, as: Float.self)))
         acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(f), _mm512_cvtepi32_ps(isum), acc)
-        let dmin = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(f), _mm256_set1_epi32(1))
-        mins = _mm256_fmadd_ps(dmin, _mm256_mul_ps(c.mins, _mm256_loadu_ps((s + 260).assumingMemoryBound(to: Float.self))), mins)
+        mins = minTerm(mins, _mm256_permutevar8x32_ps(_mm256_castps128_ps256(f), _mm256_set1_epi32(1)), c.mins, s + 260)
     }
 
     public static func dotQ4_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
@@ -605,7 +605,7 @@ public enum PreparedDots {
             let sb = scaledSum(p0, f.f02, p1, f.f13, p2, f.f46, p3, f.f57)
             let da = s.loadUnaligned(fromByteOffset: 256, as: Float.self)
             acc = _mm512_fmadd_ps(_mm512_set1_ps(da * h16(x, 0)), sb, acc)
-            mins = minTerm(mins, da * h16(x, 2), minsF(mn), s + 260)
+            mins = minTerm(mins, _mm256_set1_ps(da * h16(x, 2)), minsF(mn), s + 260)
         }
         return _mm512_reduce_add_ps(acc) - hsum8(mins)
     }

@@ -24,7 +24,7 @@ public final class Executor: @unchecked Sendable {
     let f32Dot: DotRow
     /// Current batch geometry (set by `run`).
     var tokens = 0, outputs = 0, start = 0
-    /// The next unclaimed chunk of a decode linear's rows (`forEachRowChunk`); the caller zeroes it before the region.
+    /// The next unclaimed chunk of a quantized linear's rows (`forEachRowChunk`); the caller zeroes it before the region.
     let rowTicket = Atomic<Int>(0)
     var regions: [Region] = []
     /// SGEMM path (float / mixed precision): per linear step and part, the loader that dequantizes weight rows
@@ -292,7 +292,7 @@ public final class Executor: @unchecked Sendable {
         for a in l.activations { a.write(x, base + a.offset + t * a.rowStride) }
     }
 
-    /// Thread `th` of `n`: its share of every output row of every part (one row of W against all T tokens).
+    /// Slot `th` of `n`: the row chunks it claims of every part's output rows (one row of W against all T tokens).
     /// Hot: decode spends most of its time here.
     func linearDots(_ l: LinearStep, _ kernels: LinearKernels, _ th: Int, _ n: Int) {
         let r = rowCount(l.rows), k = l.k

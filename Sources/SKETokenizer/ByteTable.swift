@@ -171,9 +171,7 @@ struct Vocabulary {
     @inline(__always) func lookup(_ p: UnsafeBufferPointer<UInt8>) -> Int32? { probeStrings(bytes.base, offsets.base, count, slots.base, mask, p) }
     func lookup(_ s: [UInt8]) -> Int32? { s.withUnsafeBufferPointer { lookup($0) } }
 
-    @inline(__always) func tokenBytes(_ id: Int32) -> UnsafeBufferPointer<UInt8> {
-        UnsafeBufferPointer(start: bytes.base + offsets[Int(id)], count: offsets[Int(id) + 1] - offsets[Int(id)])
-    }
+    @inline(__always) func tokenBytes(_ id: Int32) -> UnsafeBufferPointer<UInt8> { span(bytes, offsets, Int(id)) }
 }
 
 /// (left, right) → (rank, merged id) for BPE merges: built with `Builder`, then read-only.

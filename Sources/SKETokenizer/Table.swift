@@ -32,3 +32,8 @@ private final class Allocation<Element>: @unchecked Sendable {
     init(_ memory: UnsafeMutableBufferPointer<Element>) { self.memory = memory }
     deinit { memory.deallocate() }
 }
+
+/// String `i` of strings stored back to back (`offsets` holds count + 1 ascending positions in `bytes`).
+@inline(__always) func span(_ bytes: Table<UInt8>, _ offsets: Table<Int>, _ i: Int) -> UnsafeBufferPointer<UInt8> {
+    UnsafeBufferPointer(start: bytes.base + offsets[i], count: offsets[i + 1] - offsets[i])
+}

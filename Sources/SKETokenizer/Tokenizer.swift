@@ -403,13 +403,16 @@ public final class Tokenizer: @unchecked Sendable {
 
     // MARK: decode
 
-    /// The bytes a token stands for (control/unknown tokens give their text only when `special`). A slice of
-    /// the table built once at init: decoding during generation does no string work per token.
-    public func pieceBytes(_ id: Int32, special: Bool = false) -> ArraySlice<UInt8> {
-        guard id >= 0, Int(id) < vocabSize else { return [] }
+    /// The bytes a token stands for (control/unknown tokens give their text only when `special`), as a copy.
+    public func pieceBytes(_ id: Int32, special: Bool = false) -> ArraySlice<UInt8> { ArraySlice(pieceSpan(id, special: special)) }
+
+    /// `pieceBytes` in place in the table built once at init (valid while the tokenizer lives): decoding during
+    /// generation does no string work and no allocation per token.
+    @inline(__always) func pieceSpan(_ id: Int32, special: Bool) -> UnsafeBufferPointer<UInt8> {
+        guard id >= 0, Int(id) < vocabSize else { return UnsafeBufferPointer(start: nil, count: 0) }
         switch type(of: id) {
-        case .control, .unknown: return special ? ArraySlice(store.tokenBytes(id)) : []
-        default: return ArraySlice(UnsafeBufferPointer(start: pieces.base + pieceOffsets[Int(id)], count: pieceOffsets[Int(id) + 1] - pieceOffsets[Int(id)]))
+        case .control, .unknown: return special ? store.tokenBytes(id) : UnsafeBufferPointer(start: nil, count: 0)
+        default: return span(pieces, pieceOffsets, Int(id))
         }
     }
 
@@ -498,7 +501,7 @@ public final class Tokenizer: @unchecked Sendable {
     /// ids → bytes (and text). For SPM the space a leading "▁" stands for is dropped, as llama.cpp does.
     public func decodeBytes(_ ids: [Int32], special: Bool = false) -> [UInt8] {
         var out: [UInt8] = []
-        for id in ids { out += pieceBytes(id, special: special) }
+        for id in ids { out += pieceSpan(id, special: special) }
         if settings.model == .spm && settings.addSpacePrefix, out.first == 32, let first = ids.first, type(of: first) == .normal {
             out.removeFirst()
         }
@@ -639,9 +642,9 @@ public struct StreamingDecoder {
 
     /// The text that became complete with this token ("" while a character is still incomplete).
     public mutating func push(_ id: Int32) -> String {
-        var bytes = tokenizer.pieceBytes(id, special: special)
+        var bytes = tokenizer.pieceSpan(id, special: special)
         if atStart && tokenizer.settings.model == .spm && tokenizer.settings.addSpacePrefix && tokenizer.type(of: id) == .normal && bytes.first == 32 {
-            bytes = bytes.dropFirst()
+            bytes = UnsafeBufferPointer(rebasing: bytes.dropFirst())
         }
         if !bytes.isEmpty { atStart = false }
         pending += bytes
