@@ -53,7 +53,19 @@ extension FastDots {
         return QuantKernels.PreparedPath(
             sidecarBytes: { PreparedDots.sidecarBytes(activation: act, k: $0) },
             sidecarOffset: { PreparedDots.sidecarOffset($0) },
-            prepare: entry.prepare, dot: entry.dot, dot4: PreparedDots.table4[type], dot4Rows: PreparedDots.tableRows4[type])
+            prepare: entry.prepare, dot: entry.dot, dot4: PreparedDots.table4[type], dot4Rows: PreparedDots.tableRows4[type],
+            interleaved: interleaved(type))
+    }
+
+    /// The repacked decode path for `type`, when there is one: the layout's (un)packing beside the kernel reading it.
+    static func interleaved(_ type: GGMLType) -> QuantKernels.InterleavedPath? {
+        switch type {
+        case .q4_K:
+            return QuantKernels.InterleavedPath(pack: { Interleave.packQ4_Kx4($0, rowBytes: $1, $2) },
+                                                unpack: { Interleave.unpackQ4_Kx4($0, lane: $1, first: $2, count: $3, $4) },
+                                                dot4Rows: .init({ PreparedDots.dot4RowsQ4_Kx4($0, $1, $2, $3, $4) }))
+        default: return nil
+        }
     }
 }
 #else

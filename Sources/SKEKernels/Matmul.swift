@@ -92,6 +92,26 @@ public enum Matmul {
         gemmQuantized(kernels, w: w, rows: n, k: k, xq: scratch, tokens: tokens, y: y, pool: pool)
     }
 
+    /// Repacks W [n rows of rowBytes] for `path` into dst (the same byte count): each full group of four rows packed,
+    /// the rows after the last group copied as they are. Groups are split over the pool's threads.
+    public static func packInterleaved(_ path: QuantKernels.InterleavedPath, w: UnsafeRawPointer, rows n: Int, rowBytes: Int,
+                                       into dst: UnsafeMutableRawPointer, pool: ThreadPool) {
+        let groups = n / 4
+        pool.parallelFor(groups) { gs in for g in gs { path.pack(w + 4 * g * rowBytes, rowBytes, dst + 4 * g * rowBytes) } }
+        (dst + 4 * groups * rowBytes).copyMemory(from: w + 4 * groups * rowBytes, byteCount: (n - 4 * groups) * rowBytes)
+    }
+
+    /// Decode over W repacked by `packInterleaved`: y[n] = W[n] · x.
+    public static func gemvInterleaved(_ kernels: QuantKernels, w: UnsafeRawPointer, rows n: Int, k: Int,
+                                       x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                                       scratch: UnsafeMutableRawPointer, pool: ThreadPool) {
+        guard let dot4 = kernels.prepared?.interleaved?.dot4Rows else { return gemv(kernels, w: w, rows: n, k: k, x: x, y: y, scratch: scratch, pool: pool) }
+        quantizeActivations(kernels, x: x, tokens: 1, k: k, into: scratch, pool: pool)
+        let wRow = kernels.type.byteCount(elements: k)!, dot = kernels.rowDot, xq = UnsafeRawPointer(scratch)
+        pool.parallelFor(n / 4) { gs in for g in gs { dot4.call(w + 4 * g * wRow, wRow, xq, k, y + 4 * g) } }
+        for r in (n / 4 * 4)..<n { y[r] = dot(w + r * wRow, xq, k) }
+    }
+
     /// Decode: one token. y[n] = W[n] · x.
     public static func gemv(_ kernels: QuantKernels, w: UnsafeRawPointer, rows n: Int, k: Int,
                             x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,

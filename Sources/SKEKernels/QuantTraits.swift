@@ -33,6 +33,19 @@ public struct QuantKernels: Sendable {
         public var dot4: Dot4Kernel? = nil
         /// Four weight rows per call against one prepared row (decode), for the types that have it.
         public var dot4Rows: Dot4RowsKernel? = nil
+        /// Decode over weights repacked four rows at a time (see Interleave.swift), for the types that have it.
+        public var interleaved: InterleavedPath? = nil
+    }
+
+    /// Four-row groups of weights repacked for decode: `pack(src, rowBytes, dst)` writes the group of the four rows
+    /// at src (4·rowBytes bytes, the same count); `unpack(group, lane, first, count, dst)` writes `count` original
+    /// blocks of one of its rows from block `first` (for the kernels that read rows: prefill, dequantization);
+    /// `dot4Rows(group, rowBytes, a, k, out)` is the decode kernel, out[i] within float rounding of the prepared
+    /// dot of the original row i (the same exact integer sums, added in another order).
+    public struct InterleavedPath: Sendable {
+        public let pack: @Sendable (_ src: UnsafeRawPointer, _ rowBytes: Int, _ dst: UnsafeMutableRawPointer) -> Void
+        public let unpack: @Sendable (_ group: UnsafeRawPointer, _ lane: Int, _ first: Int, _ count: Int, _ dst: UnsafeMutableRawPointer) -> Void
+        public let dot4Rows: Dot4RowsKernel
     }
 
     /// Four tokens per call over activation rows laid out as `rowDot` reads them (prefill), when this type and

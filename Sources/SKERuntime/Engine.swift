@@ -42,6 +42,9 @@ public struct EngineOptions: Sendable {
     /// anonymous huge-page memory (false: llama.cpp's --no-mmap; slower open, private copy, fewer TLB misses
     /// while decoding). Applies to `Engine(path:options:)`; an engine built from an open file uses that file.
     public var mmap = true
+    /// Weights with a four-row interleaved decode kernel (Q4_K on AVX-512) copied into that layout at the first
+    /// decode step (default: true unless SKE_REPACK=0). Decode reads the copy; everything else unpacks rows from it.
+    public var repack: Bool = RowSource.Store.enabled
     public init() {}
 }
 
@@ -76,7 +79,7 @@ public final class Engine: @unchecked Sendable {
         plan = try Lowering.lower(graph, weights: { name in file.tensor(named: name).map { file.data(for: $0).baseAddress! } },
                                   precision: options.precision, fusion: fusion, level: options.level ?? QuantTraits.activeLevel)
         pool = options.threads.map { ThreadPool(threadCount: $0) } ?? ThreadPool.shared
-        executor = try Executor(plan: plan, pool: pool)
+        executor = try Executor(plan: plan, pool: pool, repack: options.repack)
         tokenizer = try Tokenizer.load(from: file)
         endOfGeneration = Self.endOfGenerationTokens(tokenizer)
         idBuffer = [Int32](repeating: 0, count: limits.maxTokens)

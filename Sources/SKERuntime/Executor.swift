@@ -42,9 +42,15 @@ public final class Executor: @unchecked Sendable {
     typealias RowDot = (Int, Int, UnsafeMutablePointer<Float>) -> Float
     /// A RowDot in a struct, so that calling it out of an array costs no reabstraction thunk (see KernelFunctions).
     struct RowDotBox { let call: RowDot }
-    /// Four tokens from t0: (row, t0, out, outStride) writes out[i·outStride] = W[row]·x[t0 + i] (the tokens left
-    /// over take the step's one-token quantized dots).
-    struct RowDot4Box { let call: (Int, Int, UnsafeMutablePointer<Float>, Int) -> Void }
+    /// A part's prefill dots against a weight row given by pointer (in place, or unpacked from a repacked copy):
+    /// `four(w, t0, out, outStride)` writes out[i·outStride] = w·x[t0 + i] for four tokens, `one(w, t)` one token.
+    struct TokenDots {
+        let dot4: Dot4Kernel, dot: DotRow, xq: UnsafeRawPointer, stride: Int, k: Int
+        @inline(__always) func four(_ w: UnsafeRawPointer, _ t0: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+            dot4.call(w, xq + t0 &* stride, stride, k, out, outStride)
+        }
+        @inline(__always) func one(_ w: UnsafeRawPointer, _ t: Int) -> Float { dot(w, xq + t &* stride, k) }
+    }
     /// One part's four-row decode kernel with its operands bound: call(row, out) writes out[0..<4], rows row…row+3
     /// against token 0. Plain values and a C function pointer, so a call touches no reference count.
     struct Rows4Box {
@@ -55,9 +61,17 @@ public final class Executor: @unchecked Sendable {
     /// and allocates nothing), one entry per part: the one-row dots (quantized, float: empty where the precision never
     /// uses them); the four-token dots (prefill), nil when a part has none; the four-row dots (decode), nil when no
     /// part has one. Captured by the step's region (see `makeRegion`).
-    struct LinearKernels { let quantized: [RowDotBox], float: [RowDotBox], dots4: [RowDot4Box]?, rows4: [Rows4Box?]? }
+    struct LinearKernels { let quantized: [RowDotBox], float: [RowDotBox], dots4: [TokenDots]?, rows4: [Rows4Box?]?, sources: [RowSource] }
+    /// Weights the decode kernels read repacked (see RowSource), packed at the first decode step (a one-token batch
+    /// after position 0): prefill reads the file's rows as they are, so the time to the first token does not include
+    /// the repacking (Qwen3-shaped Q4_K_M: ~40 ms). Per thread room for 2 × 16 rows unpacked from them.
+    let repackCandidates: [RowSource.Candidate]
+    public private(set) var repacked: RowSource.Store? = nil
+    var repackPending: Bool
+    let unpackArea: UnsafeMutableRawPointer?
+    let unpackStride: Int
 
-    public init(plan: Plan, pool: ThreadPool) throws {
+    public init(plan: Plan, pool: ThreadPool, repack: Bool = RowSource.Store.enabled) throws {
         self.plan = plan
         self.pool = pool
         let threads = pool.threadCount
@@ -74,9 +88,16 @@ public final class Executor: @unchecked Sendable {
         kvHalf = plan.precision != .float
         tableGelu = plan.precision != .float
         let kvBytes = kvHalf ? 2 : 4
+        repackCandidates = repack ? RowSource.Store.candidates(plan) : []
+        repackPending = !repackCandidates.isEmpty
+        unpackStride = repackCandidates.isEmpty ? 0 : (32 * plan.steps.reduce(0) { m, step in
+            guard case .linear(let l) = step else { return m }
+            return max(m, l.parts.map(\.weight.rowBytes).max() ?? 0)
+        } + 63) & ~63
         let cache = plan.cacheRowValues.flatMap { [max(ctx * $0, 1) * kvBytes, max(ctx * $0, 1) * kvBytes] }
         let blocks = [max(plan.arenaBytes, 64), threads * scratchStride * 4] + cache
-            + [plan.limits.maxTokens * 4, plan.limits.maxOutputs * 4, tileFloats * 4, tileFloats * 4, workspaceFloats * 4, amxBytes]
+            + [plan.limits.maxTokens * 4, plan.limits.maxOutputs * 4, tileFloats * 4, tileFloats * 4, workspaceFloats * 4, amxBytes,
+               threads * unpackStride]
         arena = try Arena(capacity: Arena.capacity(forBlocks: blocks))
         base = try arena.allocate(blocks[0], label: "activations")
         threadScratch = try arena.allocate(Float.self, count: threads * scratchStride, label: "thread scratch")
@@ -92,37 +113,59 @@ public final class Executor: @unchecked Sendable {
         sgemmUp = try arena.allocate(Float.self, count: tileFloats, label: "glu up tile")
         sgemmWorkspace = try arena.allocate(Float.self, count: workspaceFloats, label: "sgemm workspace")
         amxWorkspace = amxBytes > 0 ? try arena.allocate(amxBytes, label: "amx workspace") : nil
+        unpackArea = unpackStride > 0 ? try arena.allocate(threads * unpackStride, label: "unpacked rows") : nil
         f32Dot = QuantTraits.kernels(.f32, level: plan.level)!.dot
+        bindKernels()
+    }
+
+    /// Packs the repack candidates and binds every kernel to the copies, once (see `repacked`). If the copy cannot be
+    /// made (memory), the kernels keep reading the file's rows.
+    func repackForDecode() {
+        guard repacked == nil, let store = try? RowSource.Store(repackCandidates, pool: pool) else { return }
+        repacked = store
+        bindKernels()
+    }
+
+    /// Resolves every linear's kernels against this executor's buffers and the weights' current row sources, and
+    /// makes the steps' regions (allocates: at init and after repacking, never per token).
+    func bindKernels() {
+        let plan = plan, repacked = repacked, sgemm = plan.precision != .quantized
+        func source(_ part: LinearStep.Part) -> RowSource { repacked?.source(part) ?? RowSource.original(part) }
         rowLoaders = plan.steps.map { step in
             guard case .linear(let l) = step, sgemm else { return [] }
-            return l.parts.map { Sgemm.rowLoader($0.weight.pointer, rowBytes: $0.weight.rowBytes, type: $0.weight.type, dequantize: $0.kernels.dequantize) }
+            return l.parts.map { part in
+                let source = source(part)
+                guard source.interleaved != nil else {
+                    return Sgemm.rowLoader(part.weight.pointer, rowBytes: part.weight.rowBytes, type: part.weight.type, dequantize: part.kernels.dequantize)
+                }
+                let dequantize = part.kernels.dequantize
+                return { row, k0, count, dst in source.dequantize(row, k0, count, dst, dequantize) }
+            }
         }
         let kernels: [LinearKernels?] = plan.steps.map { step in
             guard case .linear(let l) = step else { return nil }
             let quantized = plan.precision != .float
-            func dots4() -> [RowDot4Box]? {
-                var boxes: [RowDot4Box] = []
+            let sources = l.parts.map(source)
+            func dots4() -> [TokenDots]? {
+                var dots: [TokenDots] = []
                 for part in l.parts {
                     guard let d4 = part.kernels.rowDot4 else { return nil }
-                    let a = l.activations[part.activation], k = l.k
-                    let w = part.weight.pointer, rowBytes = part.weight.rowBytes
-                    let xq = UnsafeRawPointer(self.base + a.offset), stride = a.rowStride, call = d4.call
-                    boxes.append(RowDot4Box(call: { row, t0, out, outStride in call(w + row * rowBytes, xq + t0 * stride, stride, k, out, outStride) }))
+                    let a = l.activations[part.activation]
+                    dots.append(TokenDots(dot4: d4, dot: part.kernels.rowDot, xq: UnsafeRawPointer(self.base + a.offset), stride: a.rowStride, k: l.k))
                 }
-                return boxes
+                return dots
             }
             func rows4() -> [Rows4Box?]? {
-                let boxes: [Rows4Box?] = l.parts.map { part in
-                    guard let d4 = part.kernels.rowDot4Rows else { return nil }
+                let boxes: [Rows4Box?] = zip(l.parts, sources).map { part, source in
+                    guard let d4 = source.interleaved?.dot4Rows ?? part.kernels.rowDot4Rows else { return nil }
                     let a = l.activations[part.activation]
-                    return Rows4Box(kernel: d4.call, w: part.weight.pointer, rowBytes: part.weight.rowBytes,
-                                    xq: UnsafeRawPointer(self.base + a.offset), k: l.k)
+                    return Rows4Box(kernel: d4.call, w: source.w, rowBytes: part.weight.rowBytes, xq: UnsafeRawPointer(self.base + a.offset), k: l.k)
                 }
                 return boxes.contains { $0 != nil } ? boxes : nil
             }
-            return LinearKernels(quantized: quantized ? l.parts.map { RowDotBox(call: self.rowDot($0, l, quantized: true)) } : [],
-                                 float: plan.precision != .quantized ? l.parts.map { RowDotBox(call: self.rowDot($0, l, quantized: false)) } : [],
-                                 dots4: quantized ? dots4() : nil, rows4: quantized ? rows4() : nil)
+            return LinearKernels(quantized: quantized ? zip(l.parts, sources).map { RowDotBox(call: self.rowDot($0, $1, l, quantized: true)) } : [],
+                                 float: plan.precision != .quantized ? zip(l.parts, sources).map { RowDotBox(call: self.rowDot($0, $1, l, quantized: false)) } : [],
+                                 dots4: quantized ? dots4() : nil, rows4: quantized ? rows4() : nil, sources: sources)
         }
         regions = zip(plan.steps, kernels).map { makeRegion($0, $1) }
     }
@@ -143,6 +186,8 @@ public final class Executor: @unchecked Sendable {
         precondition(ids.count >= 1 && ids.count <= plan.limits.maxTokens && outputRows.count <= plan.limits.maxOutputs)
         precondition(start + ids.count <= plan.limits.contextLength)
         tokens = ids.count; outputs = outputRows.count; self.start = start
+        // The first decode step (one token after others): a one-token prompt's first token is not kept waiting.
+        if tokens == 1 && start > 0 && repackPending { repackPending = false; repackForDecode() }
         let tok = (base + plan.tokensOffset).assumingMemoryBound(to: Int32.self)
         for i in 0..<tokens { tok[i] = ids[i]; positions[i] = Int32(start + i) }
         for i in 0..<outputs { outputRowIndex[i] = outputRows[i] }
@@ -299,7 +344,7 @@ public final class Executor: @unchecked Sendable {
         let float = l.precision == .float || (l.precision == .mixed && r >= Plan.sgemmMinimumRows)
         let dots = float ? kernels.float : kernels.quantized
         let out = f(l.out), tmp = scratch(th)
-        if !float && r >= 4, let d4 = kernels.dots4 { return linearDots4(l, d4, dots, r, th, n) }
+        if !float && r >= 4 && kernels.dots4 != nil { return linearDots4(l, kernels, r, th, n) }
         if !float && r == 1, let d4 = kernels.rows4 { return linearRows4(l, d4, dots, th, n) }
         switch l.finish {
         case .glu(let gelu):
@@ -381,46 +426,52 @@ public final class Executor: @unchecked Sendable {
 
     /// `linearDots` for a quantized batch whose every part has a four-token kernel: blocks of 16 weight rows ×
     /// groups of 4 tokens (a group's activation rows stay in L1 across the block; each weight block is unpacked
-    /// once per 4 tokens). Results equal the one-token path's bit for bit.
-    func linearDots4(_ l: LinearStep, _ d4: [RowDot4Box], _ one: [RowDotBox], _ r: Int, _ th: Int, _ n: Int) {
-        let out = f(l.out), tmp = scratch(th), groups = r / 4, rest = 4 * groups
+    /// once per 4 tokens; a repacked part's 16 rows are unpacked to original blocks once per block). Results equal
+    /// the one-token path's bit for bit.
+    func linearDots4(_ l: LinearStep, _ kernels: LinearKernels, _ r: Int, _ th: Int, _ n: Int) {
+        let d4 = kernels.dots4!, out = f(l.out), tmp = scratch(th), groups = r / 4, rest = 4 * groups
+        // Where a repacked part's rows are unpacked (untouched when nothing is repacked).
+        let buffer = unpackArea.map { $0 + th &* unpackStride } ?? UnsafeMutableRawPointer(tmp), half = unpackStride / 2
         switch l.finish {
         case .glu(let gelu):
-            let width = l.parts[0].weight.rows, gate = d4[0].call, up = d4[1].call
-            let gate1 = one[0].call, up1 = one[1].call
+            let width = l.parts[0].weight.rows, gate = d4[0], up = d4[1], gs = kernels.sources[0], us = kernels.sources[1]
+            let gb = gs.rowBytes, ub = us.rowBytes
             forEachRowChunk(width, th, n) { mine in
                 for r0 in stride(from: mine.lowerBound, to: mine.upperBound, by: 16) {
                     let r1 = min(r0 + 16, mine.upperBound)
+                    let gw = gs.rows(r0, r1 - r0, buffer), uw = us.rows(r0, r1 - r0, buffer + half)
                     for grp in 0..<groups {
                         for row in r0..<r1 {
-                            gate(row, 4 * grp, tmp, 1); up(row, 4 * grp, tmp + 4, 1)
+                            gate.four(gw + (row - r0) * gb, 4 * grp, tmp, 1); up.four(uw + (row - r0) * ub, 4 * grp, tmp + 4, 1)
                             for i in 0..<4 { out[(4 * grp + i) * width + row] = glu(tmp[i], tmp[4 + i], gelu) }
                         }
                     }
-                    for t in rest..<r { for row in r0..<r1 { out[t * width + row] = glu(gate1(row, t, tmp), up1(row, t, tmp), gelu) } }
+                    for t in rest..<r {
+                        for row in r0..<r1 { out[t * width + row] = glu(gate.one(gw + (row - r0) * gb, t), up.one(uw + (row - r0) * ub, t), gelu) }
+                    }
                 }
             }
         case .store, .addResidual:
             let residual = residualInput(l)
             forEachPartChunk(l, th, n) { pi, width, rows in
-                let dot4 = d4[pi].call, dot1 = one[pi].call
+                let dots = d4[pi], source = kernels.sources[pi], rb = source.rowBytes
                 let y = residual == nil ? f(l.parts[pi].y) : out
                 for r0 in stride(from: rows.lowerBound, to: rows.upperBound, by: 16) {
-                    let r1 = min(r0 + 16, rows.upperBound)
+                    let r1 = min(r0 + 16, rows.upperBound), w = source.rows(r0, r1 - r0, buffer)
                     for grp in 0..<groups {
                         for row in r0..<r1 {
                             if let residual {
-                                dot4(row, 4 * grp, tmp, 1)
+                                dots.four(w + (row - r0) * rb, 4 * grp, tmp, 1)
                                 for i in 0..<4 { let o = (4 * grp + i) * width + row; y[o] = residual[o] + tmp[i] }
                             } else {
-                                dot4(row, 4 * grp, y + 4 * grp * width + row, width)
+                                dots.four(w + (row - r0) * rb, 4 * grp, y + 4 * grp * width + row, width)
                             }
                         }
                     }
                     for t in rest..<r {
                         for row in r0..<r1 {
-                            let o = t * width + row
-                            if let residual { y[o] = residual[o] + dot1(row, t, tmp) } else { y[o] = dot1(row, t, tmp) }
+                            let o = t * width + row, v = dots.one(w + (row - r0) * rb, t)
+                            if let residual { y[o] = residual[o] + v } else { y[o] = v }
                         }
                     }
                 }
@@ -530,12 +581,15 @@ public final class Executor: @unchecked Sendable {
 
     /// (row, token, scratch) → W[row] · x[token] with everything per part resolved once (at init). In float
     /// arithmetic the weight row is dequantized into the scratch (K floats) at token 0 and reused for the others.
-    func rowDot(_ part: LinearStep.Part, _ l: LinearStep, quantized: Bool) -> RowDot {
+    /// A repacked part's rows are unpacked first: a quantized dot unpacks its row into the scratch (K floats hold a
+    /// row's blocks) at every call; a float one dequantizes it block by block at token 0.
+    func rowDot(_ part: LinearStep.Part, _ source: RowSource, _ l: LinearStep, quantized: Bool) -> RowDot {
         let w = part.weight.pointer, rowBytes = part.weight.rowBytes, k = l.k
         if quantized {
             let a = l.activations[part.activation]
             let xq = UnsafeRawPointer(base + a.offset), stride = a.rowStride
             let dot = part.kernels.rowDot
+            if source.interleaved != nil { return { row, t, tmp in dot(source.rows(row, 1, tmp), xq + t * stride, k) } }
             return { row, t, _ in dot(w + row * rowBytes, xq + t * stride, k) }
         }
         let x = UnsafePointer(f(l.normalized ?? l.x))
@@ -543,7 +597,7 @@ public final class Executor: @unchecked Sendable {
         if part.weight.type == .f32 { return { row, t, _ in f32(w + row * rowBytes, UnsafeRawPointer(x + t * k), k) } }
         let dequantize = part.kernels.dequantize
         return { row, t, tmp in
-            if t == 0 { dequantize(w + row * rowBytes, tmp, k) }
+            if t == 0 { source.dequantize(row, 0, k, tmp, dequantize) }
             return f32(UnsafeRawPointer(tmp), UnsafeRawPointer(x + t * k), k)
         }
     }

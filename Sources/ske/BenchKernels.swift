@@ -63,6 +63,22 @@ extension Bench {
                     for r in 8..<n { (w + r * rowBytes).copyMemory(from: w + (r % 8) * rowBytes, byteCount: rowBytes) }
                     let y = try arena.allocate(Float.self, count: tokens * n, label: "Y")
                     let scratch = try arena.allocate(Matmul.activationBytes(kern, k: k, tokens: tokens)!, label: "Xq")
+                    // The decode kernel over rows repacked four at a time (as an engine uses them), where the type has one.
+                    if let path = kern.prepared?.interleaved {
+                        let packed = try Arena(capacity: n * rowBytes + (1 << 20))
+                        let wp = try packed.allocate(n * rowBytes, label: "W repacked")
+                        Matmul.packInterleaved(path, w: w, rows: n, rowBytes: rowBytes, into: wp, pool: all)
+                        for p in pools {
+                            let ms = bestOf(runs: runs) { Matmul.gemvInterleaved(kern, w: wp, rows: n, k: k, x: x, y: y, scratch: scratch, pool: p) }
+                            let gbps = Double(n * rowBytes) / (ms / 1e3) / 1e9, r = read[p.threadCount]!, name = type.name + "x4"
+                            gemv.append(GemvRecord(type: name, isa: kern.dotISA.rawValue, threads: p.threadCount, gemv_gbps: gbps, read_gbps: r, roofline_ratio: gbps / r, gemv_ms: ms))
+                            if !json {
+                                print(name.padding(toLength: 7, withPad: " ", startingAt: 0) + "\(p.threadCount)".leftPadded(3)
+                                      + formatFixed(gbps, 2).leftPadded(12) + formatFixed(r, 2).leftPadded(12) + formatFixed(gbps / r, 2).leftPadded(8)
+                                      + formatFixed(ms, 2).leftPadded(10))
+                            }
+                        }
+                    }
                     for p in pools {
                         let ms = bestOf(runs: runs) { Matmul.gemv(kern, w: w, rows: n, k: k, x: x, y: y, scratch: scratch, pool: p) }
                         let gbps = Double(n * rowBytes) / (ms / 1e3) / 1e9

@@ -1,0 +1,72 @@
+// Decode dots over weights repacked four rows at a time (AVX-512 level only). Layout: SKEKernels/Interleave.swift.
+//
+// Q4_Kx4: per super-block b of a group of four rows, 576 bytes (the four rows' 4·144, nothing added):
+//   [0, 16)    (d, dmin) f16 of rows 0…3
+//   [16, 64)   the 12 scale bytes of rows 0…3 as three 16-byte words U0 | U1 | U2 (row r's bytes 4i…4i+3 of its
+//              scales at U_i + 4r), so that ggml's 32-bit scale unpacking runs on the four rows at once
+//   [64, 576)  eight 64-byte chunks c = 2i + h (i = 0…3, h = 0…1): row r's code bytes 32i + 16h … +16 at 64 + 64c + 16r.
+//              A chunk's low nibbles are values 16h…16h+15 of sub-block 2i of the four rows (one row per 128-bit
+//              lane), its high nibbles the same values of sub-block 2i+1.
+// So one 64-byte load feeds four rows, each 128-bit lane is one row (a sub-block's scale is spread with an in-lane
+// byte shuffle, not a cross-lane permute), the activations are 16-byte broadcasts of the standard Q8_K row, and the
+// scale/min unpacking, d/dmin conversion and min term are done once per four rows instead of once per row.
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+import SKECore
+
+extension PreparedDots {
+    /// Bytes of one super-block of a Q4_Kx4 group (four rows).
+    public static let q4_Kx4BlockBytes = 576
+
+    /// out[0..<4] = the four rows of the Q4_Kx4 group at `w` (super-block b at w + 576·b; `rowBytes` is the original
+    /// row's, unused) against the prepared Q8_K row `a`. Each lane's integer sum is exact (|Σ| < 2²⁴), so results
+    /// differ from `dotQ4_K` on the original rows only in the order the float products are added.
+    public static func dot4RowsQ4_Kx4(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
+        let nb = k / 256, side = a + sidecarOffset(nb * 292)
+        let low = _mm512_set1_epi8(0x0F)
+        let b3f = _mm_set1_epi8(0x3F), b0f = _mm_set1_epi8(0x0F), b03 = _mm_set1_epi8(0x03)
+        // vpshufb patterns: int16 element j of every 128-bit lane (row) into all eight of that lane's elements.
+        @inline(__always) func element(_ j: Int16) -> __m512i { _mm512_set1_epi16((2 * j + 1) << 8 | 2 * j) }
+        let e0 = element(0), e1 = element(1), e2 = element(2), e3 = element(3)
+        let e4 = element(4), e5 = element(5), e6 = element(6), e7 = element(7)
+        // Lane 4r+q ← [d_r·da] (dIndex) or [dmin_r·da] (mIndex) from [d0, dmin0, d1, dmin1, …].
+        let dIndex = _mm512_set_epi32(6, 6, 6, 6, 4, 4, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0)
+        let mIndex = _mm512_set_epi32(7, 7, 7, 7, 5, 5, 5, 5, 3, 3, 3, 3, 1, 1, 1, 1)
+        var acc = _mm512_setzero_ps(), macc = _mm512_setzero_ps()
+        let ahead = Prefetch(stream: w)
+        for b in 0..<nb {
+            let g = w + q4_Kx4BlockBytes &* b, y = a + 292 &* b + 4, rec = side + q8_KBlockBytes &* b
+            ahead(q4_Kx4BlockBytes &* b, q4_Kx4BlockBytes)
+            // ggml's scale unpacking (kScalesMins), four rows per 32-bit lane set.
+            let u0 = ld128(g + 16), u1 = ld128(g + 32), u2 = ld128(g + 48)
+            let s0 = _mm_and_si128(u0, b3f)
+            let s1 = _mm_or_si128(_mm_and_si128(u2, b0f), _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(u0, 6), b03), 4))
+            let n0 = _mm_and_si128(u1, b3f)
+            let n1 = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(u2, 4), b0f), _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(u1, 6), b03), 4))
+            // int16 lane 8r + j: scale (min) j of row r.
+            let sc = _mm512_cvtepu8_epi16(_mm256_set_m128i(_mm_unpackhi_epi32(s0, s1), _mm_unpacklo_epi32(s0, s1)))
+            let mn = _mm512_cvtepu8_epi16(_mm256_set_m128i(_mm_unpackhi_epi32(n0, n1), _mm_unpacklo_epi32(n0, n1)))
+            // Σ_j m_rj·S_j (S_j int16 at rec + 304): int32 lane 4r + q holds sub-blocks 2q, 2q+1 of row r.
+            let msum = _mm512_madd_epi16(mn, _mm512_broadcast_i32x4(ld128(rec + 304)))
+            @inline(__always) func pair(_ i: Int, _ se: __m512i, _ so: __m512i, _ isum: __m512i) -> __m512i {
+                let v0 = ld512(g + 64 + 128 &* i), v1 = ld512(g + 128 + 128 &* i), yi = y + 64 &* i
+                let pe = _mm512_add_epi16(_mm512_maddubs_epi16(_mm512_and_si512(v0, low), _mm512_broadcast_i32x4(ld128(yi))),
+                                          _mm512_maddubs_epi16(_mm512_and_si512(v1, low), _mm512_broadcast_i32x4(ld128(yi + 16))))
+                let po = _mm512_add_epi16(_mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(v0, 4), low), _mm512_broadcast_i32x4(ld128(yi + 32))),
+                                          _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(v1, 4), low), _mm512_broadcast_i32x4(ld128(yi + 48))))
+                return _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(isum, pe, se), po, so)
+            }
+            var isum = _mm512_setzero_si512()
+            isum = pair(0, _mm512_shuffle_epi8(sc, e0), _mm512_shuffle_epi8(sc, e1), isum)
+            isum = pair(1, _mm512_shuffle_epi8(sc, e2), _mm512_shuffle_epi8(sc, e3), isum)
+            isum = pair(2, _mm512_shuffle_epi8(sc, e4), _mm512_shuffle_epi8(sc, e5), isum)
+            isum = pair(3, _mm512_shuffle_epi8(sc, e6), _mm512_shuffle_epi8(sc, e7), isum)
+            let f = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtph_ps(ld128(g)), _mm256_set1_ps(a.loadUnaligned(fromByteOffset: 292 &* b, as: Float.self))))
+            acc = _mm512_fmadd_ps(_mm512_permutexvar_ps(dIndex, f), _mm512_cvtepi32_ps(isum), acc)
+            macc = _mm512_fmadd_ps(_mm512_permutexvar_ps(mIndex, f), _mm512_cvtepi32_ps(msum), macc)
+        }
+        let t = unsafeBitCast(_mm512_sub_ps(acc, macc), to: SIMD16<Float>.self)
+        for r in 0..<4 { out[r] = (t[4 * r] + t[4 * r + 1]) + (t[4 * r + 2] + t[4 * r + 3]) }
+    }
+}
+#endif

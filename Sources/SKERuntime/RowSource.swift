@@ -1,0 +1,92 @@
+// Where a linear part's weight rows are read from: the tensor as it is in the file, or a copy repacked four rows at a
+// time (SKEKernels/Interleave.swift) that the decode kernel reads directly; every other reader (prefill dots, the
+// SGEMM/AMX loaders, the one-row dots) unpacks the original blocks of the rows it needs first.
+import SKECore
+import SKEGraph
+import SKEKernels
+import Foundation
+
+public struct RowSource: @unchecked Sendable {
+    let w: UnsafeRawPointer, rowBytes: Int, type: GGMLType
+    /// Set when `w` is the repacked copy.
+    let interleaved: QuantKernels.InterleavedPath?
+
+    /// Rows [r0, r0 + count) as original blocks, rowBytes apart: in place, or unpacked into `buffer` (count·rowBytes bytes).
+    @inline(__always) func rows(_ r0: Int, _ count: Int, _ buffer: UnsafeMutableRawPointer) -> UnsafeRawPointer {
+        guard let path = interleaved else { return w + r0 &* rowBytes }
+        let blocks = rowBytes / type.blockBytes
+        for i in 0..<count {
+            let r = r0 &+ i
+            path.unpack(w + (r & ~3) &* rowBytes, r & 3, 0, blocks, buffer + i &* rowBytes)
+        }
+        return UnsafeRawPointer(buffer)
+    }
+
+    /// Values [k0, k0 + count) of row `row` (k0 and count multiples of the block size) as floats, through a block on
+    /// the stack when repacked (no scratch, no allocation).
+    @inline(__always) func dequantize(_ row: Int, _ k0: Int, _ count: Int, _ dst: UnsafeMutablePointer<Float>, _ kernel: DequantizeRow) {
+        let be = type.blockSize, bb = type.blockBytes
+        guard let path = interleaved else { return kernel(w + row &* rowBytes + k0 / be &* bb, dst, count) }
+        var block = (SIMD64<UInt8>(), SIMD64<UInt8>(), SIMD64<UInt8>(), SIMD64<UInt8>())   // 256 bytes ≥ any block
+        let group = w + (row & ~3) &* rowBytes
+        withUnsafeMutableBytes(of: &block) { b in
+            for j in 0..<(count / be) {
+                path.unpack(group, row & 3, k0 / be &+ j, 1, b.baseAddress!)
+                kernel(UnsafeRawPointer(b.baseAddress!), dst + j &* be, be)
+            }
+        }
+    }
+
+    /// A weight the decode kernels would read repacked: its pointer, rows, row bytes and layout.
+    struct Candidate { let w: UnsafeRawPointer, rows: Int, rowBytes: Int, path: QuantKernels.InterleavedPath }
+
+    /// Repacked copies of weights (see `candidates`), made once on a pool, keyed by the original pointer.
+    public final class Store: @unchecked Sendable {
+        let arena: Arena
+        let packed: [UnsafeRawPointer: UnsafeRawPointer]
+        /// Bytes copied into the interleaved layout.
+        public let bytes: Int
+
+        /// SKE_REPACK=0 turns repacking off.
+        public static let enabled: Bool = ProcessInfo.processInfo.environment["SKE_REPACK"] != "0"
+
+        /// The weights of every linear whose parts all have an interleaved decode kernel and a multiple of four rows
+        /// (quantized and mixed precision), each tensor once (one read by two steps is packed once).
+        static func candidates(_ plan: Plan) -> [Candidate] {
+            guard plan.precision != .float else { return [] }
+            var out: [Candidate] = [], seen = Set<UnsafeRawPointer>()
+            for step in plan.steps {
+                guard case .linear(let l) = step,
+                      l.parts.allSatisfy({ $0.kernels.prepared?.interleaved != nil && $0.weight.rows % 4 == 0 }) else { continue }
+                for part in l.parts where seen.insert(part.weight.pointer).inserted {
+                    out.append(Candidate(w: part.weight.pointer, rows: part.weight.rows, rowBytes: part.weight.rowBytes, path: part.kernels.prepared!.interleaved!))
+                }
+            }
+            return out
+        }
+
+        init(_ candidates: [Candidate], pool: ThreadPool) throws {
+            arena = try Arena(capacity: Arena.capacity(forBlocks: candidates.map { $0.rows * $0.rowBytes }))
+            var packed: [UnsafeRawPointer: UnsafeRawPointer] = [:]
+            for c in candidates {
+                let dst = try arena.allocate(c.rows * c.rowBytes, label: "repacked weights")
+                Matmul.packInterleaved(c.path, w: c.w, rows: c.rows, rowBytes: c.rowBytes, into: dst, pool: pool)
+                packed[c.w] = UnsafeRawPointer(dst)
+            }
+            self.packed = packed
+            bytes = candidates.reduce(0) { $0 + $1.rows * $1.rowBytes }
+        }
+
+        /// The part's rows: the repacked copy when there is one.
+        func source(_ part: LinearStep.Part) -> RowSource {
+            let w = part.weight
+            if let p = packed[w.pointer] { return RowSource(w: p, rowBytes: w.rowBytes, type: w.type, interleaved: part.kernels.prepared!.interleaved) }
+            return RowSource.original(part)
+        }
+    }
+
+    /// The part's rows as the file holds them.
+    static func original(_ part: LinearStep.Part) -> RowSource {
+        RowSource(w: part.weight.pointer, rowBytes: part.weight.rowBytes, type: part.weight.type, interleaved: nil)
+    }
+}

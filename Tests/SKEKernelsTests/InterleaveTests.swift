@@ -1,0 +1,94 @@
+import Testing
+import SKECore
+@testable import SKEKernels
+
+/// Weights repacked four rows at a time for decode (Interleave.swift): the layout round-trips, and the kernel reading
+/// it gives each original row's dot.
+@Suite("Interleaved four-row weights")
+struct InterleaveTests {
+    /// Types with an interleaved path at some level this CPU runs, with that level's kernels.
+    static var paths: [(QuantKernels, QuantKernels.InterleavedPath)] {
+        QuantTraits.weightTypes.compactMap { t in
+            guard let k = QuantTraits.kernels(t, level: .avx512), CPUFeatures.host.supportedISALevels.contains(.avx512),
+                  let p = k.prepared?.interleaved else { return nil }
+            return (k, p)
+        }
+    }
+
+    @Test("Q4_K has an interleaved decode path on AVX-512")
+    func coverage() {
+        if CPUFeatures.host.supportedISALevels.contains(.avx512) { #expect(Self.paths.contains { $0.0.type == .q4_K }) }
+    }
+
+    @Test("pack then unpack gives every row back byte for byte (any bytes, any block range)", arguments: [1, 2, 7])
+    func roundTrip(_ blocks: Int) throws {
+        for (kern, path) in Self.paths {
+            var rng = SeededRandom(seed: 0x4A11 &+ UInt64(blocks))
+            let rowBytes = kern.type.byteCount(elements: blocks * kern.type.blockSize)!
+            let rows = (0..<(4 * rowBytes)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            var packed = [UInt8](repeating: 0, count: 4 * rowBytes)
+            rows.withUnsafeBytes { s in packed.withUnsafeMutableBytes { path.pack(s.baseAddress!, rowBytes, $0.baseAddress!) } }
+            #expect(packed != rows || blocks == 0, "packing rearranges the bytes")
+            #expect(packed.sorted() == rows.sorted(), "the same bytes, rearranged")
+            let blockBytes = rowBytes / blocks
+            for lane in 0..<4 {
+                for first in 0..<blocks {
+                    let count = blocks - first
+                    var out = [UInt8](repeating: 0, count: count * blockBytes)
+                    packed.withUnsafeBytes { g in out.withUnsafeMutableBytes { path.unpack(g.baseAddress!, lane, first, count, $0.baseAddress!) } }
+                    let start = lane * rowBytes + first * blockBytes
+                    #expect(out == Array(rows[start..<(start + count * blockBytes)]), "\(kern.type.name) row \(lane) from block \(first)")
+                }
+            }
+        }
+    }
+
+    /// Four rows of `type` with k values: quantized random rows, or the largest codes, scales and mins (every
+    /// integer sum at its bound).
+    static func rows(_ type: GGMLType, k: Int, extreme: Bool, rng: inout SeededRandom) -> [UInt8] {
+        if !extreme { return (0..<4).flatMap { _ in randomRow(type, k: k, rng: &rng).bytes } }
+        let blockBytes = type.blockBytes
+        var out = [UInt8](repeating: 0xFF, count: 4 * type.byteCount(elements: k)!)
+        for b in stride(from: 0, to: out.count, by: blockBytes) {
+            out[b] = 0x00; out[b + 1] = 0x3C; out[b + 2] = 0x00; out[b + 3] = 0x38   // d = 1, dmin = 0.5 (f16)
+        }
+        return out
+    }
+
+    @Test("the interleaved decode kernel gives each row's dot within 1e-6·Σ|w·a| (odd block counts, extreme values)",
+          arguments: [1, 3, 4, 7, 12])
+    func dot(_ blocks: Int) throws {
+        for (kern, path) in Self.paths {
+            let k = blocks * kern.type.blockSize, rowBytes = kern.type.byteCount(elements: k)!
+            let ref = try #require(QuantTraits.kernels(kern.type, level: .reference))
+            let act = try #require(QuantTraits.kernels(kern.activation, level: .reference))
+            var rng = SeededRandom(seed: 0xD07 &+ UInt64(blocks))
+            for extreme in [false, true] {
+                let w = Self.rows(kern.type, k: k, extreme: extreme, rng: &rng)
+                // Extreme: x all equal quantizes every activation to −128 (Q8_K scales by −128/max).
+                let x = extreme ? [Float](repeating: 1, count: k) : (0..<k).map { _ in rng.normal() }
+                let stride = kern.activationRowStride(k: k)!
+                var a = [UInt8](repeating: 0, count: stride)
+                x.withUnsafeBufferPointer { xp in a.withUnsafeMutableBytes { Matmul.activationRowWriter(kern, k: k)(xp.baseAddress!, $0.baseAddress!) } }
+                var packed = [UInt8](repeating: 0, count: 4 * rowBytes)
+                w.withUnsafeBytes { s in packed.withUnsafeMutableBytes { path.pack(s.baseAddress!, rowBytes, $0.baseAddress!) } }
+                var out = [Float](repeating: .nan, count: 4)
+                packed.withUnsafeBytes { g in a.withUnsafeBytes { ab in out.withUnsafeMutableBufferPointer { o in
+                    path.dot4Rows.call(g.baseAddress!, rowBytes, ab.baseAddress!, k, o.baseAddress!)
+                } } }
+                var af = [Float](repeating: 0, count: k)
+                a.withUnsafeBytes { b in af.withUnsafeMutableBufferPointer { act.dequantize(b.baseAddress!, $0.baseAddress!, k) } }
+                for r in 0..<4 {
+                    let (expected, scale) = w.withUnsafeBytes { wb -> (Float, Double) in
+                        var wf = [Float](repeating: 0, count: k)
+                        wf.withUnsafeMutableBufferPointer { ref.dequantize(wb.baseAddress! + r * rowBytes, $0.baseAddress!, k) }
+                        let s = zip(wf, af).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
+                        return (a.withUnsafeBytes { ref.dot(wb.baseAddress! + r * rowBytes, $0.baseAddress!, k) }, s)
+                    }
+                    #expect(abs(Double(out[r]) - Double(expected)) <= 1e-6 * scale + 1e-30,
+                            "\(kern.type.name) k=\(k) extreme=\(extreme) row \(r): \(out[r]) vs \(expected)")
+                }
+            }
+        }
+    }
+}
