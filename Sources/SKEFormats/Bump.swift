@@ -139,6 +139,7 @@ public enum Bump {
 
 /// A `.bump` file mapped for use. Opening = mmap + header/table checks (+ body checksum if `verify`).
 public final class BumpFile: TensorFile, @unchecked Sendable {
+    public var tensorsAreFileMapped: Bool { true }
     public let path: String
     public let mapping: MappedFile
     public let version: UInt32

@@ -9,6 +9,7 @@
 import SKECore
 
 public final class GGUFFile: TensorFile, @unchecked Sendable {
+    public var tensorsAreFileMapped: Bool { mapping != nil }
     public static let magic: [UInt8] = Array("GGUF".utf8)
     public static let defaultAlignment = 32
     public static let maxDims = 4
@@ -142,10 +143,14 @@ public protocol TensorFile: AnyObject, Sendable {
     func tensor(named name: String) -> TensorInfo?
     /// The tokenizer's built tables stored in the file (`.bump` files written with one), else nil.
     var tokenizerImage: UnsafeRawBufferPointer? { get }
+    /// True when tensor bytes point into a read-only mapping of the file: pages of it may be dropped (MADV_DONTNEED)
+    /// and are read back from the file on the next touch. False for tensors held in memory (`LoadedFile`).
+    var tensorsAreFileMapped: Bool { get }
 }
 
 extension TensorFile {
     public var tokenizerImage: UnsafeRawBufferPointer? { nil }
+    public var tensorsAreFileMapped: Bool { false }
 
     /// The bytes of the named tensor.
     public func data(named name: String) throws -> UnsafeRawBufferPointer {

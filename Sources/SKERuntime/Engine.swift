@@ -44,6 +44,8 @@ public struct EngineOptions: Sendable {
     public var mmap = true
     /// Weights with a four-row interleaved decode kernel (Q4_K on AVX-512) copied into that layout at the first
     /// decode step (default: true unless SKE_REPACK=0). Decode reads the copy; everything else unpacks rows from it.
+    /// From a mapped file, the copied pages of the mapping are dropped (the weights are held once); with --no-mmap
+    /// the in-memory originals stay (other readers of the file may still use them).
     public var repack: Bool = RowSource.Store.enabled
     public init() {}
 }
@@ -79,7 +81,7 @@ public final class Engine: @unchecked Sendable {
         plan = try Lowering.lower(graph, weights: { name in file.tensor(named: name).map { file.data(for: $0).baseAddress! } },
                                   precision: options.precision, fusion: fusion, level: options.level ?? QuantTraits.activeLevel)
         pool = options.threads.map { ThreadPool(threadCount: $0) } ?? ThreadPool.shared
-        executor = try Executor(plan: plan, pool: pool, repack: options.repack)
+        executor = try Executor(plan: plan, pool: pool, repack: options.repack, releaseOriginals: file.tensorsAreFileMapped)
         tokenizer = try Tokenizer.load(from: file)
         endOfGeneration = Self.endOfGenerationTokens(tokenizer)
         idBuffer = [Int32](repeating: 0, count: limits.maxTokens)

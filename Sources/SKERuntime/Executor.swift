@@ -68,10 +68,13 @@ public final class Executor: @unchecked Sendable {
     let repackCandidates: [RowSource.Candidate]
     public private(set) var repacked: RowSource.Store? = nil
     var repackPending: Bool
+    let releaseOriginals: Bool
     let unpackArea: UnsafeMutableRawPointer?
     let unpackStride: Int
 
-    public init(plan: Plan, pool: ThreadPool, repack: Bool = RowSource.Store.enabled) throws {
+    /// `repack`: copy the weights with an interleaved decode kernel at the first decode step (see `repacked`);
+    /// `releaseOriginals`: the weights are a read-only file mapping whose copied pages may then be dropped.
+    public init(plan: Plan, pool: ThreadPool, repack: Bool = RowSource.Store.enabled, releaseOriginals: Bool = false) throws {
         self.plan = plan
         self.pool = pool
         let threads = pool.threadCount
@@ -90,6 +93,7 @@ public final class Executor: @unchecked Sendable {
         let kvBytes = kvHalf ? 2 : 4
         repackCandidates = repack ? RowSource.Store.candidates(plan) : []
         repackPending = !repackCandidates.isEmpty
+        self.releaseOriginals = releaseOriginals
         unpackStride = repackCandidates.isEmpty ? 0 : (32 * plan.steps.reduce(0) { m, step in
             guard case .linear(let l) = step else { return m }
             return max(m, l.parts.map(\.weight.rowBytes).max() ?? 0)
@@ -121,7 +125,7 @@ public final class Executor: @unchecked Sendable {
     /// Packs the repack candidates and binds every kernel to the copies, once (see `repacked`). If the copy cannot be
     /// made (memory), the kernels keep reading the file's rows.
     func repackForDecode() {
-        guard repacked == nil, let store = try? RowSource.Store(repackCandidates, pool: pool) else { return }
+        guard repacked == nil, let store = try? RowSource.Store(repackCandidates, pool: pool, releaseOriginals: releaseOriginals) else { return }
         repacked = store
         bindKernels()
     }

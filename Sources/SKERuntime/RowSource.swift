@@ -65,16 +65,26 @@ public struct RowSource: @unchecked Sendable {
             return out
         }
 
-        init(_ candidates: [Candidate], pool: ThreadPool) throws {
+        /// `releaseOriginals`: the originals are a read-only file mapping; their pages are dropped once copied (the
+        /// process then holds the weights once; anything that still reads an original faults it back from the file).
+        init(_ candidates: [Candidate], pool: ThreadPool, releaseOriginals: Bool) throws {
             arena = try Arena(capacity: Arena.capacity(forBlocks: candidates.map { $0.rows * $0.rowBytes }))
             var packed: [UnsafeRawPointer: UnsafeRawPointer] = [:]
             for c in candidates {
                 let dst = try arena.allocate(c.rows * c.rowBytes, label: "repacked weights")
                 Matmul.packInterleaved(c.path, w: c.w, rows: c.rows, rowBytes: c.rowBytes, into: dst, pool: pool)
                 packed[c.w] = UnsafeRawPointer(dst)
+                if releaseOriginals { Self.dropPages(c.w, c.rows * c.rowBytes) }
             }
             self.packed = packed
             bytes = candidates.reduce(0) { $0 + $1.rows * $1.rowBytes }
+        }
+
+        /// MADV_DONTNEED over the whole pages inside [p, p + bytes).
+        static func dropPages(_ p: UnsafeRawPointer, _ bytes: Int) {
+            let page = Int(sysconf(Int32(_SC_PAGESIZE))), start = (Int(bitPattern: p) + page - 1) / page * page
+            let end = (Int(bitPattern: p) + bytes) / page * page
+            if end > start { _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED) }
         }
 
         /// The part's rows: the repacked copy when there is one.

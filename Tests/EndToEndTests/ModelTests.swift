@@ -38,6 +38,42 @@ extension E2E {
         return (try e.generate(promptIDs: prompt, g).generatedIDs, first)
     }
     static func maxAbs(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max() ?? .infinity }
+
+    /// Engines with and without the decode-time repacked copy (RowSource): the prompt is read from the file's rows
+    /// (the same logits); decode reads the copy, whose kernel adds the same exact integer sums in another order, and
+    /// quantized activations amplify any last-bit change (decode over the file's rows is itself well off the float32
+    /// path), so decode is judged by its distance to the float32 path; the copied pages of the mapping are dropped
+    /// and the file's bytes read back unchanged; batches after repacking (2, 5, 20 tokens: one-token dots, four-token
+    /// dots, SGEMM/AMX in mixed precision) unpack the file's blocks and give the same logits bit for bit.
+    static func checkRepacked(_ path: String, _ precision: ActivationPrecision, prompt: [Int32], next: [Int32]) throws {
+        var o = EngineOptions()
+        o.contextLength = 128; o.batchSize = 64; o.precision = precision; o.threads = 2
+        o.repack = true
+        let packed = try Engine(path: path, options: o)
+        o.repack = false
+        let plain = try Engine(path: path, options: o)
+        o.precision = .float
+        let float = try Engine(path: path, options: o)
+        #expect(try packed.logits(after: prompt) == plain.logits(after: prompt), "the prompt is read from the file's rows")
+        _ = try float.logits(after: prompt)
+        #expect(packed.executor.repacked == nil && packed.file.tensorsAreFileMapped)
+        let q4K = try #require(packed.file.tensors.first { $0.type == .q4_K && $0.name.hasSuffix("attn_output.weight") })
+        let before = XXH64.hash(packed.file.data(for: q4K))
+        var packedOff: Float = 0, plainOff: Float = 0
+        for id in next.prefix(6) {
+            let a = try packed.logits(after: [id]), b = try plain.logits(after: [id]), f = try float.logits(after: [id])
+            packedOff += rms(a, f); plainOff += rms(b, f)
+        }
+        #expect(packedOff <= 1.25 * plainOff, "decode's RMS distance to float32, summed over 6 steps: repacked \(packedOff), file's rows \(plainOff)")
+        let store = try #require(packed.executor.repacked)
+        #expect(store.bytes > 0 && plain.executor.repacked == nil)
+        #expect(XXH64.hash(packed.file.data(for: q4K)) == before)
+        for n in [2, 5, 20] {
+            packed.rewind(to: prompt.count); plain.rewind(to: prompt.count)
+            let ids = Array(next.prefix(n))
+            #expect(try packed.logits(after: ids) == plain.logits(after: ids), "\(n) tokens after repacking")
+        }
+    }
     static func rms(_ a: [Float], _ b: [Float]) -> Float {
         let sum = zip(a, b).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }
         return Float((sum / Double(max(a.count, 1))).squareRoot())
@@ -175,40 +211,13 @@ struct ModelTests {
         for n in [2, 3, 5] { #expect(try decode(n) == one, "\(n) threads") }
     }
 
-    /// Gemma's Q4_K weights are copied four rows at a time into the interleaved layout at the first decode step; decode
-    /// reads the copy, every other path unpacks rows from it. The interleaved kernel adds the same exact integer sums in
-    /// another order; Gemma's quantized activations amplify any last-bit change (decode over the file's rows is
-    /// itself 0.8–2.8 off the float32 path's logits), so decode is judged by its distance to the float32 path.
+    /// Gemma's Q4_K weights (its attention output projections) are copied four rows at a time into the interleaved
+    /// layout at the first decode step (see `E2E.checkRepacked`; the Qwen3-shaped model's FFN in Qwen3Tests).
     @Test("repacked weights: prefill untouched, decode as close to float32 as the file's rows, later batches bit for bit",
           arguments: [ActivationPrecision.quantized, .mixed])
     func repackedWeights(precision: ActivationPrecision) throws {
         let c = try E2E.cases("gemma3")[2]
-        var o = EngineOptions()
-        o.contextLength = 128; o.batchSize = 64; o.precision = precision; o.threads = 2
-        o.repack = true
-        let packed = try Engine(path: E2E.path("gemma3"), options: o)
-        o.repack = false
-        let plain = try Engine(path: E2E.path("gemma3"), options: o)
-        o.precision = .float
-        let float = try Engine(path: E2E.path("gemma3"), options: o)
-        #expect(try packed.logits(after: c.prompt_ids) == plain.logits(after: c.prompt_ids), "the prompt is read from the file's rows")
-        _ = try float.logits(after: c.prompt_ids)
-        #expect(packed.executor.repacked == nil)
-        var packedOff: Float = 0, plainOff: Float = 0
-        for id in c.generated_ids.prefix(6) {
-            let a = try packed.logits(after: [id]), b = try plain.logits(after: [id]), f = try float.logits(after: [id])
-            packedOff += E2E.rms(a, f); plainOff += E2E.rms(b, f)
-        }
-        #expect(packedOff <= 1.25 * plainOff, "decode's RMS distance to float32, summed over 6 steps: repacked \(packedOff), file's rows \(plainOff)")
-        let store = try #require(packed.executor.repacked)
-        #expect(store.bytes > 0 && plain.executor.repacked == nil)
-        // From the prompt's cache (the same in both): batches of 2, 5 and 20 tokens (one-token dots, four-token dots,
-        // SGEMM/AMX in mixed precision) read unpacked rows: the file's blocks, the same arithmetic.
-        for n in [2, 5, 20] {
-            packed.rewind(to: c.prompt_ids.count); plain.rewind(to: c.prompt_ids.count)
-            let ids = Array(c.generated_ids.prefix(n))
-            #expect(try packed.logits(after: ids) == plain.logits(after: ids), "\(n) tokens after repacking")
-        }
+        try E2E.checkRepacked(E2E.path("gemma3"), precision, prompt: c.prompt_ids, next: Array(c.generated_ids.prefix(20)))
     }
 
     @Test(".bump with its tokenizer image: the GGUF's prompt ids, logits and greedy tokens, bit for bit", arguments: ["smollm2", "gemma3"])
@@ -239,6 +248,14 @@ struct ModelTests {
         let mapped = try E2E.engine("gemma3", .quantized), loaded = try E2E.engine("gemma3", .quantized, mmap: false)
         #expect(loaded.file is LoadedFile && !(mapped.file is LoadedFile))
         #expect(E2E.maxAbs(try loaded.logits(after: ids), try mapped.logits(after: ids)) == 0)
+        // Decode (over the repacked copy in both): the same; the in-memory originals are kept, not dropped.
+        #expect(!loaded.file.tensorsAreFileMapped && mapped.file.tensorsAreFileMapped)
+        let q4K = try #require(loaded.file.tensors.first { $0.type == .q4_K })
+        let before = XXH64.hash(loaded.file.data(for: q4K))
+        for id in try E2E.cases("gemma3")[1].generated_ids.prefix(3) {
+            #expect(E2E.maxAbs(try loaded.logits(after: [id]), try mapped.logits(after: [id])) == 0)
+        }
+        #expect(loaded.executor.repacked != nil && XXH64.hash(loaded.file.data(for: q4K)) == before)
     }
 
     @Test("fused == unfused, each pattern alone and all together")
