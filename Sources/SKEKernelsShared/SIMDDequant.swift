@@ -104,15 +104,35 @@ public enum SIMDDequant {
 
     public static func dequantizeQ4_K(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ k: Int) {
         for b in 0..<(k / 256) {
-            let p = x + 144 * b, d = f16(p, 0), dmin = f16(p, 2)
-            for jj in 0..<4 {
-                let (s1, m1) = scaleMin(2 * jj, p + 4), (s2, m2) = scaleMin(2 * jj + 1, p + 4)
-                let q = p + 16 + 32 * jj, o = y + 256 * b + 64 * jj
-                let d1 = splat(d * s1), mm1 = splat(dmin * m1), d2 = splat(d * s2), mm2 = splat(dmin * m2)
-                let q0 = ld128(q), q1 = ld128(q + 16)
-                put16(low4(q0), false, d1, mm1, .scaleSub, o); put16(low4(q1), false, d1, mm1, .scaleSub, o + 16)
-                put16(high4(q0), false, d2, mm2, .scaleSub, o + 32); put16(high4(q1), false, d2, mm2, .scaleSub, o + 48)
-            }
+            let p = x + 144 * b
+            q4KBlock(dm: p, scales: p + 4, codes: p + 16, stride: 16, y + 256 * b)
+        }
+    }
+
+    /// One Q4_K super-block: (d, dmin) f16 at dm, its 12 scale bytes at scales, its eight 16-byte code runs at
+    /// codes + stride·c (c = 0…7: 16 contiguous in a Q4_K row, 64 apart in a Q4_Kx4 group).
+    @inline(__always) static func q4KBlock(dm: UnsafeRawPointer, scales: UnsafeRawPointer, codes: UnsafeRawPointer, stride: Int,
+                                           _ o: UnsafeMutablePointer<Float>) {
+        let d = f16(dm, 0), dmin = f16(dm, 2)
+        for jj in 0..<4 {
+            let (s1, m1) = scaleMin(2 * jj, scales), (s2, m2) = scaleMin(2 * jj + 1, scales)
+            let q = codes + 2 * stride * jj, oj = o + 64 * jj
+            let d1 = splat(d * s1), mm1 = splat(dmin * m1), d2 = splat(d * s2), mm2 = splat(dmin * m2)
+            let q0 = ld128(q), q1 = ld128(q + stride)
+            put16(low4(q0), false, d1, mm1, .scaleSub, oj); put16(low4(q1), false, d1, mm1, .scaleSub, oj + 16)
+            put16(high4(q0), false, d2, mm2, .scaleSub, oj + 32); put16(high4(q1), false, d2, mm2, .scaleSub, oj + 48)
+        }
+    }
+
+    /// `count` super-blocks of row `lane` of a Q4_Kx4 group (SKEKernels/Interleave.swift), from super-block `first`:
+    /// the values `dequantizeQ4_K` gives for that row, bit for bit, read in place (no unpacked copy).
+    public static func dequantizeQ4_Kx4(_ group: UnsafeRawPointer, _ lane: Int, _ first: Int, _ count: Int, _ y: UnsafeMutablePointer<Float>) {
+        var scales = (UInt32(0), UInt32(0), UInt32(0))
+        for b in 0..<count {
+            let g = group + 576 * (first + b)
+            scales = (g.loadUnaligned(fromByteOffset: 16 + 4 * lane, as: UInt32.self), g.loadUnaligned(fromByteOffset: 32 + 4 * lane, as: UInt32.self),
+                      g.loadUnaligned(fromByteOffset: 48 + 4 * lane, as: UInt32.self))
+            withUnsafeBytes(of: &scales) { q4KBlock(dm: g + 4 * lane, scales: $0.baseAddress!, codes: g + 64 + 16 * lane, stride: 64, y + 256 * b) }
         }
     }
 

@@ -137,14 +137,7 @@ public final class Executor: @unchecked Sendable {
         func source(_ part: LinearStep.Part) -> RowSource { repacked?.source(part) ?? RowSource.original(part) }
         rowLoaders = plan.steps.map { step in
             guard case .linear(let l) = step, sgemm else { return [] }
-            return l.parts.map { part in
-                let source = source(part)
-                guard source.interleaved != nil else {
-                    return Sgemm.rowLoader(part.weight.pointer, rowBytes: part.weight.rowBytes, type: part.weight.type, dequantize: part.kernels.dequantize)
-                }
-                let dequantize = part.kernels.dequantize
-                return { row, k0, count, dst in source.dequantize(row, k0, count, dst, dequantize) }
-            }
+            return l.parts.map { source($0).loader(dequantize: $0.kernels.dequantize) }
         }
         let kernels: [LinearKernels?] = plan.steps.map { step in
             guard case .linear(let l) = step else { return nil }
@@ -161,7 +154,7 @@ public final class Executor: @unchecked Sendable {
             }
             func rows4() -> [Rows4Box?]? {
                 let boxes: [Rows4Box?] = zip(l.parts, sources).map { part, source in
-                    guard let d4 = source.interleaved?.dot4Rows ?? part.kernels.rowDot4Rows else { return nil }
+                    guard let d4 = source.dot4Rows ?? part.kernels.rowDot4Rows else { return nil }
                     let a = l.activations[part.activation]
                     return Rows4Box(kernel: d4.call, w: source.w, rowBytes: part.weight.rowBytes, xq: UnsafeRawPointer(self.base + a.offset), k: l.k)
                 }
@@ -585,15 +578,15 @@ public final class Executor: @unchecked Sendable {
 
     /// (row, token, scratch) → W[row] · x[token] with everything per part resolved once (at init). In float
     /// arithmetic the weight row is dequantized into the scratch (K floats) at token 0 and reused for the others.
-    /// A repacked part's rows are unpacked first: a quantized dot unpacks its row into the scratch (K floats hold a
-    /// row's blocks) at every call; a float one dequantizes it block by block at token 0.
+    /// A repacked part's rows are read from the copy: a quantized dot unpacks its row into the scratch (K floats hold
+    /// a row's blocks) at every call; a float one dequantizes it in place at token 0.
     func rowDot(_ part: LinearStep.Part, _ source: RowSource, _ l: LinearStep, quantized: Bool) -> RowDot {
         let w = part.weight.pointer, rowBytes = part.weight.rowBytes, k = l.k
         if quantized {
             let a = l.activations[part.activation]
             let xq = UnsafeRawPointer(base + a.offset), stride = a.rowStride
             let dot = part.kernels.rowDot
-            if source.interleaved != nil { return { row, t, tmp in dot(source.rows(row, 1, tmp), xq + t * stride, k) } }
+            if source.isRepacked { return { row, t, tmp in dot(source.rows(row, 1, tmp), xq + t * stride, k) } }
             return { row, t, _ in dot(w + row * rowBytes, xq + t * stride, k) }
         }
         let x = UnsafePointer(f(l.normalized ?? l.x))
@@ -601,7 +594,7 @@ public final class Executor: @unchecked Sendable {
         if part.weight.type == .f32 { return { row, t, _ in f32(w + row * rowBytes, UnsafeRawPointer(x + t * k), k) } }
         let dequantize = part.kernels.dequantize
         return { row, t, tmp in
-            if t == 0 { source.dequantize(row, 0, k, tmp, dequantize) }
+            if t == 0 { source.dequantizeRow(row, k, tmp, dequantize) }
             return f32(UnsafeRawPointer(tmp), UnsafeRawPointer(x + t * k), k)
         }
     }

@@ -8,33 +8,47 @@ import Foundation
 
 public struct RowSource: @unchecked Sendable {
     let w: UnsafeRawPointer, rowBytes: Int, type: GGMLType
-    /// Set when `w` is the repacked copy.
-    let interleaved: QuantKernels.InterleavedPath?
+    /// The repacked copy's functions (C function pointers; nil when `w` is the file's rows).
+    let unpack: QuantKernels.InterleavedPath.Unpack?, dequantizeBlocks: QuantKernels.InterleavedPath.Dequantize?, dot4Rows: Dot4RowsKernel?
+
+    init(w: UnsafeRawPointer, rowBytes: Int, type: GGMLType, interleaved path: QuantKernels.InterleavedPath?) {
+        self.w = w; self.rowBytes = rowBytes; self.type = type
+        unpack = path?.unpack; dequantizeBlocks = path?.dequantize; dot4Rows = path?.dot4Rows
+    }
+
+    var isRepacked: Bool { unpack != nil }
 
     /// Rows [r0, r0 + count) as original blocks, rowBytes apart: in place, or unpacked into `buffer` (count·rowBytes bytes).
     @inline(__always) func rows(_ r0: Int, _ count: Int, _ buffer: UnsafeMutableRawPointer) -> UnsafeRawPointer {
-        guard let path = interleaved else { return w + r0 &* rowBytes }
+        guard let unpack else { return w + r0 &* rowBytes }
         let blocks = rowBytes / type.blockBytes
         for i in 0..<count {
             let r = r0 &+ i
-            path.unpack(w + (r & ~3) &* rowBytes, r & 3, 0, blocks, buffer + i &* rowBytes)
+            unpack(w + (r & ~3) &* rowBytes, r & 3, 0, blocks, buffer + i &* rowBytes)
         }
         return UnsafeRawPointer(buffer)
     }
 
-    /// Values [k0, k0 + count) of row `row` (k0 and count multiples of the block size) as floats, through a block on
-    /// the stack when repacked (no scratch, no allocation).
-    @inline(__always) func dequantize(_ row: Int, _ k0: Int, _ count: Int, _ dst: UnsafeMutablePointer<Float>, _ kernel: DequantizeRow) {
-        let be = type.blockSize, bb = type.blockBytes
-        guard let path = interleaved else { return kernel(w + row &* rowBytes + k0 / be &* bb, dst, count) }
-        var block = (SIMD64<UInt8>(), SIMD64<UInt8>(), SIMD64<UInt8>(), SIMD64<UInt8>())   // 256 bytes ≥ any block
-        let group = w + (row & ~3) &* rowBytes
-        withUnsafeMutableBytes(of: &block) { b in
-            for j in 0..<(count / be) {
-                path.unpack(group, row & 3, k0 / be &+ j, 1, b.baseAddress!)
-                kernel(UnsafeRawPointer(b.baseAddress!), dst + j &* be, be)
+    /// SGEMM/AMX's row loader: values [k0, k0 + count) of a row (multiples of the block size) as floats, read in
+    /// place from the repacked copy when there is one (bit for bit the file's values).
+    func loader(dequantize kernel: @escaping DequantizeRow) -> Sgemm.RowLoader {
+        guard let deq = dequantizeBlocks else { return Sgemm.rowLoader(w, rowBytes: rowBytes, type: type, dequantize: kernel) }
+        let w = w, rowBytes = rowBytes, be = type.blockSize, groupBlock = 4 * type.blockBytes
+        return { row, k0, count, dst in
+            let group = w + (row & ~3) &* rowBytes
+            // Loaders ask for rows in order: at a group's first row, prefetch the same columns of the next group.
+            if row & 3 == 0 {
+                let ahead = group + 4 &* rowBytes + k0 / be &* groupBlock
+                for line in stride(from: 0, to: count / be &* groupBlock, by: 64) { corePrefetch(ahead + line) }
             }
+            deq(group, row & 3, k0 / be, count / be, dst)
         }
+    }
+
+    /// Row `row`'s K values as floats (the float one-row dots).
+    @inline(__always) func dequantizeRow(_ row: Int, _ k: Int, _ dst: UnsafeMutablePointer<Float>, _ kernel: DequantizeRow) {
+        guard let deq = dequantizeBlocks else { return kernel(w + row &* rowBytes, dst, k) }
+        deq(w + (row & ~3) &* rowBytes, row & 3, 0, k / type.blockSize, dst)
     }
 
     /// A weight the decode kernels would read repacked: its pointer, rows, row bytes and layout.
@@ -90,7 +104,7 @@ public struct RowSource: @unchecked Sendable {
         /// The part's rows: the repacked copy when there is one.
         func source(_ part: LinearStep.Part) -> RowSource {
             let w = part.weight
-            if let p = packed[w.pointer] { return RowSource(w: p, rowBytes: w.rowBytes, type: w.type, interleaved: part.kernels.prepared!.interleaved) }
+            if let p = packed[w.pointer] { return RowSource(w: p, rowBytes: w.rowBytes, type: w.type, interleaved: part.kernels.prepared?.interleaved) }
             return RowSource.original(part)
         }
     }

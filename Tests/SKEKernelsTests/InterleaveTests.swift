@@ -43,6 +43,34 @@ struct InterleaveTests {
         }
     }
 
+    @Test("dequantizing a row of a group in place gives the reference's values for the original row, bit for bit",
+          arguments: [1, 3, 7])
+    func dequantize(_ blocks: Int) throws {
+        for (kern, path) in Self.paths {
+            var rng = SeededRandom(seed: 0xDE0 &+ UInt64(blocks))
+            let k = blocks * kern.type.blockSize, rowBytes = kern.type.byteCount(elements: k)!
+            let ref = try #require(QuantTraits.kernels(kern.type, level: .reference))
+            // Quantized rows and raw bytes (any scale bits, any codes; NaN-free halves are not needed for bit equality).
+            let rows = Self.rows(kern.type, k: k, extreme: false, rng: &rng) + (0..<(4 * rowBytes)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            for set in 0..<2 {
+                let src = Array(rows[(set * 4 * rowBytes)..<((set + 1) * 4 * rowBytes)])
+                var packed = [UInt8](repeating: 0, count: 4 * rowBytes)
+                src.withUnsafeBytes { s in packed.withUnsafeMutableBytes { path.pack(s.baseAddress!, rowBytes, $0.baseAddress!) } }
+                for lane in 0..<4 {
+                    var want = [Float](repeating: 0, count: k)
+                    src.withUnsafeBytes { s in want.withUnsafeMutableBufferPointer { ref.dequantize(s.baseAddress! + lane * rowBytes, $0.baseAddress!, k) } }
+                    for first in 0..<blocks {
+                        let count = blocks - first, be = kern.type.blockSize
+                        var got = [Float](repeating: .nan, count: count * be)
+                        packed.withUnsafeBytes { g in got.withUnsafeMutableBufferPointer { path.dequantize(g.baseAddress!, lane, first, count, $0.baseAddress!) } }
+                        let bad = zip(got, want[(first * be)...]).filter { $0.bitPattern != $1.bitPattern && !($0.isNaN && $1.isNaN) }.count
+                        #expect(bad == 0, "\(kern.type.name) set \(set) row \(lane) from block \(first): \(bad) values differ")
+                    }
+                }
+            }
+        }
+    }
+
     /// Four rows of `type` with k values: quantized random rows, or the largest codes, scales and mins (every
     /// integer sum at its bound).
     static func rows(_ type: GGMLType, k: Int, extreme: Bool, rng: inout SeededRandom) -> [UInt8] {
