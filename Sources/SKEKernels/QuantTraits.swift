@@ -42,8 +42,7 @@ public struct QuantKernels: Sendable {
     /// blocks of one of its rows from block `first` (for the kernels that read rows: prefill, dequantization);
     /// `dequantize(group, lane, first, count, dst)` writes those blocks' values as floats, bit for bit the row's
     /// dequantization, read in place (prefill's SGEMM/AMX loaders); `dot4Rows(group, rowBytes, a, k, out)` is the
-    /// decode kernel, out[i] within float rounding of the prepared dot of the original row i (the same exact integer
-    /// sums, added in another order).
+    /// decode kernel, out[i] equal to the prepared dot of the original row i bit for bit.
     /// C function pointers, not closures: prefill calls unpack/dequantize once per row on every thread, and a closure
     /// taken out of a struct is retained and released around each call (atomics on one shared count).
     public struct InterleavedPath: Sendable {

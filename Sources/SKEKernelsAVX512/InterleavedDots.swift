@@ -19,8 +19,8 @@ extension PreparedDots {
     public static let q4_Kx4BlockBytes = 576
 
     /// out[0..<4] = the four rows of the Q4_Kx4 group at `w` (super-block b at w + 576·b; `rowBytes` is the original
-    /// row's, unused) against the prepared Q8_K row `a`. Each lane's integer sum is exact (|Σ| < 2²⁴), so results
-    /// differ from `dotQ4_K` on the original rows only in the order the float products are added.
+    /// row's, unused) against the prepared Q8_K row `a`: equal to `dotQ4_K` on each original row bit for bit (the
+    /// same exact integer lanes and the same float operations, see `Q4KSums`).
     public static func dot4RowsQ4_Kx4(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
         let nb = k / 256, side = a + sidecarOffset(nb * 292)
         let low = _mm512_set1_epi8(0x0F)

@@ -533,8 +533,8 @@ public enum PreparedDots {
     struct Q4KCodes {
         var c0: __m512i, c1: __m512i, c2: __m512i, c3: __m512i
         var s: (s02: __m512i, s13: __m512i, s46: __m512i, s57: __m512i)
-        /// [d, dmin, 0, 0] as floats (one 32-bit load, one conversion), and the 8 mins as floats.
-        var dm: __m128, mins: __m256
+        /// [d, dmin, 0, 0] as floats (one 32-bit load, one conversion), and the 8 mins as int16.
+        var dm: __m128, mins: __m128i
     }
 
     @inline(__always) static func q4KCodes(_ x: UnsafeRawPointer, _ k: KSlots16) -> Q4KCodes {
@@ -543,52 +543,64 @@ public enum PreparedDots {
         let v0 = ld512(x + 16), v1 = ld512(x + 80)
         return Q4KCodes(c0: _mm512_and_si512(v0, low), c1: _mm512_and_si512(_mm512_srli_epi16(v0, 4), low),
                         c2: _mm512_and_si512(v1, low), c3: _mm512_and_si512(_mm512_srli_epi16(v1, 4), low),
-                        s: k.spread(sc), dm: _mm_cvtph_ps(_mm_cvtsi32_si128(x.loadUnaligned(as: Int32.self))), mins: minsF(mn))
+                        s: k.spread(sc), dm: _mm_cvtph_ps(_mm_cvtsi32_si128(x.loadUnaligned(as: Int32.self))),
+                        mins: _mm_cvtepu8_epi16(_mm_cvtsi64_si128(Int64(bitPattern: mn))))
     }
 
-    /// One unpacked Q4_K super-block against its prepared Q8_K record at s: acc += (d_a·d)·Σ sc·q·y, mins += the
-    /// min term. As ggml and Q6_K: u8 codes × s8 activations with vpmaddubsw (pairs into int16, ≤ 2·15·127), then
-    /// vpdpwssd against the scales: the super-block's Σ sc·q·y is an exact int32 vector (≤ 63·15·127·256 < 2³¹),
-    /// converted once and scaled once. The float route this replaced (vpdpbusd, then Σ float(p)·sc) summed the same
-    /// exact integers (below 2²⁴ in real rows), so results did not change; it cost four conversions and four
-    /// multiplies more per super-block.
-    @inline(__always) static func q4KBlock(_ c: Q4KCodes, _ s: UnsafeRawPointer, _ acc: inout __m512, _ mins: inout __m256) {
+    /// A Q4_K row's running sums, kept as the interleaved kernel keeps them (InterleavedDots.swift), so that every
+    /// Q4_K kernel — one row, four tokens, four rows, four interleaved rows — gives the same float for the same row:
+    /// per super-block, four exact int32 sums (lane q: the values at positions 4q…4q+3 of every 16-value run, scaled)
+    /// and four exact min sums (lane q: sub-blocks 2q and 2q+1), each converted once and added with d·da / dmin·da.
+    struct Q4KSums {
+        var acc = _mm_setzero_ps(), macc = _mm_setzero_ps()
+        /// Σ w·a: (acc − macc) summed as (l0 + l1) + (l2 + l3).
+        @inline(__always) var total: Float {
+            let t = unsafeBitCast(_mm_sub_ps(acc, macc), to: SIMD4<Float>.self)
+            return (t[0] + t[1]) + (t[2] + t[3])
+        }
+    }
+
+    /// One unpacked Q4_K super-block against its prepared Q8_K record at s. As ggml and Q6_K: u8 codes × s8
+    /// activations with vpmaddubsw (pairs into int16, ≤ 2·15·128), then vpdpwssd against the scales: exact int32
+    /// lanes (|Σ| < 2²⁴), lane M holding the values at positions 4M…4M+3 of the 64-byte registers, folded exactly to
+    /// the four lanes of `Q4KSums` (M mod 4); the min term Σ m_j·S_j as exact int32 pairs (S_j int16 at s + 304).
+    @inline(__always) static func q4KBlock(_ c: Q4KCodes, _ s: UnsafeRawPointer, _ sums: inout Q4KSums) {
         var isum = _mm512_madd_epi16(_mm512_maddubs_epi16(c.c0, ld512(s)), c.s.s02)
         isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(c.c1, ld512(s + 64)), c.s.s13)
         isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(c.c2, ld512(s + 128)), c.s.s46)
         isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(c.c3, ld512(s + 192)), c.s.s57)
-        // [da·d, da·dmin]: one multiply for both (the same products as two scalar ones), then each broadcast.
+        let v = unsafeBitCast(isum, to: SIMD16<Int32>.self), h = v.lowHalf &+ v.highHalf
+        let i4 = unsafeBitCast(h.lowHalf &+ h.highHalf, to: __m128i.self)
+        let m4 = _mm_madd_epi16(c.mins, ld128(s + 304))
+        // [da·d, da·dmin]: one multiply for both (the interleaved kernel's products), then each broadcast.
         let f = _mm_mul_ps(c.dm, _mm_set1_ps(s.loadUnaligned(fromByteOffset: 256, as: Float.self)))
-        acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(f), _mm512_cvtepi32_ps(isum), acc)
-        mins = minTerm(mins, _mm256_permutevar8x32_ps(_mm256_castps128_ps256(f), _mm256_set1_epi32(1)), c.mins, s + 260)
+        sums.acc = _mm_fmadd_ps(_mm_broadcastss_ps(f), _mm_cvtepi32_ps(i4), sums.acc)
+        sums.macc = _mm_fmadd_ps(_mm_permutevar_ps(f, _mm_set1_epi32(1)), _mm_cvtepi32_ps(m4), sums.macc)
     }
 
     public static func dotQ4_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
         let nb = k / 256, side = a + sidecarOffset(nb * 292), slots = KSlots16()
-        var acc = _mm512_setzero_ps()
-        var mins = _mm256_setzero_ps()
+        var sums = Q4KSums()
         for b in 0..<nb {
             let x = w + 144 &* b
             prefetch(x + weightPrefetchDistance); prefetch(x + weightPrefetchDistance + 64); prefetch(x + weightPrefetchDistance + 128)
-            q4KBlock(q4KCodes(x, slots), side + q8_KBlockBytes &* b, &acc, &mins)
+            q4KBlock(q4KCodes(x, slots), side + q8_KBlockBytes &* b, &sums)
         }
-        return _mm512_reduce_add_ps(acc) - hsum8(mins)
+        return sums.total
     }
 
     /// `dotQ4_K` for four weight rows (row i at w + i·rowBytes; decode). out[i] equals dotQ4_K(w + i·rowBytes, a, k).
     public static func dot4RowsQ4_K(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
         let nb = k / 256, side = a + sidecarOffset(nb * 292), slots = KSlots16()
-        var acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps()
-        var mins0 = _mm256_setzero_ps(), mins1 = _mm256_setzero_ps(), mins2 = _mm256_setzero_ps(), mins3 = _mm256_setzero_ps()
+        var s0 = Q4KSums(), s1 = Q4KSums(), s2 = Q4KSums(), s3 = Q4KSums()
         let ahead = Prefetch(fourRows: w, rowBytes)
         for b in 0..<nb {
             let o = 144 &* b, s = side + q8_KBlockBytes &* b
             ahead(4 &* o, 4 * 144)
-            q4KBlock(q4KCodes(w + o, slots), s, &acc0, &mins0); q4KBlock(q4KCodes(w + rowBytes + o, slots), s, &acc1, &mins1)
-            q4KBlock(q4KCodes(w + 2 * rowBytes + o, slots), s, &acc2, &mins2); q4KBlock(q4KCodes(w + 3 * rowBytes + o, slots), s, &acc3, &mins3)
+            q4KBlock(q4KCodes(w + o, slots), s, &s0); q4KBlock(q4KCodes(w + rowBytes + o, slots), s, &s1)
+            q4KBlock(q4KCodes(w + 2 * rowBytes + o, slots), s, &s2); q4KBlock(q4KCodes(w + 3 * rowBytes + o, slots), s, &s3)
         }
-        out[0] = _mm512_reduce_add_ps(acc0) - hsum8(mins0); out[1] = _mm512_reduce_add_ps(acc1) - hsum8(mins1)
-        out[2] = _mm512_reduce_add_ps(acc2) - hsum8(mins2); out[3] = _mm512_reduce_add_ps(acc3) - hsum8(mins3)
+        out[0] = s0.total; out[1] = s1.total; out[2] = s2.total; out[3] = s3.total
     }
 
     /// `dotQ4_K` for four activation rows at once (row i at a + i·stride): each super-block's codes, scales and
@@ -596,17 +608,13 @@ public enum PreparedDots {
     /// bit for bit: each token's arithmetic is the same sequence.
     public static func dot4Q4_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ stride: Int, _ k: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
         let nb = k / 256, s0 = a + sidecarOffset(nb * 292), s1 = s0 + stride, s2 = s1 + stride, s3 = s2 + stride, slots = KSlots16()
-        var acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps()
-        var mins0 = _mm256_setzero_ps(), mins1 = _mm256_setzero_ps(), mins2 = _mm256_setzero_ps(), mins3 = _mm256_setzero_ps()
+        var t0 = Q4KSums(), t1 = Q4KSums(), t2 = Q4KSums(), t3 = Q4KSums()
         for b in 0..<nb {
             let c = q4KCodes(w + 144 &* b, slots), o = q8_KBlockBytes &* b
-            q4KBlock(c, s0 + o, &acc0, &mins0); q4KBlock(c, s1 + o, &acc1, &mins1)
-            q4KBlock(c, s2 + o, &acc2, &mins2); q4KBlock(c, s3 + o, &acc3, &mins3)
+            q4KBlock(c, s0 + o, &t0); q4KBlock(c, s1 + o, &t1)
+            q4KBlock(c, s2 + o, &t2); q4KBlock(c, s3 + o, &t3)
         }
-        out[0] = _mm512_reduce_add_ps(acc0) - hsum8(mins0)
-        out[outStride] = _mm512_reduce_add_ps(acc1) - hsum8(mins1)
-        out[2 * outStride] = _mm512_reduce_add_ps(acc2) - hsum8(mins2)
-        out[3 * outStride] = _mm512_reduce_add_ps(acc3) - hsum8(mins3)
+        out[0] = t0.total; out[outStride] = t1.total; out[2 * outStride] = t2.total; out[3 * outStride] = t3.total
     }
 
     public static func dotQ5_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {

@@ -83,7 +83,7 @@ struct InterleaveTests {
         return out
     }
 
-    @Test("the interleaved decode kernel gives each row's dot within 1e-6·Σ|w·a| (odd block counts, extreme values)",
+    @Test("the interleaved decode kernel gives each row's dot within 1e-6·Σ|w·a|, and the one-row kernel's bit for bit (odd block counts, extreme values)",
           arguments: [1, 3, 4, 7, 12])
     func dot(_ blocks: Int) throws {
         for (kern, path) in Self.paths {
@@ -115,6 +115,9 @@ struct InterleaveTests {
                     }
                     #expect(abs(Double(out[r]) - Double(expected)) <= 1e-6 * scale + 1e-30,
                             "\(kern.type.name) k=\(k) extreme=\(extreme) row \(r): \(out[r]) vs \(expected)")
+                    // And the prepared one-row dot on the original row, bit for bit (decode == recompute).
+                    let one = w.withUnsafeBytes { wb in a.withUnsafeBytes { kern.rowDot(wb.baseAddress! + r * rowBytes, $0.baseAddress!, k) } }
+                    #expect(out[r].bitPattern == one.bitPattern, "\(kern.type.name) k=\(k) extreme=\(extreme) row \(r): \(out[r]) vs one-row \(one)")
                 }
             }
         }
