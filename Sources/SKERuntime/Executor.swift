@@ -54,8 +54,12 @@ public final class Executor: @unchecked Sendable {
     /// One part's four-row decode kernel with its operands bound: call(row, out) writes out[0..<4], rows row…row+3
     /// against token 0. Plain values and a C function pointer, so a call touches no reference count.
     struct Rows4Box {
-        let kernel: Dot4RowsKernel.Function, w: UnsafeRawPointer, rowBytes: Int, xq: UnsafeRawPointer, k: Int
+        let kernel: Dot4RowsKernel.Function, w: UnsafeRawPointer, rowBytes: Int, xq: UnsafeRawPointer, stride: Int, k: Int
         @inline(__always) func call(_ row: Int, _ out: UnsafeMutablePointer<Float>) { kernel(w + row &* rowBytes, rowBytes, xq, k, out) }
+        /// The same four rows against token t of a batch.
+        @inline(__always) func call(_ row: Int, token t: Int, _ out: UnsafeMutablePointer<Float>) {
+            kernel(w + row &* rowBytes, rowBytes, xq + t &* stride, k, out)
+        }
     }
     /// A linear step's kernels, resolved once against this executor's buffers (so running a step creates no closures
     /// and allocates nothing), one entry per part: the one-row dots (quantized, float: empty where the precision never
@@ -156,7 +160,8 @@ public final class Executor: @unchecked Sendable {
                 let boxes: [Rows4Box?] = zip(l.parts, sources).map { part, source in
                     guard let d4 = source.dot4Rows ?? part.kernels.rowDot4Rows else { return nil }
                     let a = l.activations[part.activation]
-                    return Rows4Box(kernel: d4.call, w: source.w, rowBytes: part.weight.rowBytes, xq: UnsafeRawPointer(self.base + a.offset), k: l.k)
+                    return Rows4Box(kernel: d4.call, w: source.w, rowBytes: part.weight.rowBytes, xq: UnsafeRawPointer(self.base + a.offset),
+                                    stride: a.rowStride, k: l.k)
                 }
                 return boxes.contains { $0 != nil } ? boxes : nil
             }
@@ -341,6 +346,7 @@ public final class Executor: @unchecked Sendable {
         let float = l.precision == .float || (l.precision == .mixed && r >= Plan.sgemmMinimumRows)
         let dots = float ? kernels.float : kernels.quantized
         let out = f(l.out), tmp = scratch(th)
+        if !float && r >= 2 && kernels.sources[0].isRepacked, let d4 = kernels.rows4 { return linearRepacked(l, d4, r, th, n) }
         if !float && r >= 4 && kernels.dots4 != nil { return linearDots4(l, kernels, r, th, n) }
         if !float && r == 1, let d4 = kernels.rows4 { return linearRows4(l, d4, dots, th, n) }
         switch l.finish {
@@ -469,6 +475,50 @@ public final class Executor: @unchecked Sendable {
                         for row in r0..<r1 {
                             let o = t * width + row, v = dots.one(w + (row - r0) * rb, t)
                             if let residual { y[o] = residual[o] + v } else { y[o] = v }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `linearDots` for a quantized batch over repacked weights (every part repacked, widths multiples of 4): blocks of
+    /// 16 weight rows × groups of 4 tokens, as `linearDots4`, each 4-row group read by the interleaved kernel once per
+    /// token (no unpacking; its result is the one-row dot's bit for bit, see Q4KSums).
+    func linearRepacked(_ l: LinearStep, _ d4: [Rows4Box?], _ r: Int, _ th: Int, _ n: Int) {
+        let out = f(l.out), tmp = scratch(th)
+        @inline(__always) func tokenGroups(_ body: (Range<Int>) -> Void) {
+            for t0 in stride(from: 0, to: r, by: 4) { body(t0..<min(t0 + 4, r)) }
+        }
+        switch l.finish {
+        case .glu(let gelu):
+            let width = l.parts[0].weight.rows, gate = d4[0]!, up = d4[1]!
+            forEachRowChunk(width, th, n) { mine in
+                for r0 in stride(from: mine.lowerBound, to: mine.upperBound, by: 16) {
+                    let r1 = min(r0 + 16, mine.upperBound)
+                    tokenGroups { ts in
+                        for row in stride(from: r0, to: r1, by: 4) {
+                            for t in ts {
+                                gate.call(row, token: t, tmp); up.call(row, token: t, tmp + 4)
+                                for i in 0..<4 { out[t * width + row + i] = glu(tmp[i], tmp[4 + i], gelu) }
+                            }
+                        }
+                    }
+                }
+            }
+        case .store, .addResidual:
+            let residual = residualInput(l)
+            forEachPartChunk(l, th, n) { pi, width, rows in
+                let dots = d4[pi]!, y = residual == nil ? f(l.parts[pi].y) : out
+                for r0 in stride(from: rows.lowerBound, to: rows.upperBound, by: 16) {
+                    let r1 = min(r0 + 16, rows.upperBound)
+                    tokenGroups { ts in
+                        for row in stride(from: r0, to: r1, by: 4) {
+                            for t in ts {
+                                dots.call(row, token: t, tmp)
+                                let o = t * width + row
+                                if let residual { for i in 0..<4 { y[o + i] = residual[o + i] + tmp[i] } } else { for i in 0..<4 { y[o + i] = tmp[i] } }
+                            }
                         }
                     }
                 }
