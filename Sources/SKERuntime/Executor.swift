@@ -42,14 +42,14 @@ public final class Executor: @unchecked Sendable {
     typealias RowDot = (Int, Int, UnsafeMutablePointer<Float>) -> Float
     /// A RowDot in a struct, so that calling it out of an array costs no reabstraction thunk (see KernelFunctions).
     struct RowDotBox { let call: RowDot }
-    /// A part's prefill dots against a weight row given by pointer (in place, or unpacked from a repacked copy):
-    /// `four(w, t0, out, outStride)` writes out[i·outStride] = w·x[t0 + i] for four tokens, `one(w, t)` one token.
+    /// A part's prefill dots over the file's rows: `four(row, t0, out, outStride)` writes out[i·outStride] =
+    /// W[row]·x[t0 + i] for four tokens, `one(row, t)` one token.
     struct TokenDots {
-        let dot4: Dot4Kernel, dot: DotRow, xq: UnsafeRawPointer, stride: Int, k: Int
-        @inline(__always) func four(_ w: UnsafeRawPointer, _ t0: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
-            dot4.call(w, xq + t0 &* stride, stride, k, out, outStride)
+        let dot4: Dot4Kernel, dot: DotRow, w: UnsafeRawPointer, rowBytes: Int, xq: UnsafeRawPointer, stride: Int, k: Int
+        @inline(__always) func four(_ row: Int, _ t0: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+            dot4.call(w + row &* rowBytes, xq + t0 &* stride, stride, k, out, outStride)
         }
-        @inline(__always) func one(_ w: UnsafeRawPointer, _ t: Int) -> Float { dot(w, xq + t &* stride, k) }
+        @inline(__always) func one(_ row: Int, _ t: Int) -> Float { dot(w + row &* rowBytes, xq + t &* stride, k) }
     }
     /// One part's four-row decode kernel with its operands bound: call(row, out) writes out[0..<4], rows row…row+3
     /// against token 0. Plain values and a C function pointer, so a call touches no reference count.
@@ -64,17 +64,15 @@ public final class Executor: @unchecked Sendable {
     /// A linear step's kernels, resolved once against this executor's buffers (so running a step creates no closures
     /// and allocates nothing), one entry per part: the one-row dots (quantized, float: empty where the precision never
     /// uses them); the four-token dots (prefill), nil when a part has none; the four-row dots (decode), nil when no
-    /// part has one. Captured by the step's region (see `makeRegion`).
-    struct LinearKernels { let quantized: [RowDotBox], float: [RowDotBox], dots4: [TokenDots]?, rows4: [Rows4Box?]?, sources: [RowSource] }
+    /// part has one; whether its parts read the repacked copy (then all do). Captured by the step's region (see `makeRegion`).
+    struct LinearKernels { let quantized: [RowDotBox], float: [RowDotBox], dots4: [TokenDots]?, rows4: [Rows4Box?]?, repacked: Bool }
     /// Weights the decode kernels read repacked (see RowSource), packed at the first decode step (a one-token batch
     /// after position 0): prefill reads the file's rows as they are, so the time to the first token does not include
-    /// the repacking (Qwen3-shaped Q4_K_M: ~40 ms). Per thread room for 2 × 16 rows unpacked from them.
+    /// the repacking (Qwen3-shaped Q4_K_M: ~40 ms).
     let repackCandidates: [RowSource.Candidate]
     public private(set) var repacked: RowSource.Store? = nil
     var repackPending: Bool
     let releaseOriginals: Bool
-    let unpackArea: UnsafeMutableRawPointer?
-    let unpackStride: Int
 
     /// `repack`: copy the weights with an interleaved decode kernel at the first decode step (see `repacked`);
     /// `releaseOriginals`: the weights are a read-only file mapping whose copied pages may then be dropped.
@@ -98,14 +96,9 @@ public final class Executor: @unchecked Sendable {
         repackCandidates = repack ? RowSource.Store.candidates(plan) : []
         repackPending = !repackCandidates.isEmpty
         self.releaseOriginals = releaseOriginals
-        unpackStride = repackCandidates.isEmpty ? 0 : (32 * plan.steps.reduce(0) { m, step in
-            guard case .linear(let l) = step else { return m }
-            return max(m, l.parts.map(\.weight.rowBytes).max() ?? 0)
-        } + 63) & ~63
         let cache = plan.cacheRowValues.flatMap { [max(ctx * $0, 1) * kvBytes, max(ctx * $0, 1) * kvBytes] }
         let blocks = [max(plan.arenaBytes, 64), threads * scratchStride * 4] + cache
-            + [plan.limits.maxTokens * 4, plan.limits.maxOutputs * 4, tileFloats * 4, tileFloats * 4, workspaceFloats * 4, amxBytes,
-               threads * unpackStride]
+            + [plan.limits.maxTokens * 4, plan.limits.maxOutputs * 4, tileFloats * 4, tileFloats * 4, workspaceFloats * 4, amxBytes]
         arena = try Arena(capacity: Arena.capacity(forBlocks: blocks))
         base = try arena.allocate(blocks[0], label: "activations")
         threadScratch = try arena.allocate(Float.self, count: threads * scratchStride, label: "thread scratch")
@@ -121,7 +114,6 @@ public final class Executor: @unchecked Sendable {
         sgemmUp = try arena.allocate(Float.self, count: tileFloats, label: "glu up tile")
         sgemmWorkspace = try arena.allocate(Float.self, count: workspaceFloats, label: "sgemm workspace")
         amxWorkspace = amxBytes > 0 ? try arena.allocate(amxBytes, label: "amx workspace") : nil
-        unpackArea = unpackStride > 0 ? try arena.allocate(threads * unpackStride, label: "unpacked rows") : nil
         f32Dot = QuantTraits.kernels(.f32, level: plan.level)!.dot
         bindKernels()
     }
@@ -152,7 +144,8 @@ public final class Executor: @unchecked Sendable {
                 for part in l.parts {
                     guard let d4 = part.kernels.rowDot4 else { return nil }
                     let a = l.activations[part.activation]
-                    dots.append(TokenDots(dot4: d4, dot: part.kernels.rowDot, xq: UnsafeRawPointer(self.base + a.offset), stride: a.rowStride, k: l.k))
+                    dots.append(TokenDots(dot4: d4, dot: part.kernels.rowDot, w: part.weight.pointer, rowBytes: part.weight.rowBytes,
+                                          xq: UnsafeRawPointer(self.base + a.offset), stride: a.rowStride, k: l.k))
                 }
                 return dots
             }
@@ -167,7 +160,7 @@ public final class Executor: @unchecked Sendable {
             }
             return LinearKernels(quantized: quantized ? zip(l.parts, sources).map { RowDotBox(call: self.rowDot($0, $1, l, quantized: true)) } : [],
                                  float: plan.precision != .quantized ? zip(l.parts, sources).map { RowDotBox(call: self.rowDot($0, $1, l, quantized: false)) } : [],
-                                 dots4: quantized ? dots4() : nil, rows4: quantized ? rows4() : nil, sources: sources)
+                                 dots4: quantized ? dots4() : nil, rows4: quantized ? rows4() : nil, repacked: sources.contains { $0.isRepacked })
         }
         regions = zip(plan.steps, kernels).map { makeRegion($0, $1) }
     }
@@ -346,8 +339,8 @@ public final class Executor: @unchecked Sendable {
         let float = l.precision == .float || (l.precision == .mixed && r >= Plan.sgemmMinimumRows)
         let dots = float ? kernels.float : kernels.quantized
         let out = f(l.out), tmp = scratch(th)
-        if !float && r >= 2 && kernels.sources[0].isRepacked, let d4 = kernels.rows4 { return linearRepacked(l, d4, r, th, n) }
-        if !float && r >= 4 && kernels.dots4 != nil { return linearDots4(l, kernels, r, th, n) }
+        if !float && r >= 2 && kernels.repacked, let d4 = kernels.rows4 { return linearRepacked(l, d4, r, th, n) }
+        if !float && r >= 4, let d4 = kernels.dots4 { return linearDots4(l, d4, r, th, n) }
         if !float && r == 1, let d4 = kernels.rows4 { return linearRows4(l, d4, dots, th, n) }
         switch l.finish {
         case .glu(let gelu):
@@ -427,53 +420,47 @@ public final class Executor: @unchecked Sendable {
         (gelu ? (tableGelu ? GeluTable.gelu(g) : Activation.gelu(g)) : Activation.silu(g)) * u
     }
 
-    /// `linearDots` for a quantized batch whose every part has a four-token kernel: blocks of 16 weight rows ×
-    /// groups of 4 tokens (a group's activation rows stay in L1 across the block; each weight block is unpacked
-    /// once per 4 tokens; a repacked part's 16 rows are unpacked to original blocks once per block). Results equal
-    /// the one-token path's bit for bit.
-    func linearDots4(_ l: LinearStep, _ kernels: LinearKernels, _ r: Int, _ th: Int, _ n: Int) {
-        let d4 = kernels.dots4!, out = f(l.out), tmp = scratch(th), groups = r / 4, rest = 4 * groups
-        // Where a repacked part's rows are unpacked (untouched when nothing is repacked).
-        let buffer = unpackArea.map { $0 + th &* unpackStride } ?? UnsafeMutableRawPointer(tmp), half = unpackStride / 2
+    /// `linearDots` for a quantized batch whose every part has a four-token kernel, over the file's rows (a repacked
+    /// linear takes `linearRepacked`): blocks of 16 weight rows × groups of 4 tokens (a group's activation rows stay
+    /// in L1 across the block; each weight block is unpacked once per 4 tokens). Results equal the one-token path's
+    /// bit for bit.
+    func linearDots4(_ l: LinearStep, _ d4: [TokenDots], _ r: Int, _ th: Int, _ n: Int) {
+        let out = f(l.out), tmp = scratch(th), groups = r / 4, rest = 4 * groups
         switch l.finish {
         case .glu(let gelu):
-            let width = l.parts[0].weight.rows, gate = d4[0], up = d4[1], gs = kernels.sources[0], us = kernels.sources[1]
-            let gb = gs.rowBytes, ub = us.rowBytes
+            let width = l.parts[0].weight.rows, gate = d4[0], up = d4[1]
             forEachRowChunk(width, th, n) { mine in
                 for r0 in stride(from: mine.lowerBound, to: mine.upperBound, by: 16) {
                     let r1 = min(r0 + 16, mine.upperBound)
-                    let gw = gs.rows(r0, r1 - r0, buffer), uw = us.rows(r0, r1 - r0, buffer + half)
                     for grp in 0..<groups {
                         for row in r0..<r1 {
-                            gate.four(gw + (row - r0) * gb, 4 * grp, tmp, 1); up.four(uw + (row - r0) * ub, 4 * grp, tmp + 4, 1)
+                            gate.four(row, 4 * grp, tmp, 1); up.four(row, 4 * grp, tmp + 4, 1)
                             for i in 0..<4 { out[(4 * grp + i) * width + row] = glu(tmp[i], tmp[4 + i], gelu) }
                         }
                     }
-                    for t in rest..<r {
-                        for row in r0..<r1 { out[t * width + row] = glu(gate.one(gw + (row - r0) * gb, t), up.one(uw + (row - r0) * ub, t), gelu) }
-                    }
+                    for t in rest..<r { for row in r0..<r1 { out[t * width + row] = glu(gate.one(row, t), up.one(row, t), gelu) } }
                 }
             }
         case .store, .addResidual:
             let residual = residualInput(l)
             forEachPartChunk(l, th, n) { pi, width, rows in
-                let dots = d4[pi], source = kernels.sources[pi], rb = source.rowBytes
+                let dots = d4[pi]
                 let y = residual == nil ? f(l.parts[pi].y) : out
                 for r0 in stride(from: rows.lowerBound, to: rows.upperBound, by: 16) {
-                    let r1 = min(r0 + 16, rows.upperBound), w = source.rows(r0, r1 - r0, buffer)
+                    let r1 = min(r0 + 16, rows.upperBound)
                     for grp in 0..<groups {
                         for row in r0..<r1 {
                             if let residual {
-                                dots.four(w + (row - r0) * rb, 4 * grp, tmp, 1)
+                                dots.four(row, 4 * grp, tmp, 1)
                                 for i in 0..<4 { let o = (4 * grp + i) * width + row; y[o] = residual[o] + tmp[i] }
                             } else {
-                                dots.four(w + (row - r0) * rb, 4 * grp, y + 4 * grp * width + row, width)
+                                dots.four(row, 4 * grp, y + 4 * grp * width + row, width)
                             }
                         }
                     }
                     for t in rest..<r {
                         for row in r0..<r1 {
-                            let o = t * width + row, v = dots.one(w + (row - r0) * rb, t)
+                            let o = t * width + row, v = dots.one(row, t)
                             if let residual { y[o] = residual[o] + v } else { y[o] = v }
                         }
                     }
@@ -628,15 +615,16 @@ public final class Executor: @unchecked Sendable {
 
     /// (row, token, scratch) → W[row] · x[token] with everything per part resolved once (at init). In float
     /// arithmetic the weight row is dequantized into the scratch (K floats) at token 0 and reused for the others.
-    /// A repacked part's rows are read from the copy: a quantized dot unpacks its row into the scratch (K floats hold
-    /// a row's blocks) at every call; a float one dequantizes it in place at token 0.
+    /// A repacked part's rows are read from the copy (the decode and batch paths do not come here for them; kept
+    /// correct all the same): a quantized dot unpacks its row into the scratch (K floats hold a row's blocks) at every
+    /// call; a float one dequantizes it in place at token 0.
     func rowDot(_ part: LinearStep.Part, _ source: RowSource, _ l: LinearStep, quantized: Bool) -> RowDot {
         let w = part.weight.pointer, rowBytes = part.weight.rowBytes, k = l.k
         if quantized {
             let a = l.activations[part.activation]
             let xq = UnsafeRawPointer(base + a.offset), stride = a.rowStride
             let dot = part.kernels.rowDot
-            if source.isRepacked { return { row, t, tmp in dot(source.rows(row, 1, tmp), xq + t * stride, k) } }
+            if source.isRepacked { return { row, t, tmp in dot(source.row(row, into: tmp), xq + t * stride, k) } }
             return { row, t, _ in dot(w + row * rowBytes, xq + t * stride, k) }
         }
         let x = UnsafePointer(f(l.normalized ?? l.x))

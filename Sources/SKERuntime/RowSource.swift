@@ -1,6 +1,6 @@
 // Where a linear part's weight rows are read from: the tensor as it is in the file, or a copy repacked four rows at a
-// time (SKEKernels/Interleave.swift) that the decode kernel reads directly; every other reader (prefill dots, the
-// SGEMM/AMX loaders, the one-row dots) unpacks the original blocks of the rows it needs first.
+// time (SKEKernels/Interleave.swift), which the interleaved kernel reads directly (decode, and small batches token
+// by token) and SGEMM/AMX's loaders dequantize in place; a one-row dot unpacks its row's original blocks.
 import SKECore
 import SKEGraph
 import SKEKernels
@@ -18,14 +18,10 @@ public struct RowSource: @unchecked Sendable {
 
     var isRepacked: Bool { unpack != nil }
 
-    /// Rows [r0, r0 + count) as original blocks, rowBytes apart: in place, or unpacked into `buffer` (count·rowBytes bytes).
-    @inline(__always) func rows(_ r0: Int, _ count: Int, _ buffer: UnsafeMutableRawPointer) -> UnsafeRawPointer {
-        guard let unpack else { return w + r0 &* rowBytes }
-        let blocks = rowBytes / type.blockBytes
-        for i in 0..<count {
-            let r = r0 &+ i
-            unpack(w + (r & ~3) &* rowBytes, r & 3, 0, blocks, buffer + i &* rowBytes)
-        }
+    /// Row `row` as original blocks: in place, or unpacked into `buffer` (rowBytes bytes).
+    @inline(__always) func row(_ row: Int, into buffer: UnsafeMutableRawPointer) -> UnsafeRawPointer {
+        guard let unpack else { return w + row &* rowBytes }
+        unpack(w + (row & ~3) &* rowBytes, row & 3, 0, rowBytes / type.blockBytes, buffer)
         return UnsafeRawPointer(buffer)
     }
 
