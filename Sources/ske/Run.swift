@@ -72,6 +72,8 @@ struct Run: ParsableCommand {
         var model: String, prompt: String, promptIDs: [Int32], generatedIDs: [Int32], text: String, stopReason: String
         var prefillSeconds: Double, decodeSeconds: Double, prefillTokensPerSecond: Double, decodeTokensPerSecond: Double
         var threads: Int, activations: String, fusion: [String]
+        /// Bytes of weights decode read from the copy repacked four rows at a time (0: none; SKE_REPACK=0).
+        var repackedBytes: Int
     }
 
     func run() throws {
@@ -94,12 +96,14 @@ struct Run: ParsableCommand {
                 try printJSON(Report(model: model.path, prompt: p, promptIDs: r.promptIDs, generatedIDs: r.generatedIDs, text: r.text,
                                      stopReason: r.stopReason.rawValue, prefillSeconds: r.prefillSeconds, decodeSeconds: r.decodeSeconds,
                                      prefillTokensPerSecond: r.prefillTokensPerSecond, decodeTokensPerSecond: r.decodeTokensPerSecond,
-                                     threads: e.pool.threadCount, activations: e.plan.precision.rawValue, fusion: e.plan.fusion))
+                                     threads: e.pool.threadCount, activations: e.plan.precision.rawValue, fusion: e.plan.fusion,
+                                     repackedBytes: e.executor.repacked?.bytes ?? 0))
             } else {
                 print("")
                 FileHandle.standardError.write(Data((
                     "\nprefill: \(r.promptIDs.count) tokens in \(formatFixed(r.prefillSeconds * 1000, 1)) ms (\(formatFixed(r.prefillTokensPerSecond, 1)) tok/s)\n" +
-                    "decode:  \(r.generatedIDs.count) tokens, \(formatFixed(r.decodeTokensPerSecond, 1)) tok/s (\(e.pool.threadCount) threads, \(e.plan.precision.rawValue) activations)\n").utf8))
+                    "decode:  \(r.generatedIDs.count) tokens, \(formatFixed(r.decodeTokensPerSecond, 1)) tok/s (\(e.pool.threadCount) threads, \(e.plan.precision.rawValue) activations)\n" +
+                    (e.executor.repacked.map { "         \(formatBytes($0.bytes)) of weights read repacked four rows at a time (copied at the first decode step; SKE_REPACK=0: the file's rows)\n" } ?? "")).utf8))
             }
         }
     }
