@@ -62,7 +62,6 @@ extension FastDots {
         switch type {
         case .q4_K:
             return QuantKernels.InterleavedPath(pack: { Interleave.packQ4_Kx4($0, rowBytes: $1, $2) },
-                                                unpack: { Interleave.unpackQ4_Kx4($0, lane: $1, first: $2, count: $3, $4) },
                                                 dequantize: { SKEKernelsAVX512.SIMDDequant.dequantizeQ4_Kx4($0, $1, $2, $3, $4) },
                                                 dot4Rows: .init({ PreparedDots.dot4RowsQ4_Kx4($0, $1, $2, $3, $4) }))
         default: return nil

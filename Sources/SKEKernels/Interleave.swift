@@ -1,7 +1,8 @@
 // Weights repacked four rows at a time for the decode kernels (llama.cpp's CPU_REPACK idea): the bytes of four
 // consecutive rows rearranged block by block so that one 64-byte load feeds all four rows and the per-block
-// headers of the four rows are unpacked together. Same byte count as the rows it replaces; done once, when an
-// engine is built. Rows past the last full group of four stay as they were.
+// headers of the four rows are unpacked together. Same byte count as the rows it replaces; done once, at an
+// engine's first decode step (SKERuntime/RowSource.swift). Rows past the last full group of four stay as they were.
+// Readers of one row (SGEMM/AMX's loaders) dequantize it in place: SIMDDequant.dequantizeQ4_Kx4.
 //
 // Q4_Kx4 (the kernel: SKEKernelsAVX512/InterleavedDots.swift), per super-block b of a group, 576 bytes at 576·b:
 //   [0, 16)    (d, dmin) f16 of rows 0…3 (row r at 4r)
@@ -23,17 +24,6 @@ public enum Interleave {
                 for i in 0..<3 { move(UInt32.self, from: blk + 4 + 4 * i, to: out + 16 + 16 * i + 4 * r) }
                 for c in 0..<8 { move(SIMD16<UInt8>.self, from: blk + 16 + 32 * (c / 2) + 16 * (c % 2), to: out + 64 + 64 * c + 16 * r) }
             }
-        }
-    }
-
-    /// Writes `count` original Q4_K super-blocks of row `lane` (0…3) of the Q4_Kx4 group at `group`, from super-block
-    /// `first`, to dst (144·count bytes): the inverse of `packQ4_Kx4` for one row.
-    public static func unpackQ4_Kx4(_ group: UnsafeRawPointer, lane r: Int, first: Int, count: Int, _ dst: UnsafeMutableRawPointer) {
-        for j in 0..<count {
-            let g = group + q4_Kx4Block * (first + j), blk = dst + q4KBlock * j
-            move(UInt32.self, from: g + 4 * r, to: blk)
-            for i in 0..<3 { move(UInt32.self, from: g + 16 + 16 * i + 4 * r, to: blk + 4 + 4 * i) }
-            for c in 0..<8 { move(SIMD16<UInt8>.self, from: g + 64 + 64 * c + 16 * r, to: blk + 16 + 32 * (c / 2) + 16 * (c % 2)) }
         }
     }
 

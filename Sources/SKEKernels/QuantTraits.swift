@@ -38,18 +38,15 @@ public struct QuantKernels: Sendable {
     }
 
     /// Four-row groups of weights repacked for decode: `pack(src, rowBytes, dst)` writes the group of the four rows
-    /// at src (4·rowBytes bytes, the same count); `unpack(group, lane, first, count, dst)` writes `count` original
-    /// blocks of one of its rows from block `first` (for the kernels that read rows: prefill, dequantization);
-    /// `dequantize(group, lane, first, count, dst)` writes those blocks' values as floats, bit for bit the row's
-    /// dequantization, read in place (prefill's SGEMM/AMX loaders); `dot4Rows(group, rowBytes, a, k, out)` is the
-    /// decode kernel, out[i] equal to the prepared dot of the original row i bit for bit.
-    /// C function pointers, not closures: prefill calls unpack/dequantize once per row on every thread, and a closure
-    /// taken out of a struct is retained and released around each call (atomics on one shared count).
+    /// at src (4·rowBytes bytes, the same count); `dequantize(group, lane, first, count, dst)` writes `count` blocks
+    /// of one of its rows from block `first` as floats, bit for bit the row's dequantization, read in place
+    /// (prefill's SGEMM/AMX loaders); `dot4Rows(group, rowBytes, a, k, out)` is the decode kernel, out[i] equal to the
+    /// prepared dot of the original row i bit for bit. `dequantize` is a C function pointer, not a closure: a loader
+    /// calls it once per row on every thread, and a closure taken out of a struct is retained and released around
+    /// each call (atomics on one shared count).
     public struct InterleavedPath: Sendable {
-        public typealias Unpack = @convention(c) (_ group: UnsafeRawPointer, _ lane: Int, _ first: Int, _ count: Int, _ dst: UnsafeMutableRawPointer) -> Void
         public typealias Dequantize = @convention(c) (_ group: UnsafeRawPointer, _ lane: Int, _ first: Int, _ count: Int, _ dst: UnsafeMutablePointer<Float>) -> Void
         public let pack: @Sendable (_ src: UnsafeRawPointer, _ rowBytes: Int, _ dst: UnsafeMutableRawPointer) -> Void
-        public let unpack: Unpack
         public let dequantize: Dequantize
         public let dot4Rows: Dot4RowsKernel
     }

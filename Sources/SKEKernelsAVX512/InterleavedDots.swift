@@ -1,15 +1,9 @@
-// Decode dots over weights repacked four rows at a time (AVX-512 level only). Layout: SKEKernels/Interleave.swift.
-//
-// Q4_Kx4: per super-block b of a group of four rows, 576 bytes (the four rows' 4·144, nothing added):
-//   [0, 16)    (d, dmin) f16 of rows 0…3
-//   [16, 64)   the 12 scale bytes of rows 0…3 as three 16-byte words U0 | U1 | U2 (row r's bytes 4i…4i+3 of its
-//              scales at U_i + 4r), so that ggml's 32-bit scale unpacking runs on the four rows at once
-//   [64, 576)  eight 64-byte chunks c = 2i + h (i = 0…3, h = 0…1): row r's code bytes 32i + 16h … +16 at 64 + 64c + 16r.
-//              A chunk's low nibbles are values 16h…16h+15 of sub-block 2i of the four rows (one row per 128-bit
-//              lane), its high nibbles the same values of sub-block 2i+1.
-// So one 64-byte load feeds four rows, each 128-bit lane is one row (a sub-block's scale is spread with an in-lane
-// byte shuffle, not a cross-lane permute), the activations are 16-byte broadcasts of the standard Q8_K row, and the
-// scale/min unpacking, d/dmin conversion and min term are done once per four rows instead of once per row.
+// Decode dots over weights repacked four rows at a time (AVX-512 level only). The Q4_Kx4 layout (576 bytes per
+// super-block of a group, the four rows' 4·144) is described once, in SKEKernels/Interleave.swift. Each 64-byte chunk
+// of codes holds 16 bytes of each row, one row per 128-bit lane: its low nibbles are values 16h…16h+15 of sub-block
+// 2i of the four rows, its high nibbles those of sub-block 2i+1. So one load feeds four rows, a sub-block's scale is
+// spread with an in-lane byte shuffle (not a cross-lane permute), the activations are 16-byte broadcasts of the
+// standard Q8_K row, and the scale/min unpacking, d/dmin conversion and min term are done once per four rows.
 #if arch(x86_64)
 import _Builtin_intrinsics.intel
 import SKECore

@@ -43,7 +43,8 @@ public struct EngineOptions: Sendable {
     /// while decoding). Applies to `Engine(path:options:)`; an engine built from an open file uses that file.
     public var mmap = true
     /// Weights with a four-row interleaved decode kernel (Q4_K on AVX-512) copied into that layout at the first
-    /// decode step (default: true unless SKE_REPACK=0). Decode reads the copy; everything else unpacks rows from it.
+    /// decode step (default: true unless SKE_REPACK=0). Decode and quantized batches read the copy with the interleaved
+    /// kernel, SGEMM/AMX dequantizes rows from it in place.
     /// From a mapped file, the copied pages of the mapping are dropped (the weights are held once); with --no-mmap
     /// the in-memory originals stay (other readers of the file may still use them).
     public var repack: Bool = RowSource.Store.enabled

@@ -69,9 +69,9 @@ public final class Executor: @unchecked Sendable {
     /// Weights the decode kernels read repacked (see RowSource), packed at the first decode step (a one-token batch
     /// after position 0): prefill reads the file's rows as they are, so the time to the first token does not include
     /// the repacking (Qwen3-shaped Q4_K_M: ~40 ms).
-    let repackCandidates: [RowSource.Candidate]
+    /// Emptied once the copy is attempted (made, or not for want of memory).
+    var repackCandidates: [RowSource.Candidate]
     public private(set) var repacked: RowSource.Store? = nil
-    var repackPending: Bool
     let releaseOriginals: Bool
 
     /// `repack`: copy the weights with an interleaved decode kernel at the first decode step (see `repacked`);
@@ -94,7 +94,6 @@ public final class Executor: @unchecked Sendable {
         tableGelu = plan.precision != .float
         let kvBytes = kvHalf ? 2 : 4
         repackCandidates = repack ? RowSource.Store.candidates(plan) : []
-        repackPending = !repackCandidates.isEmpty
         self.releaseOriginals = releaseOriginals
         let cache = plan.cacheRowValues.flatMap { [max(ctx * $0, 1) * kvBytes, max(ctx * $0, 1) * kvBytes] }
         let blocks = [max(plan.arenaBytes, 64), threads * scratchStride * 4] + cache
@@ -121,7 +120,9 @@ public final class Executor: @unchecked Sendable {
     /// Packs the repack candidates and binds every kernel to the copies, once (see `repacked`). If the copy cannot be
     /// made (memory), the kernels keep reading the file's rows.
     func repackForDecode() {
-        guard repacked == nil, let store = try? RowSource.Store(repackCandidates, pool: pool, releaseOriginals: releaseOriginals) else { return }
+        let candidates = repackCandidates
+        repackCandidates = []
+        guard let store = try? RowSource.Store(candidates, pool: pool, releaseOriginals: releaseOriginals) else { return }
         repacked = store
         bindKernels()
     }
@@ -158,8 +159,8 @@ public final class Executor: @unchecked Sendable {
                 }
                 return boxes.contains { $0 != nil } ? boxes : nil
             }
-            return LinearKernels(quantized: quantized ? zip(l.parts, sources).map { RowDotBox(call: self.rowDot($0, $1, l, quantized: true)) } : [],
-                                 float: plan.precision != .quantized ? zip(l.parts, sources).map { RowDotBox(call: self.rowDot($0, $1, l, quantized: false)) } : [],
+            return LinearKernels(quantized: quantized ? l.parts.map { RowDotBox(call: self.rowDot($0, l, quantized: true)) } : [],
+                                 float: plan.precision != .quantized ? l.parts.map { RowDotBox(call: self.rowDot($0, l, quantized: false)) } : [],
                                  dots4: quantized ? dots4() : nil, rows4: quantized ? rows4() : nil, repacked: sources.contains { $0.isRepacked })
         }
         regions = zip(plan.steps, kernels).map { makeRegion($0, $1) }
@@ -182,7 +183,7 @@ public final class Executor: @unchecked Sendable {
         precondition(start + ids.count <= plan.limits.contextLength)
         tokens = ids.count; outputs = outputRows.count; self.start = start
         // The first decode step (one token after others): a one-token prompt's first token is not kept waiting.
-        if tokens == 1 && start > 0 && repackPending { repackPending = false; repackForDecode() }
+        if tokens == 1 && start > 0 && !repackCandidates.isEmpty { repackForDecode() }
         let tok = (base + plan.tokensOffset).assumingMemoryBound(to: Int32.self)
         for i in 0..<tokens { tok[i] = ids[i]; positions[i] = Int32(start + i) }
         for i in 0..<outputs { outputRowIndex[i] = outputRows[i] }
@@ -615,16 +616,14 @@ public final class Executor: @unchecked Sendable {
 
     /// (row, token, scratch) → W[row] · x[token] with everything per part resolved once (at init). In float
     /// arithmetic the weight row is dequantized into the scratch (K floats) at token 0 and reused for the others.
-    /// A repacked part's rows are read from the copy (the decode and batch paths do not come here for them; kept
-    /// correct all the same): a quantized dot unpacks its row into the scratch (K floats hold a row's blocks) at every
-    /// call; a float one dequantizes it in place at token 0.
-    func rowDot(_ part: LinearStep.Part, _ source: RowSource, _ l: LinearStep, quantized: Bool) -> RowDot {
+    /// Over the file's rows: a repacked linear never comes here (decode and quantized batches take its interleaved
+    /// kernel, SGEMM its loaders), and the file's rows stay readable (dropped pages fault back in from the file).
+    func rowDot(_ part: LinearStep.Part, _ l: LinearStep, quantized: Bool) -> RowDot {
         let w = part.weight.pointer, rowBytes = part.weight.rowBytes, k = l.k
         if quantized {
             let a = l.activations[part.activation]
             let xq = UnsafeRawPointer(base + a.offset), stride = a.rowStride
             let dot = part.kernels.rowDot
-            if source.isRepacked { return { row, t, tmp in dot(source.row(row, into: tmp), xq + t * stride, k) } }
             return { row, t, _ in dot(w + row * rowBytes, xq + t * stride, k) }
         }
         let x = UnsafePointer(f(l.normalized ?? l.x))
@@ -632,7 +631,7 @@ public final class Executor: @unchecked Sendable {
         if part.weight.type == .f32 { return { row, t, _ in f32(w + row * rowBytes, UnsafeRawPointer(x + t * k), k) } }
         let dequantize = part.kernels.dequantize
         return { row, t, tmp in
-            if t == 0 { source.dequantizeRow(row, k, tmp, dequantize) }
+            if t == 0 { dequantize(w + row * rowBytes, tmp, k) }
             return f32(UnsafeRawPointer(tmp), UnsafeRawPointer(x + t * k), k)
         }
     }

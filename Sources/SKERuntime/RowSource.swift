@@ -1,6 +1,6 @@
 // Where a linear part's weight rows are read from: the tensor as it is in the file, or a copy repacked four rows at a
-// time (SKEKernels/Interleave.swift), which the interleaved kernel reads directly (decode, and small batches token
-// by token) and SGEMM/AMX's loaders dequantize in place; a one-row dot unpacks its row's original blocks.
+// time (SKEKernels/Interleave.swift), which the interleaved kernel reads directly (decode, and quantized batches
+// token by token) and SGEMM/AMX's loaders dequantize in place.
 import SKECore
 import SKEGraph
 import SKEKernels
@@ -8,22 +8,15 @@ import Foundation
 
 public struct RowSource: @unchecked Sendable {
     let w: UnsafeRawPointer, rowBytes: Int, type: GGMLType
-    /// The repacked copy's functions (C function pointers; nil when `w` is the file's rows).
-    let unpack: QuantKernels.InterleavedPath.Unpack?, dequantizeBlocks: QuantKernels.InterleavedPath.Dequantize?, dot4Rows: Dot4RowsKernel?
+    /// The repacked copy's kernels (C function pointers; nil when `w` is the file's rows).
+    let dequantizeBlocks: QuantKernels.InterleavedPath.Dequantize?, dot4Rows: Dot4RowsKernel?
 
     init(w: UnsafeRawPointer, rowBytes: Int, type: GGMLType, interleaved path: QuantKernels.InterleavedPath?) {
         self.w = w; self.rowBytes = rowBytes; self.type = type
-        unpack = path?.unpack; dequantizeBlocks = path?.dequantize; dot4Rows = path?.dot4Rows
+        dequantizeBlocks = path?.dequantize; dot4Rows = path?.dot4Rows
     }
 
-    var isRepacked: Bool { unpack != nil }
-
-    /// Row `row` as original blocks: in place, or unpacked into `buffer` (rowBytes bytes).
-    @inline(__always) func row(_ row: Int, into buffer: UnsafeMutableRawPointer) -> UnsafeRawPointer {
-        guard let unpack else { return w + row &* rowBytes }
-        unpack(w + (row & ~3) &* rowBytes, row & 3, 0, rowBytes / type.blockBytes, buffer)
-        return UnsafeRawPointer(buffer)
-    }
+    var isRepacked: Bool { dot4Rows != nil }
 
     /// SGEMM/AMX's row loader: values [k0, k0 + count) of a row (multiples of the block size) as floats, read in
     /// place from the repacked copy when there is one (bit for bit the file's values).
@@ -39,12 +32,6 @@ public struct RowSource: @unchecked Sendable {
             }
             deq(group, row & 3, k0 / be, count / be, dst)
         }
-    }
-
-    /// Row `row`'s K values as floats (the float one-row dots).
-    @inline(__always) func dequantizeRow(_ row: Int, _ k: Int, _ dst: UnsafeMutablePointer<Float>, _ kernel: DequantizeRow) {
-        guard let deq = dequantizeBlocks else { return kernel(w + row &* rowBytes, dst, k) }
-        deq(w + (row & ~3) &* rowBytes, row & 3, 0, k / type.blockSize, dst)
     }
 
     /// A weight the decode kernels would read repacked: its pointer, rows, row bytes and layout.

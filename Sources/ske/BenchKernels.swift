@@ -63,36 +63,36 @@ extension Bench {
                     for r in 8..<n { (w + r * rowBytes).copyMemory(from: w + (r % 8) * rowBytes, byteCount: rowBytes) }
                     let y = try arena.allocate(Float.self, count: tokens * n, label: "Y")
                     let scratch = try arena.allocate(Matmul.activationBytes(kern, k: k, tokens: tokens)!, label: "Xq")
+                    /// One gemv timing: its record, and its table line's first columns.
+                    func timed(_ name: String, _ p: ThreadPool, _ ms: Double) -> (GemvRecord, String) {
+                        let gbps = Double(n * rowBytes) / (ms / 1e3) / 1e9, r = read[p.threadCount]!
+                        let line = name.padding(toLength: 7, withPad: " ", startingAt: 0) + "\(p.threadCount)".leftPadded(3)
+                            + formatFixed(gbps, 2).leftPadded(12) + formatFixed(r, 2).leftPadded(12) + formatFixed(gbps / r, 2).leftPadded(8)
+                            + formatFixed(ms, 2).leftPadded(10)
+                        return (GemvRecord(type: name, isa: kern.dotISA.rawValue, threads: p.threadCount, gemv_gbps: gbps, read_gbps: r,
+                                           roofline_ratio: gbps / r, gemv_ms: ms), line)
+                    }
                     // The decode kernel over rows repacked four at a time (as an engine uses them), where the type has one.
                     if let path = kern.prepared?.interleaved {
                         let packed = try Arena(capacity: n * rowBytes + (1 << 20))
                         let wp = try packed.allocate(n * rowBytes, label: "W repacked")
                         Matmul.packInterleaved(path, w: w, rows: n, rowBytes: rowBytes, into: wp, pool: all)
                         for p in pools {
-                            let ms = bestOf(runs: runs) { Matmul.gemvInterleaved(kern, w: wp, rows: n, k: k, x: x, y: y, scratch: scratch, pool: p) }
-                            let gbps = Double(n * rowBytes) / (ms / 1e3) / 1e9, r = read[p.threadCount]!, name = type.name + "x4"
-                            gemv.append(GemvRecord(type: name, isa: kern.dotISA.rawValue, threads: p.threadCount, gemv_gbps: gbps, read_gbps: r, roofline_ratio: gbps / r, gemv_ms: ms))
-                            if !json {
-                                print(name.padding(toLength: 7, withPad: " ", startingAt: 0) + "\(p.threadCount)".leftPadded(3)
-                                      + formatFixed(gbps, 2).leftPadded(12) + formatFixed(r, 2).leftPadded(12) + formatFixed(gbps / r, 2).leftPadded(8)
-                                      + formatFixed(ms, 2).leftPadded(10))
-                            }
+                            let (record, line) = timed(type.name + "x4", p, bestOf(runs: runs) {
+                                Matmul.gemvInterleaved(kern, w: wp, rows: n, k: k, x: x, y: y, scratch: scratch, pool: p)
+                            })
+                            gemv.append(record)
+                            if !json { print(line) }
                         }
                     }
                     for p in pools {
-                        let ms = bestOf(runs: runs) { Matmul.gemv(kern, w: w, rows: n, k: k, x: x, y: y, scratch: scratch, pool: p) }
-                        let gbps = Double(n * rowBytes) / (ms / 1e3) / 1e9
-                        let r = read[p.threadCount]!
-                        gemv.append(GemvRecord(type: type.name, isa: kern.dotISA.rawValue, threads: p.threadCount, gemv_gbps: gbps, read_gbps: r, roofline_ratio: gbps / r, gemv_ms: ms))
+                        let (record, line) = timed(type.name, p, bestOf(runs: runs) { Matmul.gemv(kern, w: w, rows: n, k: k, x: x, y: y, scratch: scratch, pool: p) })
+                        gemv.append(record)
                         let gms = bestOf(runs: 2) { Matmul.gemm(kern, w: w, rows: n, k: k, x: x, tokens: tokens, y: y, scratch: scratch, pool: p) }
                         let rec = GemmRecord(type: type.name, isa: kern.dotISA.rawValue, threads: p.threadCount, tokens: tokens,
                                              tokens_per_s: Double(tokens) / (gms / 1e3), gflops: 2 * Double(n) * Double(k) * Double(tokens) / (gms / 1e3) / 1e9)
                         gemm.append(rec)
-                        if !json {
-                            print(type.name.padding(toLength: 7, withPad: " ", startingAt: 0) + "\(p.threadCount)".leftPadded(3)
-                                  + formatFixed(gbps, 2).leftPadded(12) + formatFixed(r, 2).leftPadded(12) + formatFixed(gbps / r, 2).leftPadded(8)
-                                  + formatFixed(ms, 2).leftPadded(10) + formatFixed(rec.tokens_per_s, 1).leftPadded(16) + formatFixed(rec.gflops, 1).leftPadded(10))
-                        }
+                        if !json { print(line + formatFixed(rec.tokens_per_s, 1).leftPadded(16) + formatFixed(rec.gflops, 1).leftPadded(10)) }
                     }
                 }
                 if json {
