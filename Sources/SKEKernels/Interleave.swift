@@ -2,12 +2,18 @@
 // consecutive rows rearranged block by block so that one 64-byte load feeds all four rows and the per-block
 // headers of the four rows are unpacked together. Same byte count as the rows it replaces; done once, at an
 // engine's first decode step (SKERuntime/RowSource.swift). Rows past the last full group of four stay as they were.
-// Readers of one row (SGEMM/AMX's loaders) dequantize it in place: SIMDDequant.dequantizeQ4_Kx4.
+// Readers of one row (SGEMM/AMX's loaders) dequantize it in place: SIMDDequant.dequantizeQ4_Kx4 / dequantizeQ5_0x4.
 //
 // Q4_Kx4 (the kernel: SKEKernelsAVX512/InterleavedDots.swift), per super-block b of a group, 576 bytes at 576·b:
 //   [0, 16)    (d, dmin) f16 of rows 0…3 (row r at 4r)
 //   [16, 64)   scale words U0 | U1 | U2: U_i + 4r = bytes 4i…4i+3 of row r's 12 scale bytes
 //   [64, 576)  chunk c = 2i + h (i = 0…3, h = 0…1) at 64 + 64c: row r's code bytes 32i + 16h ..< +16 at 16r
+//
+// Q5_0x4 (rows of a multiple of four blocks), per four blocks 4u…4u+3 of a group, 352 bytes at 352·u:
+//   [0, 256)    block j at 64j: row r's 16 code bytes at 16r
+//   [256, 320)  block j at 256 + 16j: the low halves of the four rows' qh words (row r at 2r: bit 16r + i adds 16 to
+//               value i, a k-mask over the 64 low nibbles), then at + 8 the high halves (values 16–31)
+//   [320, 352)  d f16 of row r, block j at 320 + 2·(4r + j)
 public enum Interleave {
     /// Original Q4_K super-block: d, dmin (4) | scales (12) | codes (128).
     static let q4KBlock = 144
@@ -23,6 +29,28 @@ public enum Interleave {
                 move(UInt32.self, from: blk, to: out + 4 * r)
                 for i in 0..<3 { move(UInt32.self, from: blk + 4 + 4 * i, to: out + 16 + 16 * i + 4 * r) }
                 for c in 0..<8 { move(SIMD16<UInt8>.self, from: blk + 16 + 32 * (c / 2) + 16 * (c % 2), to: out + 64 + 64 * c + 16 * r) }
+            }
+        }
+    }
+
+    /// Original Q5_0 block: d (2) | qh (4) | codes (16).
+    static let q5_0Block = 22
+    public static let q5_0x4Quad = 352
+
+    /// Writes the Q5_0x4 group of the four Q5_0 rows at src, src + rowBytes, … (rowBytes a multiple of four blocks)
+    /// to dst (4·rowBytes bytes).
+    public static func packQ5_0x4(_ src: UnsafeRawPointer, rowBytes: Int, _ dst: UnsafeMutableRawPointer) {
+        precondition(rowBytes % (4 * q5_0Block) == 0, "Q5_0x4 packs rows of a multiple of four blocks")
+        for u in 0..<(rowBytes / (4 * q5_0Block)) {
+            let out = dst + q5_0x4Quad * u
+            for r in 0..<4 {
+                for j in 0..<4 {
+                    let blk = src + r * rowBytes + q5_0Block * (4 * u + j)
+                    move(SIMD16<UInt8>.self, from: blk + 6, to: out + 64 * j + 16 * r)
+                    move(UInt16.self, from: blk + 2, to: out + 256 + 16 * j + 2 * r)
+                    move(UInt16.self, from: blk + 4, to: out + 264 + 16 * j + 2 * r)
+                    move(UInt16.self, from: blk, to: out + 320 + 2 * (4 * r + j))
+                }
             }
         }
     }

@@ -62,5 +62,39 @@ extension PreparedDots {
         let t = unsafeBitCast(_mm512_sub_ps(acc, macc), to: SIMD16<Float>.self)
         for r in 0..<4 { out[r] = (t[4 * r] + t[4 * r + 1]) + (t[4 * r + 2] + t[4 * r + 3]) }
     }
+
+    /// Bytes of four blocks of a Q5_0x4 group (four rows).
+    public static let q5_0x4QuadBytes = 352
+
+    /// out[0..<4] = the four rows of the Q5_0x4 group at `w` (blocks 4u…4u+3 of the four rows at w + 352·u; k a
+    /// multiple of 128; `rowBytes` unused) against the prepared Q8_0 row `a`: equal to `dotQ5_0` on each original row
+    /// bit for bit (the same exact block sums and the same float operations, see Q5_0Quad). Per block j of a quad, one
+    /// 64-byte load holds the four rows' 16 code bytes (one row per 128-bit lane) and the qh halves are read as k-masks;
+    /// the four blocks' sums are transposed into lanes 4r + j, the layout of the group's d values.
+    public static func dot4RowsQ5_0x4(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
+        let nb = k / 32, quads = a + sidecarOffset(nb * 34) + nb / 2 * q8_0PairBytes
+        var acc = _mm512_setzero_ps()
+        let ahead = Prefetch(stream: w)
+        for u in 0..<(nb / 4) {
+            let g = w + q5_0x4QuadBytes &* u, s = quads + q8_0QuadBytes &* u
+            ahead(q5_0x4QuadBytes &* u, q5_0x4QuadBytes)
+            // int32 lane 4r + q: row r's partial sums of block j.
+            @inline(__always) func block(_ j: Int) -> __m512i {
+                q5_0Products(ld512(g + 64 &* j), g.loadUnaligned(fromByteOffset: 256 &+ 16 &* j, as: UInt64.self),
+                             g.loadUnaligned(fromByteOffset: 264 &+ 16 &* j, as: UInt64.self),
+                             s + 16 &* j, s + (64 &+ 16 &* j), broadcast: true)
+            }
+            let p0 = block(0), p1 = block(1), p2 = block(2), p3 = block(3)
+            // Lane 4r + j ← Σ of row r's four lanes of block j (exact).
+            let t01 = _mm512_add_epi32(_mm512_unpacklo_epi32(p0, p1), _mm512_unpackhi_epi32(p0, p1))
+            let t23 = _mm512_add_epi32(_mm512_unpacklo_epi32(p2, p3), _mm512_unpackhi_epi32(p2, p3))
+            let i = _mm512_add_epi32(_mm512_add_epi32(_mm512_unpacklo_epi64(t01, t23), _mm512_unpackhi_epi64(t01, t23)),
+                                     _mm512_broadcast_i32x4(ld128(s + 256)))
+            let scale = _mm512_mul_ps(_mm512_cvtph_ps(ld256(g + 320)), _mm512_broadcast_f32x4(_mm_loadu_ps((s + 272).assumingMemoryBound(to: Float.self))))
+            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), scale, acc)
+        }
+        let t = unsafeBitCast(acc, to: SIMD16<Float>.self)
+        for r in 0..<4 { out[r] = (t[4 * r] + t[4 * r + 1]) + (t[4 * r + 2] + t[4 * r + 3]) }
+    }
 }
 #endif

@@ -7,12 +7,13 @@
 // accumulator input), and the activation scales already broadcast.
 //
 // Sidecar, per pair of blocks p (blocks 2p and 2p+1; an odd last block is handled by the 256-bit kernel):
-//   Q8_0 (320 B): q[64] int8 | da[16] f32 (d₂ₚ×8, d₂ₚ₊₁×8) | s8, s16, s128: [16] int32, −c·Σ of each lane's 4 values
+//   Q8_0 (256 B): q[64] int8 | da[16] f32 (d₂ₚ×8, d₂ₚ₊₁×8) | s8, s128: [16] int32, −c·Σ of each lane's 4 values
 //   Q8_1 (192 B): q[64] int8 | da[16] f32 | sa[16] f32 (s₂ₚ/8 ×8, s₂ₚ₊₁/8 ×8: the block sum term spread over lanes)
 // After the k/64 pair records, one quad record per four blocks 4u…4u+3 (256 B). Q8_1 (Q4_1's kernel):
 //   lo[64] int8 (values 0–15 of each block) | hi[64] int8 (values 16–31) | da[16] f32 (d of each block ×4) |
 //   s[8] f32 (0, 0, 0, 0, s₄ᵤ, s₄ᵤ₊₁, s₄ᵤ₊₂, s₄ᵤ₊₃) | padding
-// and likewise for Q8_0 (Q4_0's kernel): lo | hi | da | −8·Σ of each int32 lane's eight values [16] int32.
+// and likewise for Q8_0 (Q4_0's and Q5_0's kernels, 320 B): lo | hi | da | −8·Σ of each int32 lane's eight values
+// [16] int32 | −16·Σ of each block's 32 values [4] int32 | d of each block [4] f32 | padding.
 // Contract: `a` is the standard activation row; its sidecar starts at a + sidecarOffset(row bytes).
 // Results equal the reference within 1e-6·Σ|w·a| (integer block sums are exact).
 #if arch(x86_64)
@@ -20,8 +21,8 @@ import _Builtin_intrinsics.intel
 import SKECore
 
 public enum PreparedDots {
-    public static let q8_0PairBytes = 320
-    public static let q8_0QuadBytes = 256
+    public static let q8_0PairBytes = 256
+    public static let q8_0QuadBytes = 320
     public static let q8_1PairBytes = 192
     public static let q8_1QuadBytes = 256
 
@@ -51,16 +52,19 @@ public enum PreparedDots {
                 var s: Int32 = 0
                 for j in 0..<4 { s += Int32(rec.load(fromByteOffset: 4 * lane + j, as: Int8.self)) }
                 rec.storeBytes(of: -8 * s, toByteOffset: 128 + 4 * lane, as: Int32.self)
-                rec.storeBytes(of: -16 * s, toByteOffset: 192 + 4 * lane, as: Int32.self)
-                rec.storeBytes(of: -128 * s, toByteOffset: 256 + 4 * lane, as: Int32.self)
+                rec.storeBytes(of: -128 * s, toByteOffset: 192 + 4 * lane, as: Int32.self)
             }
         }
-        prepareQuads(a, k, block: 34, codes: 2, out + k / 64 * q8_0PairBytes) { rec, j, _ in
+        prepareQuads(a, k, block: 34, codes: 2, record: q8_0QuadBytes, out + k / 64 * q8_0PairBytes) { rec, j, blk in
+            var total: Int32 = 0
             for l in 4 * j..<(4 * j + 4) {
                 var s: Int32 = 0
                 for b in 0..<4 { s += Int32(rec.load(fromByteOffset: 4 * l + b, as: Int8.self)) + Int32(rec.load(fromByteOffset: 64 + 4 * l + b, as: Int8.self)) }
                 rec.storeBytes(of: -8 * s, toByteOffset: 192 + 4 * l, as: Int32.self)
+                total += s
             }
+            rec.storeBytes(of: -16 * total, toByteOffset: 256 + 4 * j, as: Int32.self)
+            rec.storeBytes(of: Float(Float16(bitPattern: blk.loadUnaligned(as: UInt16.self))), toByteOffset: 272 + 4 * j, as: Float.self)
         }
     }
 
@@ -79,19 +83,20 @@ public enum PreparedDots {
                 }
             }
         }
-        prepareQuads(a, k, block: 36, codes: 4, out + k / 64 * q8_1PairBytes) { rec, j, blk in
+        prepareQuads(a, k, block: 36, codes: 4, record: q8_1QuadBytes, out + k / 64 * q8_1PairBytes) { rec, j, blk in
             let s = Float(Float16(bitPattern: blk.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
             rec.storeBytes(of: s, toByteOffset: 192 + 4 * (4 + j), as: Float.self)
         }
     }
 
-    /// The quad records (256 B per four blocks) of a Q8_0 / Q8_1 row whose blocks are `block` bytes with their 32 codes
-    /// at `codes`: lo (values 0–15 of each block), hi (16–31), da (d ×4 per block); `extra` writes the rest of block j.
-    static func prepareQuads(_ a: UnsafeRawPointer, _ k: Int, block: Int, codes: Int, _ out: UnsafeMutableRawPointer,
+    /// The quad records (`record` bytes per four blocks) of a Q8_0 / Q8_1 row whose blocks are `block` bytes with their
+    /// 32 codes at `codes`: lo (values 0–15 of each block), hi (16–31), da (d ×4 per block); `extra` writes the rest of
+    /// block j.
+    static func prepareQuads(_ a: UnsafeRawPointer, _ k: Int, block: Int, codes: Int, record: Int, _ out: UnsafeMutableRawPointer,
                              extra: (UnsafeMutableRawPointer, Int, UnsafeRawPointer) -> Void) {
         for u in 0..<(k / 128) {
-            let rec = out + u * 256
-            rec.initializeMemory(as: UInt8.self, repeating: 0, count: 256)
+            let rec = out + u * record
+            rec.initializeMemory(as: UInt8.self, repeating: 0, count: record)
             for j in 0..<4 {
                 let blk = a + (4 * u + j) * block
                 (rec + 16 * j).copyMemory(from: blk + codes, byteCount: 16)
@@ -250,20 +255,6 @@ public enum PreparedDots {
         @inline(__always) static func last(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float { SIMDDots.dotQ4_0(w, a, 32) }
     }
 
-    enum Q5_0Pair: PairedBlocks {
-        static var weightBlock: Int { 22 }
-        static var activationBlock: Int { 34 }
-        static var sidecarPair: Int { q8_0PairBytes }
-        @inline(__always) static func pair(_ x0: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: __m512) -> __m512 {
-            let x1 = x0 + 22
-            let hbits = UInt64(x0.loadUnaligned(fromByteOffset: 2, as: UInt32.self)) | UInt64(x1.loadUnaligned(fromByteOffset: 2, as: UInt32.self)) << 32
-            let q = _mm512_or_si512(nibbles64(x0 + 6, x1 + 6), _mm512_and_si512(_mm512_movm_epi8(hbits), _mm512_set1_epi8(0x10)))
-            let prod = _mm512_dpbusd_epi32(ld512(s + 192), q, ld512(s))
-            return _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), pairScale(x0, x1), acc)
-        }
-        @inline(__always) static func last(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float { SIMDDots.dotQ5_0(w, a, 32) }
-    }
-
     enum Q8_0Pair: PairedBlocks {
         static var weightBlock: Int { 34 }
         static var activationBlock: Int { 34 }
@@ -272,7 +263,7 @@ public enum PreparedDots {
             let x1 = x0 + 34
             // w + 128 as unsigned bytes; the −128·Σa term comes in through the accumulator.
             let v = _mm512_mask_broadcast_i64x4(_mm512_castsi256_si512(ld256(x0 + 2)), 0xF0, ld256(x1 + 2))
-            let prod = _mm512_dpbusd_epi32(ld512(s + 256), _mm512_xor_si512(v, _mm512_set1_epi8(-128)), ld512(s))
+            let prod = _mm512_dpbusd_epi32(ld512(s + 192), _mm512_xor_si512(v, _mm512_set1_epi8(-128)), ld512(s))
             return _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), pairScale(x0, x1), acc)
         }
         @inline(__always) static func last(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float { SIMDDots.dotQ8_0(w, a, 32) }
@@ -422,17 +413,103 @@ public enum PreparedDots {
         out[2] = quadFinish(Q.self, w2, a, pairs, nb, acc2, mins2); out[3] = quadFinish(Q.self, w3, a, pairs, nb, acc3, mins3)
     }
 
+    // MARK: Q5_0, four blocks per step: one arithmetic with the interleaved kernel
+    //
+    // Every Q5_0 kernel — one row, four rows, four interleaved rows (InterleavedDots.swift) — computes a row the same
+    // way, so the repacked copy changes no result: per block b the exact integer I_b = Σ q·a − 16·Σa (q the unsigned
+    // five-bit code, a the Q8_0 activations), and lane b mod 4 of four float sums takes fma(Float(I_b), d_b·da_b); the
+    // row is (l₀ + l₁) + (l₂ + l₃). Four blocks are 88 contiguous bytes (the loads at x and x + 24 hold them): one
+    // vpermt2w gathers their 64 code bytes (block j at bytes 16j…16j+15), one their headers (d, and the low and high
+    // halves of the qh words: the k-masks that add 16 to the low and the high nibbles). Blocks past the last four
+    // (nb mod 4) are summed one by one with the same operations.
+
+    struct Q5_0Quad {
+        /// vpermt2w: output words 8j…8j+7 = block j's codes (bytes 6, 28, 50 of x; byte 72 = 48 of x + 24).
+        let codes = _mm512_set_epi64(w4(60, 61, 62, 63), w4(56, 57, 58, 59), w4(49, 50, 51, 52), w4(45, 46, 47, 48),
+                                     w4(18, 19, 20, 21), w4(14, 15, 16, 17), w4(7, 8, 9, 10), w4(3, 4, 5, 6))
+        /// vpermt2w: words 0–3 = d₀…d₃, 4–7 = the low halves of qh₀…qh₃, 8–11 = their high halves.
+        let headers = _mm512_set_epi64(0, 0, 0, 0, 0, w4(2, 13, 24, 55), w4(1, 12, 23, 54), w4(0, 11, 22, 53))
+
+        /// acc + fma(Float(I_j), d_j·da_j) in lane j for blocks x…x+3 against the quad record at s.
+        @inline(__always) func step(_ x: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: __m128) -> __m128 {
+            let a = ld512(x), b = ld512(x + 24)
+            let h = _mm512_permutex2var_epi16(a, headers, b), h0 = _mm512_castsi512_si128(h)
+            let kLow = UInt64(bitPattern: _mm_cvtsi128_si64(_mm_unpackhi_epi64(h0, h0)))
+            let kHigh = UInt64(bitPattern: _mm_cvtsi128_si64(_mm512_castsi512_si128(_mm512_permutexvar_epi64(_mm512_set1_epi64(2), h))))
+            let p = q5_0Products(_mm512_permutex2var_epi16(a, codes, b), kLow, kHigh, s, s + 64)
+            // Σ of each block's four lanes (exact): dword 0 of every 128-bit lane, gathered.
+            let t = _mm512_add_epi32(_mm512_unpacklo_epi64(p, p), _mm512_unpackhi_epi64(p, p))
+            let u = _mm512_add_epi32(t, _mm512_srli_epi64(t, 32))
+            let i = _mm512_castsi512_si128(_mm512_permutexvar_epi32(_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), u))
+            let scale = _mm_mul_ps(_mm_cvtph_ps(h0), _mm_loadu_ps((s + 272).assumingMemoryBound(to: Float.self)))
+            return _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_add_epi32(i, ld128(s + 256))), scale, acc)
+        }
+    }
+
+    /// Σ q·a over 64 code bytes `v` (low nibbles: values 0–15 of each 128-bit lane's block, high nibbles: 16–31; the
+    /// set bits of kLow / kHigh add 16) against the activations at lo and hi (64 bytes each, or 16 bytes broadcast to
+    /// every lane): int32 lanes 4j…4j+3 = lane j's block.
+    @inline(__always) static func q5_0Products(_ v: __m512i, _ kLow: UInt64, _ kHigh: UInt64, _ lo: UnsafeRawPointer, _ hi: UnsafeRawPointer,
+                                               broadcast: Bool = false) -> __m512i {
+        let low = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(0x10)
+        @inline(__always) func act(_ p: UnsafeRawPointer) -> __m512i { broadcast ? _mm512_broadcast_i32x4(ld128(p)) : ld512(p) }
+        let l = _mm512_and_si512(v, low), h = _mm512_and_si512(_mm512_srli_epi16(v, 4), low)
+        let p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_mask_add_epi8(l, kLow, l, sixteen), act(lo))
+        return _mm512_dpbusd_epi32(p, _mm512_mask_add_epi8(h, kHigh, h, sixteen), act(hi))
+    }
+
+    /// A Q5_0 row's four lanes with its blocks from `first` on added one by one (the same operations as a quad step's),
+    /// then summed: (l₀ + l₁) + (l₂ + l₃).
+    @inline(__always) static func q5_0Finish(_ acc: __m128, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, from first: Int, _ nb: Int) -> Float {
+        var l = unsafeBitCast(acc, to: SIMD4<Float>.self)
+        for blk in first..<nb {
+            let x = w + 22 * blk, y = a + 34 * blk, qh = x.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
+            var sum: Int32 = 0
+            for i in 0..<16 {
+                let c = Int32(x.load(fromByteOffset: 6 + i, as: UInt8.self))
+                let q0 = (c & 15) | Int32((qh >> UInt32(i)) & 1) << 4, q1 = (c >> 4) | Int32((qh >> UInt32(i + 16)) & 1) << 4
+                sum += (q0 - 16) * Int32(y.load(fromByteOffset: 2 + i, as: Int8.self)) + (q1 - 16) * Int32(y.load(fromByteOffset: 18 + i, as: Int8.self))
+            }
+            l[blk % 4] = l[blk % 4].addingProduct(Float(sum), h16(x, 0) * h16(y, 0))
+        }
+        return (l[0] + l[1]) + (l[2] + l[3])
+    }
+
+    public static func dotQ5_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        let nb = k / 32, quads = a + sidecarOffset(nb * 34) + nb / 2 * q8_0PairBytes, q = Q5_0Quad()
+        var acc = _mm_setzero_ps()
+        for u in 0..<(nb / 4) {
+            let x = w + 88 &* u
+            prefetch(x + weightPrefetchDistance); prefetch(x + weightPrefetchDistance + 64)
+            acc = q.step(x, quads + q8_0QuadBytes &* u, acc)
+        }
+        return q5_0Finish(acc, w, a, from: nb / 4 * 4, nb)
+    }
+
+    /// out[i] = dotQ5_0(w + i·rowBytes, a, k) for i in 0..<4, bit for bit.
+    public static func dot4RowsQ5_0(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
+        let nb = k / 32, quads = a + sidecarOffset(nb * 34) + nb / 2 * q8_0PairBytes, q = Q5_0Quad()
+        let w1 = w + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes
+        var acc0 = _mm_setzero_ps(), acc1 = _mm_setzero_ps(), acc2 = _mm_setzero_ps(), acc3 = _mm_setzero_ps()
+        let ahead = Prefetch(fourRows: w, rowBytes)
+        for u in 0..<(nb / 4) {
+            let o = 88 &* u, s = quads + q8_0QuadBytes &* u
+            ahead(4 &* o, 4 * 88)
+            acc0 = q.step(w + o, s, acc0); acc1 = q.step(w1 + o, s, acc1)
+            acc2 = q.step(w2 + o, s, acc2); acc3 = q.step(w3 + o, s, acc3)
+        }
+        let first = nb / 4 * 4
+        out[0] = q5_0Finish(acc0, w, a, from: first, nb); out[1] = q5_0Finish(acc1, w1, a, from: first, nb)
+        out[2] = q5_0Finish(acc2, w2, a, from: first, nb); out[3] = q5_0Finish(acc3, w3, a, from: first, nb)
+    }
+
     public static func dotQ4_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotQuad(Q4_0Quad.self, w, a, k) }
-    public static func dotQ5_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotPaired(Q5_0Pair.self, w, a, k) }
     public static func dotQ8_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotPaired(Q8_0Pair.self, w, a, k) }
     public static func dotQ5_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotPaired(Q5_1Pair.self, w, a, k) }
     public static func dotQ4_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotQuad(Q4_1Quad.self, w, a, k) }
 
     public static func dot4RowsQ4_0(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
         dotQuad4Rows(Q4_0Quad.self, w, rowBytes, a, k, out)
-    }
-    public static func dot4RowsQ5_0(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
-        dotPaired4Rows(Q5_0Pair.self, w, rowBytes, a, k, out)
     }
     public static func dot4RowsQ8_0(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
         dotPaired4Rows(Q8_0Pair.self, w, rowBytes, a, k, out)

@@ -69,11 +69,27 @@ public enum SIMDDequant {
     }
 
     public static func dequantizeQ5_0(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ k: Int) {
-        let sixteen = _mm_set1_epi8(16), zero = _mm256_setzero_ps()
         for b in 0..<(k / 32) {
-            let p = x + 22 * b, d = splat(f16(p, 0)), qh = p.loadUnaligned(fromByteOffset: 2, as: UInt32.self), q = ld128(p + 6), o = y + 32 * b
-            put16(_mm_sub_epi8(_mm_or_si128(low4(q), fifthBits(qh & 0xFFFF)), sixteen), true, d, zero, .scale, o)
-            put16(_mm_sub_epi8(_mm_or_si128(high4(q), fifthBits(qh >> 16)), sixteen), true, d, zero, .scale, o + 16)
+            let p = x + 22 * b
+            q5_0Block(f16(p, 0), p.loadUnaligned(fromByteOffset: 2, as: UInt32.self), p + 6, y + 32 * b)
+        }
+    }
+
+    /// One Q5_0 block: d, its qh word and its 16 code bytes at q.
+    @inline(__always) static func q5_0Block(_ d: Float, _ qh: UInt32, _ q: UnsafeRawPointer, _ o: UnsafeMutablePointer<Float>) {
+        let sixteen = _mm_set1_epi8(16), zero = _mm256_setzero_ps(), d = splat(d), q = ld128(q)
+        put16(_mm_sub_epi8(_mm_or_si128(low4(q), fifthBits(qh & 0xFFFF)), sixteen), true, d, zero, .scale, o)
+        put16(_mm_sub_epi8(_mm_or_si128(high4(q), fifthBits(qh >> 16)), sixteen), true, d, zero, .scale, o + 16)
+    }
+
+    /// `count` blocks of row `lane` of a Q5_0x4 group (SKEKernels/Interleave.swift), from block `first`: the values
+    /// `dequantizeQ5_0` gives for that row, bit for bit, read in place.
+    public static func dequantizeQ5_0x4(_ group: UnsafeRawPointer, _ lane: Int, _ first: Int, _ count: Int, _ y: UnsafeMutablePointer<Float>) {
+        for i in 0..<count {
+            let b = first + i, g = group + 352 * (b / 4), j = b % 4
+            let qh = UInt32(g.loadUnaligned(fromByteOffset: 256 + 16 * j + 2 * lane, as: UInt16.self))
+                | UInt32(g.loadUnaligned(fromByteOffset: 264 + 16 * j + 2 * lane, as: UInt16.self)) << 16
+            q5_0Block(f16(g, 320 + 2 * (4 * lane + j)), qh, g + 64 * j + 16 * lane, y + 32 * i)
         }
     }
 

@@ -47,14 +47,16 @@ public struct RowSource: @unchecked Sendable {
         /// SKE_REPACK=0 turns repacking off.
         public static let enabled: Bool = ProcessInfo.processInfo.environment["SKE_REPACK"] != "0"
 
-        /// The weights of every linear whose parts all have an interleaved decode kernel and a multiple of four rows
-        /// (quantized and mixed precision), each tensor once (one read by two steps is packed once).
+        /// The weights of every linear whose parts all have an interleaved decode kernel, a multiple of four rows and
+        /// rows the layout takes (quantized and mixed precision), each tensor once (one read by two steps is packed once).
         static func candidates(_ plan: Plan) -> [Candidate] {
             guard plan.precision != .float else { return [] }
             var out: [Candidate] = [], seen = Set<UnsafeRawPointer>()
             for step in plan.steps {
-                guard case .linear(let l) = step,
-                      l.parts.allSatisfy({ $0.kernels.prepared?.interleaved != nil && $0.weight.rows % 4 == 0 }) else { continue }
+                guard case .linear(let l) = step, l.parts.allSatisfy({ part in
+                    guard let path = part.kernels.prepared?.interleaved else { return false }
+                    return part.weight.rows % 4 == 0 && part.weight.rowBytes % path.rowBytesMultiple == 0
+                }) else { continue }
                 for part in l.parts where seen.insert(part.weight.pointer).inserted {
                     out.append(Candidate(w: part.weight.pointer, rows: part.weight.rows, rowBytes: part.weight.rowBytes, path: part.kernels.prepared!.interleaved!))
                 }

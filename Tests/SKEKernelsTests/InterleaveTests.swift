@@ -15,17 +15,24 @@ struct InterleaveTests {
         }
     }
 
-    @Test("Q4_K has an interleaved decode path on AVX-512")
+    @Test("Q4_K and Q5_0 have an interleaved decode path on AVX-512")
     func coverage() {
-        if CPUFeatures.host.supportedISALevels.contains(.avx512) { #expect(Self.paths.contains { $0.0.type == .q4_K }) }
+        if CPUFeatures.host.supportedISALevels.contains(.avx512) {
+            #expect(Self.paths.contains { $0.0.type == .q4_K } && Self.paths.contains { $0.0.type == .q5_0 })
+        }
+    }
+
+    /// Values in `units` of the smallest row the layout takes (Q4_K: one super-block; Q5_0: four blocks).
+    static func length(_ kern: QuantKernels, _ path: QuantKernels.InterleavedPath, units: Int) -> Int {
+        units * path.rowBytesMultiple / kern.type.blockBytes * kern.type.blockSize
     }
 
     @Test("pack rearranges the bytes; dequantizing a row in place gives the reference's values for the original row, bit for bit",
           arguments: [1, 3, 7])
-    func dequantize(_ blocks: Int) throws {
+    func dequantize(_ units: Int) throws {
         for (kern, path) in Self.paths {
-            var rng = SeededRandom(seed: 0xDE0 &+ UInt64(blocks))
-            let k = blocks * kern.type.blockSize, rowBytes = kern.type.byteCount(elements: k)!
+            var rng = SeededRandom(seed: 0xDE0 &+ UInt64(units))
+            let k = Self.length(kern, path, units: units), rowBytes = kern.type.byteCount(elements: k)!, blocks = k / kern.type.blockSize
             let ref = try #require(QuantTraits.kernels(kern.type, level: .reference))
             // Quantized rows and raw bytes (any scale bits, any codes; NaN-free halves are not needed for bit equality).
             let rows = Self.rows(kern.type, k: k, extreme: false, rng: &rng) + (0..<(4 * rowBytes)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
@@ -56,19 +63,20 @@ struct InterleaveTests {
         let blockBytes = type.blockBytes
         var out = [UInt8](repeating: 0xFF, count: 4 * type.byteCount(elements: k)!)
         for b in stride(from: 0, to: out.count, by: blockBytes) {
-            out[b] = 0x00; out[b + 1] = 0x3C; out[b + 2] = 0x00; out[b + 3] = 0x38   // d = 1, dmin = 0.5 (f16)
+            out[b] = 0x00; out[b + 1] = 0x3C                                          // d = 1 (f16)
+            if type == .q4_K { out[b + 2] = 0x00; out[b + 3] = 0x38 }                 // dmin = 0.5
         }
         return out
     }
 
-    @Test("the interleaved decode kernel gives each row's dot within 1e-6·Σ|w·a|, and the one-row kernel's bit for bit (odd block counts, extreme values)",
+    @Test("the interleaved decode kernel gives each row's dot within 1e-6·Σ|w·a|, and the one-row kernel's bit for bit (odd lengths, extreme values)",
           arguments: [1, 3, 4, 7, 12])
-    func dot(_ blocks: Int) throws {
+    func dot(_ units: Int) throws {
         for (kern, path) in Self.paths {
-            let k = blocks * kern.type.blockSize, rowBytes = kern.type.byteCount(elements: k)!
+            let k = Self.length(kern, path, units: units), rowBytes = kern.type.byteCount(elements: k)!
             let ref = try #require(QuantTraits.kernels(kern.type, level: .reference))
             let act = try #require(QuantTraits.kernels(kern.activation, level: .reference))
-            var rng = SeededRandom(seed: 0xD07 &+ UInt64(blocks))
+            var rng = SeededRandom(seed: 0xD07 &+ UInt64(units))
             for extreme in [false, true] {
                 let w = Self.rows(kern.type, k: k, extreme: extreme, rng: &rng)
                 // Extreme: x all equal quantizes every activation to −128 (Q8_K scales by −128/max).
