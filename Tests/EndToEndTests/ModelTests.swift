@@ -44,7 +44,9 @@ extension E2E {
     /// integer lanes, the same float operations), so every logit is the same bit for bit; the copied pages of the
     /// mapping are dropped and the file's bytes read back unchanged; batches after repacking (2, 5, 20 tokens:
     /// one-token dots, four-token dots, SGEMM/AMX in mixed precision) unpack the file's blocks: the same logits.
-    static func checkRepacked(_ path: String, _ precision: ActivationPrecision, prompt: [Int32], next: [Int32]) throws {
+    /// Returns the engine that repacked.
+    @discardableResult
+    static func checkRepacked(_ path: String, _ precision: ActivationPrecision, prompt: [Int32], next: [Int32]) throws -> Engine {
         var o = EngineOptions()
         o.contextLength = 128; o.batchSize = 64; o.precision = precision; o.threads = 2
         o.repack = true
@@ -65,6 +67,27 @@ extension E2E {
             packed.rewind(to: prompt.count); plain.rewind(to: prompt.count)
             let ids = Array(next.prefix(n))
             #expect(try packed.logits(after: ids) == plain.logits(after: ids), "\(n) tokens after repacking")
+        }
+        return packed
+    }
+    /// Bytes an engine copies repacked at its first decode step: the tensors of every linear (with the default
+    /// fusion: Q/K/V one linear, gate/up one) whose parts all have an interleaved layout on this CPU that takes
+    /// their rows (Q4_K and Q5_0 on AVX-512).
+    static func repackableBytes(_ f: any TensorFile, layers: Int) -> Int {
+        func bytes(_ names: [String]) -> Int {
+            let ts = names.map { f.tensor(named: $0)! }
+            let all = ts.allSatisfy { t in
+                guard CPUFeatures.host.supportedISALevels.contains(.avx512),
+                      let path = QuantTraits.kernels(t.type, level: .avx512)?.prepared?.interleaved,
+                      let row = t.type.byteCount(elements: t.dims[0]) else { return false }
+                return t.dims[1] % 4 == 0 && row % path.rowBytesMultiple == 0
+            }
+            return all ? ts.reduce(0) { $0 + f.data(for: $1).count } : 0
+        }
+        return (0..<layers).reduce(0) { sum, i in
+            let b = "blk.\(i)."
+            return sum + bytes([b + "attn_output.weight"]) + bytes([b + "ffn_gate.weight", b + "ffn_up.weight"]) + bytes([b + "ffn_down.weight"])
+                + bytes([b + "attn_q.weight", b + "attn_k.weight", b + "attn_v.weight"])
         }
     }
     static func rms(_ a: [Float], _ b: [Float]) -> Float {
@@ -204,13 +227,19 @@ struct ModelTests {
         for n in [2, 3, 5] { #expect(try decode(n) == one, "\(n) threads") }
     }
 
-    /// Gemma's Q4_K weights (its attention output projections) are copied four rows at a time into the interleaved
-    /// layout at the first decode step (see `E2E.checkRepacked`; the Qwen3-shaped model's FFN in Qwen3Tests).
+    /// Gemma's Q4_K (attention output, some FFN down) and Q5_0 weights (FFN gate/up; Q/K/V where V is Q5_0 too) are
+    /// copied four rows at a time into the interleaved layouts at the first decode step (see `E2E.checkRepacked`; the
+    /// Qwen3-shaped model's FFN in Qwen3Tests).
     @Test("repacked weights: prompt, decode and later batches give the file's rows' logits bit for bit",
           arguments: [ActivationPrecision.quantized, .mixed])
     func repackedWeights(precision: ActivationPrecision) throws {
         let c = try E2E.cases("gemma3")[2]
-        try E2E.checkRepacked(E2E.path("gemma3"), precision, prompt: c.prompt_ids, next: Array(c.generated_ids.prefix(20)))
+        let packed = try E2E.checkRepacked(E2E.path("gemma3"), precision, prompt: c.prompt_ids, next: Array(c.generated_ids.prefix(20)))
+        let expected = E2E.repackableBytes(packed.file, layers: 18)
+        #expect(packed.executor.repacked?.bytes == expected)
+        if CPUFeatures.host.supportedISALevels.contains(.avx512) {
+            #expect(expected > 18 * 2 * 901_120, "every layer's Q5_0 gate/up")
+        }
     }
 
     @Test(".bump with its tokenizer image: the GGUF's prompt ids, logits and greedy tokens, bit for bit", arguments: ["smollm2", "gemma3"])

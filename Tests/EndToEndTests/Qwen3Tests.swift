@@ -37,18 +37,8 @@ struct Qwen3Tests {
         o.contextLength = 64; o.batchSize = 64; o.precision = precision
         let e = try Engine(path: E2E.qwen3, options: o)
         _ = try e.logits(after: ref.prompt_ids); _ = try e.logits(after: [1])
-        // The linears whose parts are all Q4_K (with the default fusion: Q/K/V one linear, gate/up one): attention
-        // output and gate/up everywhere, down where Q4_K_M left it in Q4_K; not Q/K/V (V is Q6_K).
-        let f = e.file
-        func bytes(_ names: [String]) -> Int {
-            let ts = names.map { f.tensor(named: $0)! }
-            return ts.allSatisfy { $0.type == .q4_K } ? ts.reduce(0) { $0 + f.data(for: $1).count } : 0
-        }
-        let expected = (0..<28).reduce(0) { sum, i in
-            let b = "blk.\(i)."
-            return sum + bytes([b + "attn_output.weight"]) + bytes([b + "ffn_gate.weight", b + "ffn_up.weight"]) + bytes([b + "ffn_down.weight"])
-                + bytes([b + "attn_q.weight", b + "attn_k.weight", b + "attn_v.weight"])
-        }
+        // Attention output and gate/up everywhere, down where Q4_K_M left it in Q4_K; not Q/K/V (V is Q6_K).
+        let expected = E2E.repackableBytes(e.file, layers: 28)
         #expect(e.executor.repacked?.bytes == expected && expected > 28 * (1_179_648 + 2 * 1_769_472))
     }
 
