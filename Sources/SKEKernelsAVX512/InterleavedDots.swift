@@ -80,9 +80,9 @@ extension PreparedDots {
             ahead(q5_0x4QuadBytes &* u, q5_0x4QuadBytes)
             // int32 lane 4r + q: row r's partial sums of block j.
             @inline(__always) func block(_ j: Int) -> __m512i {
-                q5_0Products(ld512(g + 64 &* j), g.loadUnaligned(fromByteOffset: 256 &+ 16 &* j, as: UInt64.self),
-                             g.loadUnaligned(fromByteOffset: 264 &+ 16 &* j, as: UInt64.self),
-                             s + 16 &* j, s + (64 &+ 16 &* j), broadcast: true)
+                let (lo, hi) = q5_0Codes(ld512(g + 64 &* j), g.loadUnaligned(fromByteOffset: 256 &+ 16 &* j, as: UInt64.self),
+                                         g.loadUnaligned(fromByteOffset: 264 &+ 16 &* j, as: UInt64.self))
+                return q5_0Products(lo, hi, s + 16 &* j, s + (64 &+ 16 &* j), broadcast: true)
             }
             let p0 = block(0), p1 = block(1), p2 = block(2), p3 = block(3)
             // Lane 4r + j ← Σ of row r's four lanes of block j (exact).

@@ -430,32 +430,45 @@ public enum PreparedDots {
         /// vpermt2w: words 0–3 = d₀…d₃, 4–7 = the low halves of qh₀…qh₃, 8–11 = their high halves.
         let headers = _mm512_set_epi64(0, 0, 0, 0, 0, w4(2, 13, 24, 55), w4(1, 12, 23, 54), w4(0, 11, 22, 53))
 
-        /// acc + fma(Float(I_j), d_j·da_j) in lane j for blocks x…x+3 against the quad record at s.
-        @inline(__always) func step(_ x: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: __m128) -> __m128 {
+        /// Blocks x…x+3 unpacked: their codes with the fifth bits (low nibbles' values, high nibbles' values) and d.
+        @inline(__always) func unpack(_ x: UnsafeRawPointer) -> Q5_0Codes {
             let a = ld512(x), b = ld512(x + 24)
             let h = _mm512_permutex2var_epi16(a, headers, b), h0 = _mm512_castsi512_si128(h)
             let kLow = UInt64(bitPattern: _mm_cvtsi128_si64(_mm_unpackhi_epi64(h0, h0)))
             let kHigh = UInt64(bitPattern: _mm_cvtsi128_si64(_mm512_castsi512_si128(_mm512_permutexvar_epi64(_mm512_set1_epi64(2), h))))
-            let p = q5_0Products(_mm512_permutex2var_epi16(a, codes, b), kLow, kHigh, s, s + 64)
-            // Σ of each block's four lanes (exact): dword 0 of every 128-bit lane, gathered.
-            let t = _mm512_add_epi32(_mm512_unpacklo_epi64(p, p), _mm512_unpackhi_epi64(p, p))
-            let u = _mm512_add_epi32(t, _mm512_srli_epi64(t, 32))
-            let i = _mm512_castsi512_si128(_mm512_permutexvar_epi32(_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), u))
-            let scale = _mm_mul_ps(_mm_cvtph_ps(h0), _mm_loadu_ps((s + 272).assumingMemoryBound(to: Float.self)))
-            return _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_add_epi32(i, ld128(s + 256))), scale, acc)
+            let (lo, hi) = q5_0Codes(_mm512_permutex2var_epi16(a, codes, b), kLow, kHigh)
+            return Q5_0Codes(lo: lo, hi: hi, d: _mm_cvtph_ps(h0))
         }
     }
 
-    /// Σ q·a over 64 code bytes `v` (low nibbles: values 0–15 of each 128-bit lane's block, high nibbles: 16–31; the
-    /// set bits of kLow / kHigh add 16) against the activations at lo and hi (64 bytes each, or 16 bytes broadcast to
-    /// every lane): int32 lanes 4j…4j+3 = lane j's block.
-    @inline(__always) static func q5_0Products(_ v: __m512i, _ kLow: UInt64, _ kHigh: UInt64, _ lo: UnsafeRawPointer, _ hi: UnsafeRawPointer,
-                                               broadcast: Bool = false) -> __m512i {
+    /// Four Q5_0 blocks' codes (0–31, block j in bytes 16j…16j+15 of lo and hi) and their d.
+    struct Q5_0Codes { let lo: __m512i, hi: __m512i, d: __m128 }
+
+    /// acc + fma(Float(I_j), d_j·da_j) in lane j for the four blocks `c` against the quad record at s.
+    @inline(__always) static func q5_0Quad(_ c: Q5_0Codes, _ s: UnsafeRawPointer, _ acc: __m128) -> __m128 {
+        let p = q5_0Products(c.lo, c.hi, s, s + 64)
+        // Σ of each block's four lanes (exact): dword 0 of every 128-bit lane, gathered.
+        let t = _mm512_add_epi32(_mm512_unpacklo_epi64(p, p), _mm512_unpackhi_epi64(p, p))
+        let u = _mm512_add_epi32(t, _mm512_srli_epi64(t, 32))
+        let i = _mm512_castsi512_si128(_mm512_permutexvar_epi32(_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), u))
+        let scale = _mm_mul_ps(c.d, _mm_loadu_ps((s + 272).assumingMemoryBound(to: Float.self)))
+        return _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_add_epi32(i, ld128(s + 256))), scale, acc)
+    }
+
+    /// 64 code bytes `v` → their values 0–31: (low nibbles, high nibbles), the set bits of kLow / kHigh adding 16.
+    @inline(__always) static func q5_0Codes(_ v: __m512i, _ kLow: UInt64, _ kHigh: UInt64) -> (__m512i, __m512i) {
         let low = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(0x10)
-        @inline(__always) func act(_ p: UnsafeRawPointer) -> __m512i { broadcast ? _mm512_broadcast_i32x4(ld128(p)) : ld512(p) }
         let l = _mm512_and_si512(v, low), h = _mm512_and_si512(_mm512_srli_epi16(v, 4), low)
-        let p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_mask_add_epi8(l, kLow, l, sixteen), act(lo))
-        return _mm512_dpbusd_epi32(p, _mm512_mask_add_epi8(h, kHigh, h, sixteen), act(hi))
+        return (_mm512_mask_add_epi8(l, kLow, l, sixteen), _mm512_mask_add_epi8(h, kHigh, h, sixteen))
+    }
+
+    /// Σ q·a of the values lo and hi (low nibbles: values 0–15 of each 128-bit lane's block, high nibbles: 16–31)
+    /// against the activations at la and ha (64 bytes each, or 16 bytes broadcast to every lane): int32 lanes
+    /// 4j…4j+3 = lane j's block.
+    @inline(__always) static func q5_0Products(_ lo: __m512i, _ hi: __m512i, _ la: UnsafeRawPointer, _ ha: UnsafeRawPointer,
+                                               broadcast: Bool = false) -> __m512i {
+        @inline(__always) func act(_ p: UnsafeRawPointer) -> __m512i { broadcast ? _mm512_broadcast_i32x4(ld128(p)) : ld512(p) }
+        return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, act(la)), hi, act(ha))
     }
 
     /// A Q5_0 row's four lanes with its blocks from `first` on added one by one (the same operations as a quad step's),
@@ -481,7 +494,7 @@ public enum PreparedDots {
         for u in 0..<(nb / 4) {
             let x = w + 88 &* u
             prefetch(x + weightPrefetchDistance); prefetch(x + weightPrefetchDistance + 64)
-            acc = q.step(x, quads + q8_0QuadBytes &* u, acc)
+            acc = q5_0Quad(q.unpack(x), quads + q8_0QuadBytes &* u, acc)
         }
         return q5_0Finish(acc, w, a, from: nb / 4 * 4, nb)
     }
@@ -495,12 +508,28 @@ public enum PreparedDots {
         for u in 0..<(nb / 4) {
             let o = 88 &* u, s = quads + q8_0QuadBytes &* u
             ahead(4 &* o, 4 * 88)
-            acc0 = q.step(w + o, s, acc0); acc1 = q.step(w1 + o, s, acc1)
-            acc2 = q.step(w2 + o, s, acc2); acc3 = q.step(w3 + o, s, acc3)
+            acc0 = q5_0Quad(q.unpack(w + o), s, acc0); acc1 = q5_0Quad(q.unpack(w1 + o), s, acc1)
+            acc2 = q5_0Quad(q.unpack(w2 + o), s, acc2); acc3 = q5_0Quad(q.unpack(w3 + o), s, acc3)
         }
         let first = nb / 4 * 4
         out[0] = q5_0Finish(acc0, w, a, from: first, nb); out[1] = q5_0Finish(acc1, w1, a, from: first, nb)
         out[2] = q5_0Finish(acc2, w2, a, from: first, nb); out[3] = q5_0Finish(acc3, w3, a, from: first, nb)
+    }
+
+    /// `dotQ5_0` for four activation rows (row i at a + i·stride; prefill): each block's codes unpacked once.
+    /// out[i·outStride] equals dotQ5_0(w, a + i·stride, k) bit for bit.
+    public static func dot4Q5_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ stride: Int, _ k: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        let nb = k / 32, quads = a + sidecarOffset(nb * 34) + nb / 2 * q8_0PairBytes, q = Q5_0Quad()
+        var acc0 = _mm_setzero_ps(), acc1 = _mm_setzero_ps(), acc2 = _mm_setzero_ps(), acc3 = _mm_setzero_ps()
+        for u in 0..<(nb / 4) {
+            let c = q.unpack(w + 88 &* u), s = quads + q8_0QuadBytes &* u
+            acc0 = q5_0Quad(c, s, acc0); acc1 = q5_0Quad(c, s + stride, acc1)
+            acc2 = q5_0Quad(c, s + 2 &* stride, acc2); acc3 = q5_0Quad(c, s + 3 &* stride, acc3)
+        }
+        let first = nb / 4 * 4
+        out[0] = q5_0Finish(acc0, w, a, from: first, nb); out[outStride] = q5_0Finish(acc1, w, a + stride, from: first, nb)
+        out[2 * outStride] = q5_0Finish(acc2, w, a + 2 * stride, from: first, nb)
+        out[3 * outStride] = q5_0Finish(acc3, w, a + 3 * stride, from: first, nb)
     }
 
     public static func dotQ4_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotQuad(Q4_0Quad.self, w, a, k) }
@@ -818,7 +847,7 @@ public enum PreparedDots {
     }
 
     /// Weight type → the four-token prepared dot (prefill), where there is one.
-    public static let table4: [GGMLType: Dot4Kernel] = [.q4_K: .init(dot4Q4_K), .q6_K: .init(dot4Q6_K)]
+    public static let table4: [GGMLType: Dot4Kernel] = [.q5_0: .init(dot4Q5_0), .q4_K: .init(dot4Q4_K), .q6_K: .init(dot4Q6_K)]
 
     /// Weight type → the four-row prepared dot (decode), where there is one (C function pointers: see Dot4RowsKernel).
     public static let tableRows4: [GGMLType: Dot4RowsKernel] = [

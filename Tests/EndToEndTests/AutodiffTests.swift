@@ -72,7 +72,8 @@ struct AutodiffTests {
         var rng = SplitMix64(seed: 7)
         func uniform() -> Double { Double(rng.next() >> 11) / Double(1 << 53) * 2 - 1 }
         var weights: [String: [Double]] = [:]
-        for (name, d) in dims {
+        // In name order: a Dictionary's order changes from process to process, and with it which weight got which draws.
+        for (name, d) in dims.sorted(by: { $0.key < $1.key }) {
             let n = d.reduce(1, *)
             weights[name] = (0..<n).map { _ in name.hasSuffix("norm.weight") ? 1 + 0.3 * uniform() : 0.5 * uniform() }
         }
