@@ -92,8 +92,8 @@ public enum Matmul {
         gemmQuantized(kernels, w: w, rows: n, k: k, xq: scratch, tokens: tokens, y: y, pool: pool)
     }
 
-    /// Repacks W [n rows of rowBytes] for `path` into dst (the same byte count): each full group of four rows packed,
-    /// the rows after the last group copied as they are. Groups are split over the pool's threads.
+    /// Repacks W [n rows of rowBytes, a multiple of path.rowBytesMultiple] for `path` into dst (the same byte count):
+    /// each full group of four rows packed, the rows after the last group copied as they are. Groups are split over the pool's threads.
     public static func packInterleaved(_ path: QuantKernels.InterleavedPath, w: UnsafeRawPointer, rows n: Int, rowBytes: Int,
                                        into dst: UnsafeMutableRawPointer, pool: ThreadPool) {
         let groups = n / 4

@@ -72,8 +72,8 @@ extension Bench {
                         return (GemvRecord(type: name, isa: kern.dotISA.rawValue, threads: p.threadCount, gemv_gbps: gbps, read_gbps: r,
                                            roofline_ratio: gbps / r, gemv_ms: ms), line)
                     }
-                    // The decode kernel over rows repacked four at a time (as an engine uses them), where the type has one.
-                    if let path = kern.prepared?.interleaved {
+                    // The decode kernel over rows repacked four at a time (as an engine uses them), where the type has one for K.
+                    if let path = kern.prepared?.interleaved, rowBytes % path.rowBytesMultiple == 0 {
                         let packed = try Arena(capacity: n * rowBytes + (1 << 20))
                         let wp = try packed.allocate(n * rowBytes, label: "W repacked")
                         Matmul.packInterleaved(path, w: w, rows: n, rowBytes: rowBytes, into: wp, pool: all)
