@@ -64,7 +64,8 @@ public final class Executor: @unchecked Sendable {
     /// A linear step's kernels, resolved once against this executor's buffers (so running a step creates no closures
     /// and allocates nothing), one entry per part: the one-row dots (quantized, float: empty where the precision never
     /// uses them); the four-token dots (prefill), nil when a part has none; the four-row dots (decode), nil when no
-    /// part has one; whether its parts read the repacked copy (then all do). Captured by the step's region (see `makeRegion`).
+    /// part has one; whether some of its parts read the repacked copy and every part has a four-row dot (the others
+    /// read the file's rows with their own). Captured by the step's region (see `makeRegion`).
     struct LinearKernels { let quantized: [RowDotBox], float: [RowDotBox], dots4: [TokenDots]?, rows4: [Rows4Box?]?, repacked: Bool }
     /// Weights the decode kernels read repacked (see RowSource), packed at the first decode step (a one-token batch
     /// after position 0): prefill reads the file's rows as they are, so the time to the first token does not include
@@ -159,9 +160,11 @@ public final class Executor: @unchecked Sendable {
                 }
                 return boxes.contains { $0 != nil } ? boxes : nil
             }
+            let r4 = quantized ? rows4() : nil
             return LinearKernels(quantized: quantized ? l.parts.map { RowDotBox(call: self.rowDot($0, l, quantized: true)) } : [],
                                  float: plan.precision != .quantized ? l.parts.map { RowDotBox(call: self.rowDot($0, l, quantized: false)) } : [],
-                                 dots4: quantized ? dots4() : nil, rows4: quantized ? rows4() : nil, repacked: sources.contains { $0.isRepacked })
+                                 dots4: quantized ? dots4() : nil, rows4: r4,
+                                 repacked: sources.contains { $0.isRepacked } && r4?.allSatisfy { $0 != nil } == true)
         }
         regions = zip(plan.steps, kernels).map { makeRegion($0, $1) }
     }
@@ -470,9 +473,10 @@ public final class Executor: @unchecked Sendable {
         }
     }
 
-    /// `linearDots` for a quantized batch over repacked weights (every part repacked, widths multiples of 4): blocks of
-    /// 16 weight rows × groups of 4 tokens, as `linearDots4`, each 4-row group read by the interleaved kernel once per
-    /// token (no unpacking; its result is the one-row dot's bit for bit, see Q4KSums).
+    /// `linearDots` for a quantized batch over repacked weights (every part with a four-row dot, the repacked ones
+    /// reading the copy; widths multiples of 4): blocks of 16 weight rows × groups of 4 tokens, as `linearDots4`, each
+    /// 4-row group read by its four-row kernel once per token (over the copy: no unpacking; every result is the one-row
+    /// dot's bit for bit).
     func linearRepacked(_ l: LinearStep, _ d4: [Rows4Box?], _ r: Int, _ th: Int, _ n: Int) {
         let out = f(l.out), tmp = scratch(th)
         @inline(__always) func tokenGroups(_ body: (Range<Int>) -> Void) {
@@ -616,7 +620,7 @@ public final class Executor: @unchecked Sendable {
 
     /// (row, token, scratch) → W[row] · x[token] with everything per part resolved once (at init). In float
     /// arithmetic the weight row is dequantized into the scratch (K floats) at token 0 and reused for the others.
-    /// Over the file's rows: a repacked linear never comes here (decode and quantized batches take its interleaved
+    /// Over the file's rows: a repacked part never comes here (decode and quantized batches take its interleaved
     /// kernel, SGEMM its loaders), and the file's rows stay readable (dropped pages fault back in from the file).
     func rowDot(_ part: LinearStep.Part, _ l: LinearStep, quantized: Bool) -> RowDot {
         let w = part.weight.pointer, rowBytes = part.weight.rowBytes, k = l.k

@@ -47,18 +47,21 @@ public struct RowSource: @unchecked Sendable {
         /// SKE_REPACK=0 turns repacking off.
         public static let enabled: Bool = ProcessInfo.processInfo.environment["SKE_REPACK"] != "0"
 
-        /// The weights of every linear whose parts all have an interleaved decode kernel, a multiple of four rows and
-        /// rows the layout takes (quantized and mixed precision), each tensor once (one read by two steps is packed once).
+        /// The weights with an interleaved layout that takes their rows, in every linear whose parts all have a four-row
+        /// decode kernel and a multiple of four rows (quantized and mixed precision): its parts are read together (decode's
+        /// four-row kernels; quantized batches four rows at a time token by token), each part from the copy if it has
+        /// one, else from the file's rows (Gemma's and Qwen3's Q/K/V: Q and K packed, V read as it is). Each tensor once
+        /// (one read by two steps is packed once).
         static func candidates(_ plan: Plan) -> [Candidate] {
             guard plan.precision != .float else { return [] }
             var out: [Candidate] = [], seen = Set<UnsafeRawPointer>()
             for step in plan.steps {
-                guard case .linear(let l) = step, l.parts.allSatisfy({ part in
-                    guard let path = part.kernels.prepared?.interleaved else { return false }
-                    return part.weight.rows % 4 == 0 && part.weight.rowBytes % path.rowBytesMultiple == 0
-                }) else { continue }
-                for part in l.parts where seen.insert(part.weight.pointer).inserted {
-                    out.append(Candidate(w: part.weight.pointer, rows: part.weight.rows, rowBytes: part.weight.rowBytes, path: part.kernels.prepared!.interleaved!))
+                guard case .linear(let l) = step,
+                      l.parts.allSatisfy({ $0.kernels.rowDot4Rows != nil && $0.weight.rows % 4 == 0 }) else { continue }
+                for part in l.parts {
+                    guard let path = part.kernels.prepared?.interleaved, part.weight.rowBytes % path.rowBytesMultiple == 0,
+                          seen.insert(part.weight.pointer).inserted else { continue }
+                    out.append(Candidate(w: part.weight.pointer, rows: part.weight.rows, rowBytes: part.weight.rowBytes, path: path))
                 }
             }
             return out

@@ -70,19 +70,19 @@ extension E2E {
         }
         return packed
     }
-    /// Bytes an engine copies repacked at its first decode step: the tensors of every linear (with the default
-    /// fusion: Q/K/V one linear, gate/up one) whose parts all have an interleaved layout on this CPU that takes
-    /// their rows (Q4_K and Q5_0 on AVX-512).
+    /// Bytes an engine copies repacked at its first decode step: in every linear (with the default fusion: Q/K/V one
+    /// linear, gate/up one) whose parts all have a four-row decode kernel and a multiple of four rows, the tensors with
+    /// an interleaved layout on this CPU that takes their rows (Q4_K and Q5_0 on AVX-512).
     static func repackableBytes(_ f: any TensorFile, layers: Int) -> Int {
+        guard CPUFeatures.host.supportedISALevels.contains(.avx512) else { return 0 }
         func bytes(_ names: [String]) -> Int {
             let ts = names.map { f.tensor(named: $0)! }
-            let all = ts.allSatisfy { t in
-                guard CPUFeatures.host.supportedISALevels.contains(.avx512),
-                      let path = QuantTraits.kernels(t.type, level: .avx512)?.prepared?.interleaved,
-                      let row = t.type.byteCount(elements: t.dims[0]) else { return false }
-                return t.dims[1] % 4 == 0 && row % path.rowBytesMultiple == 0
+            guard ts.allSatisfy({ QuantTraits.kernels($0.type, level: .avx512)?.rowDot4Rows != nil && $0.dims[1] % 4 == 0 }) else { return 0 }
+            return ts.reduce(0) { sum, t in
+                guard let path = QuantTraits.kernels(t.type, level: .avx512)?.prepared?.interleaved,
+                      t.type.byteCount(elements: t.dims[0])! % path.rowBytesMultiple == 0 else { return sum }
+                return sum + f.data(for: t).count
             }
-            return all ? ts.reduce(0) { $0 + f.data(for: $1).count } : 0
         }
         return (0..<layers).reduce(0) { sum, i in
             let b = "blk.\(i)."
@@ -227,7 +227,7 @@ struct ModelTests {
         for n in [2, 3, 5] { #expect(try decode(n) == one, "\(n) threads") }
     }
 
-    /// Gemma's Q4_K (attention output, some FFN down) and Q5_0 weights (FFN gate/up; Q/K/V where V is Q5_0 too) are
+    /// Gemma's Q4_K (attention output, some FFN down) and Q5_0 weights (FFN gate/up, Q and K, V in some layers) are
     /// copied four rows at a time into the interleaved layouts at the first decode step (see `E2E.checkRepacked`; the
     /// Qwen3-shaped model's FFN in Qwen3Tests).
     @Test("repacked weights: prompt, decode and later batches give the file's rows' logits bit for bit",
@@ -238,7 +238,7 @@ struct ModelTests {
         let expected = E2E.repackableBytes(packed.file, layers: 18)
         #expect(packed.executor.repacked?.bytes == expected)
         if CPUFeatures.host.supportedISALevels.contains(.avx512) {
-            #expect(expected > 18 * 2 * 901_120, "every layer's Q5_0 gate/up")
+            #expect(expected > 18 * (2 * 901_120 + 450_560 + 112_640), "every layer's Q5_0 gate/up, Q and K")
         }
     }
 
