@@ -62,11 +62,15 @@ extension FastDots {
         switch type {
         case .q4_K:
             return QuantKernels.InterleavedPath(pack: { Interleave.packQ4_Kx4($0, rowBytes: $1, $2) }, rowBytesMultiple: 144,
-                                                dequantize: { SKEKernelsAVX512.SIMDDequant.dequantizeQ4_Kx4($0, $1, $2, $3, $4) },
+                                                dequantize: { SKEKernelsAVX512.SIMDDequant.dequantizeQ4_Kx4($0, $1, $2, $3, $4, $5) },
                                                 dot4Rows: .init({ PreparedDots.dot4RowsQ4_Kx4($0, $1, $2, $3, $4) }))
+        case .q4_1:
+            return QuantKernels.InterleavedPath(pack: { Interleave.packQ4_1x4($0, rowBytes: $1, $2) }, rowBytesMultiple: 20,
+                                                dequantize: { SKEKernelsAVX512.SIMDDequant.dequantizeQ4_1x4($0, $1, $2, $3, $4, $5) },
+                                                dot4Rows: .init({ PreparedDots.dot4RowsQ4_1x4($0, $1, $2, $3, $4) }))
         case .q5_0:
             return QuantKernels.InterleavedPath(pack: { Interleave.packQ5_0x4($0, rowBytes: $1, $2) }, rowBytesMultiple: 88,
-                                                dequantize: { SKEKernelsAVX512.SIMDDequant.dequantizeQ5_0x4($0, $1, $2, $3, $4) },
+                                                dequantize: { SKEKernelsAVX512.SIMDDequant.dequantizeQ5_0x4($0, $1, $2, $3, $4, $5) },
                                                 dot4Rows: .init({ PreparedDots.dot4RowsQ5_0x4($0, $1, $2, $3, $4) }))
         default: return nil
         }

@@ -63,6 +63,19 @@ extension PreparedDots {
         for r in 0..<4 { out[r] = (t[4 * r] + t[4 * r + 1]) + (t[4 * r + 2] + t[4 * r + 3]) }
     }
 
+    /// Lane 4r + j ← Σ of lanes 4r…4r+3 of p_j (exact): four blocks' per-row sums, row r's in its 128-bit lane.
+    @inline(__always) static func transposedSums(_ p0: __m512i, _ p1: __m512i, _ p2: __m512i, _ p3: __m512i) -> __m512i {
+        let t01 = _mm512_add_epi32(_mm512_unpacklo_epi32(p0, p1), _mm512_unpackhi_epi32(p0, p1))
+        let t23 = _mm512_add_epi32(_mm512_unpacklo_epi32(p2, p3), _mm512_unpackhi_epi32(p2, p3))
+        return _mm512_add_epi32(_mm512_unpacklo_epi64(t01, t23), _mm512_unpackhi_epi64(t01, t23))
+    }
+
+    /// Row r's result from lanes 4r…4r+3 of the four-row sums (the one-row kernels' `laneSum`).
+    @inline(__always) static func storeRows(_ acc: __m512, _ out: UnsafeMutablePointer<Float>) {
+        let t = unsafeBitCast(acc, to: SIMD16<Float>.self)
+        for r in 0..<4 { out[r] = laneSum(SIMD4(t[4 * r], t[4 * r + 1], t[4 * r + 2], t[4 * r + 3])) }
+    }
+
     /// Bytes of four blocks of a Q5_0x4 group (four rows).
     public static let q5_0x4QuadBytes = 352
 
@@ -82,19 +95,52 @@ extension PreparedDots {
             @inline(__always) func block(_ j: Int) -> __m512i {
                 let (lo, hi) = q5_0Codes(ld512(g + 64 &* j), g.loadUnaligned(fromByteOffset: 256 &+ 16 &* j, as: UInt64.self),
                                          g.loadUnaligned(fromByteOffset: 264 &+ 16 &* j, as: UInt64.self))
-                return q5_0Products(lo, hi, s + 16 &* j, s + (64 &+ 16 &* j), broadcast: true)
+                return quadDots(lo, hi, s + 16 &* j, s + (64 &+ 16 &* j), broadcast: true)
             }
-            let p0 = block(0), p1 = block(1), p2 = block(2), p3 = block(3)
-            // Lane 4r + j ← Σ of row r's four lanes of block j (exact).
-            let t01 = _mm512_add_epi32(_mm512_unpacklo_epi32(p0, p1), _mm512_unpackhi_epi32(p0, p1))
-            let t23 = _mm512_add_epi32(_mm512_unpacklo_epi32(p2, p3), _mm512_unpackhi_epi32(p2, p3))
-            let i = _mm512_add_epi32(_mm512_add_epi32(_mm512_unpacklo_epi64(t01, t23), _mm512_unpackhi_epi64(t01, t23)),
-                                     _mm512_broadcast_i32x4(ld128(s + 256)))
+            let i = _mm512_add_epi32(transposedSums(block(0), block(1), block(2), block(3)), _mm512_broadcast_i32x4(ld128(s + 256)))
             let scale = _mm512_mul_ps(_mm512_cvtph_ps(ld256(g + 320)), _mm512_broadcast_f32x4(_mm_loadu_ps((s + 272).assumingMemoryBound(to: Float.self))))
             acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), scale, acc)
         }
-        let t = unsafeBitCast(acc, to: SIMD16<Float>.self)
-        for r in 0..<4 { out[r] = (t[4 * r] + t[4 * r + 1]) + (t[4 * r + 2] + t[4 * r + 3]) }
+        storeRows(acc, out)
+    }
+
+    /// Bytes of four blocks of a Q4_1x4 group (four rows), and of one of its last nb mod 4 blocks.
+    public static let q4_1x4QuadBytes = 320, q4_1x4TailBytes = 80
+
+    /// out[0..<4] = the four rows of the Q4_1x4 group at `w` (SKEKernels/Interleave.swift; `rowBytes` unused) against the
+    /// prepared Q8_1 row `a`: equal to `dotQ4_1` on each original row bit for bit (the same exact block sums and the
+    /// same float operations, see Q4_1Quad), including the last nb mod 4 blocks (lane j of each row, masked).
+    public static func dot4RowsQ4_1x4(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
+        let nb = k / 32, nq = nb / 4, quads = q8_1Quads(a, nb), low = _mm512_set1_epi8(0x0F)
+        @inline(__always) func dots(_ v: __m512i, _ la: UnsafeRawPointer, _ ha: UnsafeRawPointer) -> __m512i {
+            quadDots(_mm512_and_si512(v, low), _mm512_and_si512(_mm512_srli_epi16(v, 4), low), la, ha, broadcast: true)
+        }
+        var acc = _mm512_setzero_ps()
+        let ahead = Prefetch(stream: w)
+        for u in 0..<nq {
+            let g = w + q4_1x4QuadBytes &* u, s = quads + q8_1QuadBytes &* u
+            ahead(q4_1x4QuadBytes &* u, q4_1x4QuadBytes)
+            @inline(__always) func block(_ j: Int) -> __m512i { dots(ld512(g + 64 &* j), s + 16 &* j, s + (64 &+ 16 &* j)) }
+            let i = transposedSums(block(0), block(1), block(2), block(3))
+            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), _mm512_mul_ps(_mm512_cvtph_ps(ld256(g + 256)), _mm512_broadcast_f32x4(ldf128(s + 192))), acc)
+            acc = _mm512_fmadd_ps(_mm512_cvtph_ps(ld256(g + 288)), _mm512_broadcast_f32x4(ldf128(s + 208)), acc)
+        }
+        // The last blocks, one at a time: lane 4r + j of row r (j = block mod 4), as the one-row kernels' tail.
+        let rowIndex = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0)
+        @inline(__always) func spread(_ p: UnsafeRawPointer) -> __m512 {   // four f16 → [h₀ ×4, h₁ ×4, h₂ ×4, h₃ ×4]
+            _mm512_permutexvar_ps(rowIndex, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_loadl_epi64(p.assumingMemoryBound(to: __m128i.self)))))
+        }
+        for j in 0..<(nb % 4) {
+            let g = w + q4_1x4QuadBytes &* nq + q4_1x4TailBytes &* j, y = a + 36 &* (4 &* nq + j)
+            let p = dots(ld512(g), y + 4, y + 20)
+            // Each row's sum in all four of its lanes.
+            let t = _mm512_add_epi32(_mm512_unpacklo_epi64(p, p), _mm512_unpackhi_epi64(p, p))
+            let sums = _mm512_cvtepi32_ps(_mm512_add_epi32(t, _mm512_rolv_epi64(t, _mm512_set1_epi64(32))))
+            let lane = __mmask16(0x1111) << j
+            acc = _mm512_mask3_fmadd_ps(sums, _mm512_mul_ps(spread(g + 64), _mm512_set1_ps(h16(y, 0))), acc, lane)
+            acc = _mm512_mask3_fmadd_ps(spread(g + 72), _mm512_set1_ps(h16(y, 2)), acc, lane)
+        }
+        storeRows(acc, out)
     }
 }
 #endif

@@ -9,9 +9,9 @@
 // Sidecar, per pair of blocks p (blocks 2p and 2p+1; an odd last block is handled by the 256-bit kernel):
 //   Q8_0 (256 B): q[64] int8 | da[16] f32 (d₂ₚ×8, d₂ₚ₊₁×8) | s8, s128: [16] int32, −c·Σ of each lane's 4 values
 //   Q8_1 (192 B): q[64] int8 | da[16] f32 | sa[16] f32 (s₂ₚ/8 ×8, s₂ₚ₊₁/8 ×8: the block sum term spread over lanes)
-// After the k/64 pair records, one quad record per four blocks 4u…4u+3 (256 B). Q8_1 (Q4_1's kernel):
+// After the k/64 pair records, one quad record per four blocks 4u…4u+3 (256 B). Q8_1 (Q4_1's kernels):
 //   lo[64] int8 (values 0–15 of each block) | hi[64] int8 (values 16–31) | da[16] f32 (d of each block ×4) |
-//   s[8] f32 (0, 0, 0, 0, s₄ᵤ, s₄ᵤ₊₁, s₄ᵤ₊₂, s₄ᵤ₊₃) | padding
+//   da[4] f32 (d of each block) | s[4] f32 (each block's s = d·Σa) | padding
 // and likewise for Q8_0 (Q4_0's and Q5_0's kernels, 320 B): lo | hi | da | −8·Σ of each int32 lane's eight values
 // [16] int32 | −16·Σ of each block's 32 values [4] int32 | d of each block [4] f32 | padding.
 // Contract: `a` is the standard activation row; its sidecar starts at a + sidecarOffset(row bytes).
@@ -84,8 +84,8 @@ public enum PreparedDots {
             }
         }
         prepareQuads(a, k, block: 36, codes: 4, record: q8_1QuadBytes, out + k / 64 * q8_1PairBytes) { rec, j, blk in
-            let s = Float(Float16(bitPattern: blk.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
-            rec.storeBytes(of: s, toByteOffset: 192 + 4 * (4 + j), as: Float.self)
+            rec.storeBytes(of: h16(blk, 0), toByteOffset: 192 + 4 * j, as: Float.self)
+            rec.storeBytes(of: h16(blk, 2), toByteOffset: 208 + 4 * j, as: Float.self)
         }
     }
 
@@ -150,7 +150,7 @@ public enum PreparedDots {
                 _mm512_permutexvar_ps(_mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), h))
     }
 
-    // MARK: small-block types (Q4_0, Q5_0, Q8_0 with Q8_0 activations; Q4_1, Q5_1 with Q8_1)
+    // MARK: small-block types (Q4_0, Q8_0 with Q8_0 activations; Q5_1 with Q8_1)
     //
     // Each type is one `pair` step (acc + the contribution of blocks 2p and 2p+1). The one-row dot runs it along a
     // row; the four-row dot (decode) runs it along four weight rows against the same activation row, interleaved:
@@ -269,20 +269,6 @@ public enum PreparedDots {
         @inline(__always) static func last(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float { SIMDDots.dotQ8_0(w, a, 32) }
     }
 
-    enum Q4_1Pair: PairedBlocks {
-        static var weightBlock: Int { 20 }
-        static var activationBlock: Int { 36 }
-        static var sidecarPair: Int { q8_1PairBytes }
-        @inline(__always) static func pair(_ x0: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: __m512) -> __m512 {
-            let x1 = x0 + 20
-            let prod = _mm512_dpbusd_epi32(_mm512_setzero_si512(), nibbles64(x0 + 4, x1 + 4), ld512(s))
-            let (d, m) = pairScaleMin(x0, x1)
-            let acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), d, acc)
-            return _mm512_fmadd_ps(m, _mm512_loadu_ps(s + 128), acc)
-        }
-        @inline(__always) static func last(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float { SIMDDots.dotQ4_1(w, a, 32) }
-    }
-
     enum Q5_1Pair: PairedBlocks {
         static var weightBlock: Int { 24 }
         static var activationBlock: Int { 36 }
@@ -299,10 +285,10 @@ public enum PreparedDots {
         @inline(__always) static func last(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float { SIMDDots.dotQ5_1(w, a, 32) }
     }
 
-    // MARK: Q4_0 and Q4_1, four blocks per step
+    // MARK: Q4_0, four blocks per step
     //
-    // Four blocks are 72 (Q4_0) or 80 (Q4_1) contiguous bytes. A 64-byte load at x (and one at x + 8 or 16) holds all
-    // four headers (d, or d and m) and all four 16-byte code runs: one vpermt2w gathers the codes,
+    // Four blocks are 72 contiguous bytes. A 64-byte load at x (and one at x + 8) holds all four headers and all four
+    // 16-byte code runs: one vpermt2w gathers the codes,
     // one vpermw the header halves, one conversion makes them floats. About 14 vector uops per four blocks where the
     // pair step spent 12–13 per two (most of them spreading two blocks' headers over lanes). The sidecar's quad
     // record matches: the low and high nibbles of the four blocks meet lo and hi; int32 lanes 4j…4j+3 belong to
@@ -346,24 +332,6 @@ public enum PreparedDots {
             let a = ld512(x), p = quadProducts(_mm512_permutex2var_epi16(a, codes, ld512(x + 8)), s, ld512(s + 192))
             let d = spreadFour(_mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi16(headers, a))))
             acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(p), _mm512_loadu_ps(s + 128)), d, acc)
-        }
-    }
-
-    /// Q4_1 × Q8_1. Quad record (256 B): lo[64] | hi[64] | da[16] f32 | s[8] f32 (0, 0, 0, 0, s₀…s₃) | padding.
-    struct Q4_1Quad: QuadBlocks {
-        typealias Pair = Q4_1Pair
-        static var quadRecord: Int { q8_1QuadBytes }
-        /// vpermt2w: output words 8j…8j+7 = block j's codes (words 2, 12, 22 of the load at x; 24 of the load at x + 16).
-        let codes = _mm512_set_epi64(w4(60, 61, 62, 63), w4(56, 57, 58, 59), w4(26, 27, 28, 29), w4(22, 23, 24, 25),
-                                     w4(16, 17, 18, 19), w4(12, 13, 14, 15), w4(6, 7, 8, 9), w4(2, 3, 4, 5))
-        /// vpermw: words 0–7 = d₀, d₁, d₂, d₃, m₀, m₁, m₂, m₃.
-        let headers = _mm512_set_epi64(0, 0, 0, 0, 0, 0, w4(1, 11, 21, 31), w4(0, 10, 20, 30))
-
-        @inline(__always) func step(_ x: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: inout __m512, _ mins: inout __m256) {
-            let a = ld512(x), p = quadProducts(_mm512_permutex2var_epi16(a, codes, ld512(x + 16)), s, _mm512_setzero_si512())
-            let h = _mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi16(headers, a)))
-            acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(p), _mm512_loadu_ps(s + 128)), spreadFour(h), acc)
-            mins = _mm256_fmadd_ps(h, _mm256_loadu_ps((s + 192).assumingMemoryBound(to: Float.self)), mins)
         }
     }
 
@@ -446,14 +414,20 @@ public enum PreparedDots {
 
     /// acc + fma(Float(I_j), d_j·da_j) in lane j for the four blocks `c` against the quad record at s.
     @inline(__always) static func q5_0Quad(_ c: Q5_0Codes, _ s: UnsafeRawPointer, _ acc: __m128) -> __m128 {
-        let p = q5_0Products(c.lo, c.hi, s, s + 64)
-        // Σ of each block's four lanes (exact): dword 0 of every 128-bit lane, gathered.
-        let t = _mm512_add_epi32(_mm512_unpacklo_epi64(p, p), _mm512_unpackhi_epi64(p, p))
-        let u = _mm512_add_epi32(t, _mm512_srli_epi64(t, 32))
-        let i = _mm512_castsi512_si128(_mm512_permutexvar_epi32(_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), u))
+        let i = blockSums(quadDots(c.lo, c.hi, s, s + 64))
         let scale = _mm_mul_ps(c.d, _mm_loadu_ps((s + 272).assumingMemoryBound(to: Float.self)))
         return _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_add_epi32(i, ld128(s + 256))), scale, acc)
     }
+
+    /// [Σ lanes 0–3, Σ lanes 4–7, Σ lanes 8–11, Σ lanes 12–15] of p (exact): each block's sum from `quadDots`.
+    @inline(__always) static func blockSums(_ p: __m512i) -> __m128i {
+        let t = _mm512_add_epi32(_mm512_unpacklo_epi64(p, p), _mm512_unpackhi_epi64(p, p))
+        let u = _mm512_add_epi32(t, _mm512_srli_epi64(t, 32))   // dword 0 of every 128-bit lane
+        return _mm512_castsi512_si128(_mm512_permutexvar_epi32(_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), u))
+    }
+
+    /// The four-lane sum every Q5_0 and Q4_1 kernel ends a row with.
+    @inline(__always) static func laneSum(_ l: SIMD4<Float>) -> Float { (l[0] + l[1]) + (l[2] + l[3]) }
 
     /// 64 code bytes `v` → their values 0–31: (low nibbles, high nibbles), the set bits of kLow / kHigh adding 16.
     @inline(__always) static func q5_0Codes(_ v: __m512i, _ kLow: UInt64, _ kHigh: UInt64) -> (__m512i, __m512i) {
@@ -462,10 +436,10 @@ public enum PreparedDots {
         return (_mm512_mask_add_epi8(l, kLow, l, sixteen), _mm512_mask_add_epi8(h, kHigh, h, sixteen))
     }
 
-    /// Σ q·a of the values lo and hi (low nibbles: values 0–15 of each 128-bit lane's block, high nibbles: 16–31)
-    /// against the activations at la and ha (64 bytes each, or 16 bytes broadcast to every lane): int32 lanes
-    /// 4j…4j+3 = lane j's block.
-    @inline(__always) static func q5_0Products(_ lo: __m512i, _ hi: __m512i, _ la: UnsafeRawPointer, _ ha: UnsafeRawPointer,
+    /// Σ q·a of the unsigned codes lo and hi (values 0–15 of each 128-bit lane's block, values 16–31) against the
+    /// activations at la and ha (64 bytes each, or 16 bytes broadcast to every lane): int32 lanes 4j…4j+3 = lane j's
+    /// block (exact).
+    @inline(__always) static func quadDots(_ lo: __m512i, _ hi: __m512i, _ la: UnsafeRawPointer, _ ha: UnsafeRawPointer,
                                                broadcast: Bool = false) -> __m512i {
         @inline(__always) func act(_ p: UnsafeRawPointer) -> __m512i { broadcast ? _mm512_broadcast_i32x4(ld128(p)) : ld512(p) }
         return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, act(la)), hi, act(ha))
@@ -485,7 +459,7 @@ public enum PreparedDots {
             }
             l[blk % 4] = l[blk % 4].addingProduct(Float(sum), h16(x, 0) * h16(y, 0))
         }
-        return (l[0] + l[1]) + (l[2] + l[3])
+        return laneSum(l)
     }
 
     public static func dotQ5_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
@@ -532,10 +506,110 @@ public enum PreparedDots {
         out[3 * outStride] = q5_0Finish(acc3, w, a + 3 * stride, from: first, nb)
     }
 
+
+    // MARK: Q4_1, four blocks per step: one arithmetic with the interleaved kernel
+    //
+    // As Q5_0's: per block b the exact integer I_b = Σ q·a, and lane b mod 4 of four float sums takes
+    // fma(Float(I_b), d_b·da_b), then fma(m_b, s_b) (s the Q8_1 block's d·Σa); the row is (l₀ + l₁) + (l₂ + l₃). Every
+    // Q4_1 kernel (one row, four tokens, four rows, four interleaved rows) computes a row this way. Four blocks are 80
+    // contiguous bytes (the loads at x and x + 16): one vpermt2w gathers their codes, one vpermw their headers.
+
+    struct Q4_1Quad {
+        /// vpermt2w: output words 8j…8j+7 = block j's codes (words 2, 12, 22 of the load at x; 24 of the load at x + 16).
+        let codes = _mm512_set_epi64(w4(60, 61, 62, 63), w4(56, 57, 58, 59), w4(26, 27, 28, 29), w4(22, 23, 24, 25),
+                                     w4(16, 17, 18, 19), w4(12, 13, 14, 15), w4(6, 7, 8, 9), w4(2, 3, 4, 5))
+        /// vpermw: words 0–7 = d₀, d₁, d₂, d₃, m₀, m₁, m₂, m₃.
+        let headers = _mm512_set_epi64(0, 0, 0, 0, 0, 0, w4(1, 11, 21, 31), w4(0, 10, 20, 30))
+
+        /// Blocks x…x+3 unpacked.
+        @inline(__always) func unpack(_ x: UnsafeRawPointer) -> Q4_1Codes {
+            let a = ld512(x), q = _mm512_permutex2var_epi16(a, codes, ld512(x + 16)), low = _mm512_set1_epi8(0x0F)
+            let h = _mm512_castsi512_si128(_mm512_permutexvar_epi16(headers, a))
+            return Q4_1Codes(lo: _mm512_and_si512(q, low), hi: _mm512_and_si512(_mm512_srli_epi16(q, 4), low),
+                             d: _mm_cvtph_ps(h), m: _mm_cvtph_ps(_mm_unpackhi_epi64(h, h)))
+        }
+    }
+
+    /// Four Q4_1 blocks' codes (block j in bytes 16j…16j+15 of lo and hi), their d and m.
+    struct Q4_1Codes { let lo: __m512i, hi: __m512i, d: __m128, m: __m128 }
+
+    @inline(__always) static func ldf128(_ p: UnsafeRawPointer) -> __m128 { _mm_loadu_ps(p.assumingMemoryBound(to: Float.self)) }
+
+    /// acc + [fma(Float(I_j), d_j·da_j), then fma(m_j, s_j)] in lane j for the four blocks `c` against the quad record at s.
+    @inline(__always) static func q4_1Quad(_ c: Q4_1Codes, _ s: UnsafeRawPointer, _ acc: __m128) -> __m128 {
+        let i = blockSums(quadDots(c.lo, c.hi, s, s + 64))
+        let acc = _mm_fmadd_ps(_mm_cvtepi32_ps(i), _mm_mul_ps(c.d, ldf128(s + 192)), acc)
+        return _mm_fmadd_ps(c.m, ldf128(s + 208), acc)
+    }
+
+    /// A Q4_1 row's four lanes with its blocks from `first` on added one by one (a quad step's operations), summed.
+    @inline(__always) static func q4_1Finish(_ acc: __m128, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, from first: Int, _ nb: Int) -> Float {
+        var l = unsafeBitCast(acc, to: SIMD4<Float>.self)
+        for blk in first..<nb {
+            let x = w + 20 * blk, y = a + 36 * blk
+            var sum: Int32 = 0
+            for i in 0..<16 {
+                let c = Int32(x.load(fromByteOffset: 4 + i, as: UInt8.self))
+                sum += (c & 15) * Int32(y.load(fromByteOffset: 4 + i, as: Int8.self)) + (c >> 4) * Int32(y.load(fromByteOffset: 20 + i, as: Int8.self))
+            }
+            l[blk % 4] = l[blk % 4].addingProduct(Float(sum), h16(x, 0) * h16(y, 0))
+            l[blk % 4] = l[blk % 4].addingProduct(h16(x, 2), h16(y, 2))
+        }
+        return laneSum(l)
+    }
+
+    /// The first quad record of a Q8_1 row's sidecar.
+    @inline(__always) static func q8_1Quads(_ a: UnsafeRawPointer, _ nb: Int) -> UnsafeRawPointer {
+        a + sidecarOffset(nb * 36) + nb / 2 * q8_1PairBytes
+    }
+
+    public static func dotQ4_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        let nb = k / 32, quads = q8_1Quads(a, nb), q = Q4_1Quad()
+        var acc = _mm_setzero_ps()
+        for u in 0..<(nb / 4) {
+            let x = w + 80 &* u
+            prefetch(x + weightPrefetchDistance); prefetch(x + weightPrefetchDistance + 64)
+            acc = q4_1Quad(q.unpack(x), quads + q8_1QuadBytes &* u, acc)
+        }
+        return q4_1Finish(acc, w, a, from: nb / 4 * 4, nb)
+    }
+
+    /// out[i] = dotQ4_1(w + i·rowBytes, a, k) for i in 0..<4, bit for bit.
+    public static func dot4RowsQ4_1(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
+        let nb = k / 32, quads = q8_1Quads(a, nb), q = Q4_1Quad()
+        let w1 = w + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes
+        var acc0 = _mm_setzero_ps(), acc1 = _mm_setzero_ps(), acc2 = _mm_setzero_ps(), acc3 = _mm_setzero_ps()
+        let ahead = Prefetch(fourRows: w, rowBytes)
+        for u in 0..<(nb / 4) {
+            let o = 80 &* u, s = quads + q8_1QuadBytes &* u
+            ahead(4 &* o, 4 * 80)
+            acc0 = q4_1Quad(q.unpack(w + o), s, acc0); acc1 = q4_1Quad(q.unpack(w1 + o), s, acc1)
+            acc2 = q4_1Quad(q.unpack(w2 + o), s, acc2); acc3 = q4_1Quad(q.unpack(w3 + o), s, acc3)
+        }
+        let first = nb / 4 * 4
+        out[0] = q4_1Finish(acc0, w, a, from: first, nb); out[1] = q4_1Finish(acc1, w1, a, from: first, nb)
+        out[2] = q4_1Finish(acc2, w2, a, from: first, nb); out[3] = q4_1Finish(acc3, w3, a, from: first, nb)
+    }
+
+    /// `dotQ4_1` for four activation rows (row i at a + i·stride; prefill): each block's codes unpacked once.
+    /// out[i·outStride] equals dotQ4_1(w, a + i·stride, k) bit for bit.
+    public static func dot4Q4_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ stride: Int, _ k: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        let nb = k / 32, quads = q8_1Quads(a, nb), q = Q4_1Quad()
+        var acc0 = _mm_setzero_ps(), acc1 = _mm_setzero_ps(), acc2 = _mm_setzero_ps(), acc3 = _mm_setzero_ps()
+        for u in 0..<(nb / 4) {
+            let c = q.unpack(w + 80 &* u), s = quads + q8_1QuadBytes &* u
+            acc0 = q4_1Quad(c, s, acc0); acc1 = q4_1Quad(c, s + stride, acc1)
+            acc2 = q4_1Quad(c, s + 2 &* stride, acc2); acc3 = q4_1Quad(c, s + 3 &* stride, acc3)
+        }
+        let first = nb / 4 * 4
+        out[0] = q4_1Finish(acc0, w, a, from: first, nb); out[outStride] = q4_1Finish(acc1, w, a + stride, from: first, nb)
+        out[2 * outStride] = q4_1Finish(acc2, w, a + 2 * stride, from: first, nb)
+        out[3 * outStride] = q4_1Finish(acc3, w, a + 3 * stride, from: first, nb)
+    }
+
     public static func dotQ4_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotQuad(Q4_0Quad.self, w, a, k) }
     public static func dotQ8_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotPaired(Q8_0Pair.self, w, a, k) }
     public static func dotQ5_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotPaired(Q5_1Pair.self, w, a, k) }
-    public static func dotQ4_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotQuad(Q4_1Quad.self, w, a, k) }
 
     public static func dot4RowsQ4_0(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
         dotQuad4Rows(Q4_0Quad.self, w, rowBytes, a, k, out)
@@ -545,9 +619,6 @@ public enum PreparedDots {
     }
     public static func dot4RowsQ5_1(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
         dotPaired4Rows(Q5_1Pair.self, w, rowBytes, a, k, out)
-    }
-    public static func dot4RowsQ4_1(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
-        dotQuad4Rows(Q4_1Quad.self, w, rowBytes, a, k, out)
     }
 
     // MARK: k-quants (Q8_K activations)
@@ -847,7 +918,9 @@ public enum PreparedDots {
     }
 
     /// Weight type → the four-token prepared dot (prefill), where there is one.
-    public static let table4: [GGMLType: Dot4Kernel] = [.q5_0: .init(dot4Q5_0), .q4_K: .init(dot4Q4_K), .q6_K: .init(dot4Q6_K)]
+    public static let table4: [GGMLType: Dot4Kernel] = [
+        .q4_1: .init(dot4Q4_1), .q5_0: .init(dot4Q5_0), .q4_K: .init(dot4Q4_K), .q6_K: .init(dot4Q6_K),
+    ]
 
     /// Weight type → the four-row prepared dot (decode), where there is one (C function pointers: see Dot4RowsKernel).
     public static let tableRows4: [GGMLType: Dot4RowsKernel] = [

@@ -62,9 +62,31 @@ public enum SIMDDequant {
 
     public static func dequantizeQ4_1(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ k: Int) {
         for b in 0..<(k / 32) {
-            let p = x + 20 * b, d = splat(f16(p, 0)), m = splat(f16(p, 2)), q = ld128(p + 4), o = y + 32 * b
-            put16(low4(q), false, d, m, .scaleAdd, o)
-            put16(high4(q), false, d, m, .scaleAdd, o + 16)
+            let p = x + 20 * b
+            q4_1Block(f16(p, 0), f16(p, 2), p + 4, y + 32 * b)
+        }
+    }
+
+    /// One Q4_1 block: d, m and its 16 code bytes at q.
+    @inline(__always) static func q4_1Block(_ d: Float, _ m: Float, _ q: UnsafeRawPointer, _ o: UnsafeMutablePointer<Float>) {
+        let d = splat(d), m = splat(m), q = ld128(q)
+        put16(low4(q), false, d, m, .scaleAdd, o)
+        put16(high4(q), false, d, m, .scaleAdd, o + 16)
+    }
+
+    /// `count` blocks of row `lane` of a Q4_1x4 group of rows of `rowBytes` (SKEKernels/Interleave.swift), from block
+    /// `first`: the values `dequantizeQ4_1` gives for that row, bit for bit, read in place.
+    public static func dequantizeQ4_1x4(_ group: UnsafeRawPointer, _ rowBytes: Int, _ lane: Int, _ first: Int, _ count: Int, _ y: UnsafeMutablePointer<Float>) {
+        let nq = rowBytes / 20 / 4
+        for i in 0..<count {
+            let b = first + i
+            if b < 4 * nq {
+                let g = group + 320 * (b / 4), j = b % 4
+                q4_1Block(f16(g, 256 + 2 * (4 * lane + j)), f16(g, 288 + 2 * (4 * lane + j)), g + 64 * j + 16 * lane, y + 32 * i)
+            } else {
+                let g = group + 320 * nq + 80 * (b - 4 * nq)
+                q4_1Block(f16(g, 64 + 2 * lane), f16(g, 72 + 2 * lane), g + 16 * lane, y + 32 * i)
+            }
         }
     }
 
@@ -82,9 +104,9 @@ public enum SIMDDequant {
         put16(_mm_sub_epi8(_mm_or_si128(high4(q), fifthBits(qh >> 16)), sixteen), true, d, zero, .scale, o + 16)
     }
 
-    /// `count` blocks of row `lane` of a Q5_0x4 group (SKEKernels/Interleave.swift), from block `first`: the values
+    /// `count` blocks of row `lane` of a Q5_0x4 group (SKEKernels/Interleave.swift; rowBytes unused), from block `first`: the values
     /// `dequantizeQ5_0` gives for that row, bit for bit, read in place.
-    public static func dequantizeQ5_0x4(_ group: UnsafeRawPointer, _ lane: Int, _ first: Int, _ count: Int, _ y: UnsafeMutablePointer<Float>) {
+    public static func dequantizeQ5_0x4(_ group: UnsafeRawPointer, _ rowBytes: Int, _ lane: Int, _ first: Int, _ count: Int, _ y: UnsafeMutablePointer<Float>) {
         for i in 0..<count {
             let b = first + i, g = group + 352 * (b / 4), j = b % 4
             let qh = UInt32(g.loadUnaligned(fromByteOffset: 256 + 16 * j + 2 * lane, as: UInt16.self))
@@ -140,9 +162,9 @@ public enum SIMDDequant {
         }
     }
 
-    /// `count` super-blocks of row `lane` of a Q4_Kx4 group (SKEKernels/Interleave.swift), from super-block `first`:
+    /// `count` super-blocks of row `lane` of a Q4_Kx4 group (SKEKernels/Interleave.swift; rowBytes unused), from super-block `first`:
     /// the values `dequantizeQ4_K` gives for that row, bit for bit, read in place (no unpacked copy).
-    public static func dequantizeQ4_Kx4(_ group: UnsafeRawPointer, _ lane: Int, _ first: Int, _ count: Int, _ y: UnsafeMutablePointer<Float>) {
+    public static func dequantizeQ4_Kx4(_ group: UnsafeRawPointer, _ rowBytes: Int, _ lane: Int, _ first: Int, _ count: Int, _ y: UnsafeMutablePointer<Float>) {
         var scales = (UInt32(0), UInt32(0), UInt32(0))
         for b in 0..<count {
             let g = group + 576 * (first + b)

@@ -30,7 +30,7 @@ public struct RowSource: @unchecked Sendable {
                 let ahead = group + 4 &* rowBytes + k0 / be &* groupBlock
                 for line in stride(from: 0, to: count / be &* groupBlock, by: 64) { corePrefetch(ahead + line) }
             }
-            deq(group, row & 3, k0 / be, count / be, dst)
+            deq(group, rowBytes, row & 3, k0 / be, count / be, dst)
         }
     }
 

@@ -55,14 +55,14 @@ extension E2E {
         let plain = try Engine(path: path, options: o)
         #expect(try packed.logits(after: prompt) == plain.logits(after: prompt), "the prompt is read from the file's rows")
         #expect(packed.executor.repacked == nil && packed.file.tensorsAreFileMapped)
-        let q4K = try #require(packed.file.tensors.first { $0.type == .q4_K && $0.name.hasSuffix("attn_output.weight") })
-        let before = XXH64.hash(packed.file.data(for: q4K))
+        let copied = try #require(packed.file.tensors.first { [.q4_1, .q5_0, .q4_K].contains($0.type) && $0.name.hasSuffix("attn_output.weight") })
+        let before = XXH64.hash(packed.file.data(for: copied))
         for id in next.prefix(6) {
             #expect(try packed.logits(after: [id]) == plain.logits(after: [id]), "decode step after \(id)")
         }
         let store = try #require(packed.executor.repacked)
         #expect(store.bytes > 0 && plain.executor.repacked == nil)
-        #expect(XXH64.hash(packed.file.data(for: q4K)) == before)
+        #expect(XXH64.hash(packed.file.data(for: copied)) == before)
         for n in [2, 5, 20] {
             packed.rewind(to: prompt.count); plain.rewind(to: prompt.count)
             let ids = Array(next.prefix(n))
@@ -227,18 +227,21 @@ struct ModelTests {
         for n in [2, 3, 5] { #expect(try decode(n) == one, "\(n) threads") }
     }
 
-    /// Gemma's Q4_K (attention output, some FFN down) and Q5_0 weights (FFN gate/up, Q and K, V in some layers) are
-    /// copied four rows at a time into the interleaved layouts at the first decode step (see `E2E.checkRepacked`; the
-    /// Qwen3-shaped model's FFN in Qwen3Tests).
+    /// SmolLM2's Q4_1 weights (every linear), Gemma's Q4_K (attention output, some FFN down) and Q5_0 weights (FFN
+    /// gate/up, Q and K, V in some layers) are copied four rows at a time into the interleaved layouts at the first
+    /// decode step (see `E2E.checkRepacked`; the Qwen3-shaped model's Q4_K in Qwen3Tests).
     @Test("repacked weights: prompt, decode and later batches give the file's rows' logits bit for bit",
-          arguments: [ActivationPrecision.quantized, .mixed])
-    func repackedWeights(precision: ActivationPrecision) throws {
-        let c = try E2E.cases("gemma3")[2]
-        let packed = try E2E.checkRepacked(E2E.path("gemma3"), precision, prompt: c.prompt_ids, next: Array(c.generated_ids.prefix(20)))
-        let expected = E2E.repackableBytes(packed.file, layers: 18)
+          arguments: ["smollm2", "gemma3"], [ActivationPrecision.quantized, .mixed])
+    func repackedWeights(model: String, precision: ActivationPrecision) throws {
+        let c = try E2E.cases(model)[2]
+        let packed = try E2E.checkRepacked(E2E.path(model), precision, prompt: c.prompt_ids, next: Array(c.generated_ids.prefix(20)))
+        let f = packed.file, expected = E2E.repackableBytes(f, layers: model == "gemma3" ? 18 : 30)
         #expect(packed.executor.repacked?.bytes == expected)
-        if CPUFeatures.host.supportedISALevels.contains(.avx512) {
+        guard CPUFeatures.host.supportedISALevels.contains(.avx512) else { return }
+        if model == "gemma3" {
             #expect(expected > 18 * (2 * 901_120 + 450_560 + 112_640), "every layer's Q5_0 gate/up, Q and K")
+        } else {
+            #expect(expected == f.tensors.filter { $0.type == .q4_1 }.reduce(0) { $0 + $1.byteCount }, "every Q4_1 tensor")
         }
     }
 

@@ -15,14 +15,14 @@ struct InterleaveTests {
         }
     }
 
-    @Test("Q4_K and Q5_0 have an interleaved decode path on AVX-512")
+    @Test("Q4_1, Q5_0 and Q4_K have an interleaved decode path on AVX-512")
     func coverage() {
         if CPUFeatures.host.supportedISALevels.contains(.avx512) {
-            #expect(Self.paths.contains { $0.0.type == .q4_K } && Self.paths.contains { $0.0.type == .q5_0 })
+            for t in [GGMLType.q4_1, .q5_0, .q4_K] { #expect(Self.paths.contains { $0.0.type == t }, "\(t.name)") }
         }
     }
 
-    /// Values in `units` of the smallest row the layout takes (Q4_K: one super-block; Q5_0: four blocks).
+    /// Values in `units` of the smallest row the layout takes (Q4_K: one super-block; Q5_0: four blocks; Q4_1: one block).
     static func length(_ kern: QuantKernels, _ path: QuantKernels.InterleavedPath, units: Int) -> Int {
         units * path.rowBytesMultiple / kern.type.blockBytes * kern.type.blockSize
     }
@@ -47,7 +47,7 @@ struct InterleaveTests {
                     for first in 0..<blocks {
                         let count = blocks - first, be = kern.type.blockSize
                         var got = [Float](repeating: .nan, count: count * be)
-                        packed.withUnsafeBytes { g in got.withUnsafeMutableBufferPointer { path.dequantize(g.baseAddress!, lane, first, count, $0.baseAddress!) } }
+                        packed.withUnsafeBytes { g in got.withUnsafeMutableBufferPointer { path.dequantize(g.baseAddress!, rowBytes, lane, first, count, $0.baseAddress!) } }
                         let bad = zip(got, want[(first * be)...]).filter { $0.bitPattern != $1.bitPattern && !($0.isNaN && $1.isNaN) }.count
                         #expect(bad == 0, "\(kern.type.name) set \(set) row \(lane) from block \(first): \(bad) values differ")
                     }
@@ -64,7 +64,7 @@ struct InterleaveTests {
         var out = [UInt8](repeating: 0xFF, count: 4 * type.byteCount(elements: k)!)
         for b in stride(from: 0, to: out.count, by: blockBytes) {
             out[b] = 0x00; out[b + 1] = 0x3C                                          // d = 1 (f16)
-            if type == .q4_K { out[b + 2] = 0x00; out[b + 3] = 0x38 }                 // dmin = 0.5
+            if [.q4_K, .q4_1].contains(type) { out[b + 2] = 0x00; out[b + 3] = 0x38 } // dmin / m = 0.5
         }
         return out
     }
