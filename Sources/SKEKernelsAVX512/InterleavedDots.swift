@@ -109,13 +109,14 @@ extension PreparedDots {
 
     /// out[0..<4] = the four rows of the Q4_1x4 group at `w` (SKEKernels/Interleave.swift; `rowBytes` unused) against the
     /// prepared Q8_1 row `a`: equal to `dotQ4_1` on each original row bit for bit (the same exact block sums and the
-    /// same float operations, see Q4_1Quad), including the last nb mod 4 blocks (lane j of each row, masked).
+    /// same float operations, see Q4_1Quad), including the last nb mod 4 blocks (lane j of each row, masked). The min
+    /// terms have sums of their own (`macc`), as in the one-row kernels.
     public static func dot4RowsQ4_1x4(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
         let nb = k / 32, nq = nb / 4, quads = q8_1Quads(a, nb), low = _mm512_set1_epi8(0x0F)
         @inline(__always) func dots(_ v: __m512i, _ la: UnsafeRawPointer, _ ha: UnsafeRawPointer) -> __m512i {
             quadDots(_mm512_and_si512(v, low), _mm512_and_si512(_mm512_srli_epi16(v, 4), low), la, ha, broadcast: true)
         }
-        var acc = _mm512_setzero_ps()
+        var acc = _mm512_setzero_ps(), macc = _mm512_setzero_ps()
         let ahead = Prefetch(stream: w)
         for u in 0..<nq {
             let g = w + q4_1x4QuadBytes &* u, s = quads + q8_1QuadBytes &* u
@@ -123,7 +124,7 @@ extension PreparedDots {
             @inline(__always) func block(_ j: Int) -> __m512i { dots(ld512(g + 64 &* j), s + 16 &* j, s + (64 &+ 16 &* j)) }
             let i = transposedSums(block(0), block(1), block(2), block(3))
             acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), _mm512_mul_ps(_mm512_cvtph_ps(ld256(g + 256)), _mm512_broadcast_f32x4(ldf128(s + 192))), acc)
-            acc = _mm512_fmadd_ps(_mm512_cvtph_ps(ld256(g + 288)), _mm512_broadcast_f32x4(ldf128(s + 208)), acc)
+            macc = _mm512_fmadd_ps(_mm512_cvtph_ps(ld256(g + 288)), _mm512_broadcast_f32x4(ldf128(s + 208)), macc)
         }
         // The last blocks, one at a time: lane 4r + j of row r (j = block mod 4), as the one-row kernels' tail.
         let rowIndex = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0)
@@ -138,9 +139,12 @@ extension PreparedDots {
             let sums = _mm512_cvtepi32_ps(_mm512_add_epi32(t, _mm512_rolv_epi64(t, _mm512_set1_epi64(32))))
             let lane = __mmask16(0x1111) << j
             acc = _mm512_mask3_fmadd_ps(sums, _mm512_mul_ps(spread(g + 64), _mm512_set1_ps(h16(y, 0))), acc, lane)
-            acc = _mm512_mask3_fmadd_ps(spread(g + 72), _mm512_set1_ps(h16(y, 2)), acc, lane)
+            macc = _mm512_mask3_fmadd_ps(spread(g + 72), _mm512_set1_ps(h16(y, 2)), macc, lane)
         }
-        storeRows(acc, out)
+        let t = unsafeBitCast(acc, to: SIMD16<Float>.self), m = unsafeBitCast(macc, to: SIMD16<Float>.self)
+        for r in 0..<4 {
+            out[r] = laneSum(SIMD4(t[4 * r], t[4 * r + 1], t[4 * r + 2], t[4 * r + 3])) + laneSum(SIMD4(m[4 * r], m[4 * r + 1], m[4 * r + 2], m[4 * r + 3]))
+        }
     }
 }
 #endif

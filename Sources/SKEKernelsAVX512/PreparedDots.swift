@@ -510,7 +510,8 @@ public enum PreparedDots {
     // MARK: Q4_1, four blocks per step: one arithmetic with the interleaved kernel
     //
     // As Q5_0's: per block b the exact integer I_b = Σ q·a, and lane b mod 4 of four float sums takes
-    // fma(Float(I_b), d_b·da_b), then fma(m_b, s_b) (s the Q8_1 block's d·Σa); the row is (l₀ + l₁) + (l₂ + l₃). Every
+    // fma(Float(I_b), d_b·da_b); the min terms m_b·s_b (s the Q8_1 block's d·Σa) go to four sums of their own, as ggml
+    // keeps them apart; the row is ((l₀ + l₁) + (l₂ + l₃)) + ((n₀ + n₁) + (n₂ + n₃)). Every
     // Q4_1 kernel (one row, four tokens, four rows, four interleaved rows) computes a row this way. Four blocks are 80
     // contiguous bytes (the loads at x and x + 16): one vpermt2w gathers their codes, one vpermw their headers.
 
@@ -535,16 +536,22 @@ public enum PreparedDots {
 
     @inline(__always) static func ldf128(_ p: UnsafeRawPointer) -> __m128 { _mm_loadu_ps(p.assumingMemoryBound(to: Float.self)) }
 
-    /// acc + [fma(Float(I_j), d_j·da_j), then fma(m_j, s_j)] in lane j for the four blocks `c` against the quad record at s.
-    @inline(__always) static func q4_1Quad(_ c: Q4_1Codes, _ s: UnsafeRawPointer, _ acc: __m128) -> __m128 {
+    /// A Q4_1 row's running sums: the code terms and the min terms, lane j = blocks j mod 4.
+    struct Q4_1Sums {
+        var acc = _mm_setzero_ps(), mins = _mm_setzero_ps()
+    }
+
+    /// fma(Float(I_j), d_j·da_j) into lane j of the code sums and fma(m_j, s_j) into lane j of the min sums, for the
+    /// four blocks `c` against the quad record at s.
+    @inline(__always) static func q4_1Quad(_ c: Q4_1Codes, _ s: UnsafeRawPointer, _ sums: Q4_1Sums) -> Q4_1Sums {
         let i = blockSums(quadDots(c.lo, c.hi, s, s + 64))
-        let acc = _mm_fmadd_ps(_mm_cvtepi32_ps(i), _mm_mul_ps(c.d, ldf128(s + 192)), acc)
-        return _mm_fmadd_ps(c.m, ldf128(s + 208), acc)
+        return Q4_1Sums(acc: _mm_fmadd_ps(_mm_cvtepi32_ps(i), _mm_mul_ps(c.d, ldf128(s + 192)), sums.acc),
+                        mins: _mm_fmadd_ps(c.m, ldf128(s + 208), sums.mins))
     }
 
     /// A Q4_1 row's four lanes with its blocks from `first` on added one by one (a quad step's operations), summed.
-    @inline(__always) static func q4_1Finish(_ acc: __m128, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, from first: Int, _ nb: Int) -> Float {
-        var l = unsafeBitCast(acc, to: SIMD4<Float>.self)
+    @inline(__always) static func q4_1Finish(_ sums: Q4_1Sums, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, from first: Int, _ nb: Int) -> Float {
+        var l = unsafeBitCast(sums.acc, to: SIMD4<Float>.self), n = unsafeBitCast(sums.mins, to: SIMD4<Float>.self)
         for blk in first..<nb {
             let x = w + 20 * blk, y = a + 36 * blk
             var sum: Int32 = 0
@@ -553,9 +560,9 @@ public enum PreparedDots {
                 sum += (c & 15) * Int32(y.load(fromByteOffset: 4 + i, as: Int8.self)) + (c >> 4) * Int32(y.load(fromByteOffset: 20 + i, as: Int8.self))
             }
             l[blk % 4] = l[blk % 4].addingProduct(Float(sum), h16(x, 0) * h16(y, 0))
-            l[blk % 4] = l[blk % 4].addingProduct(h16(x, 2), h16(y, 2))
+            n[blk % 4] = n[blk % 4].addingProduct(h16(x, 2), h16(y, 2))
         }
-        return laneSum(l)
+        return laneSum(l) + laneSum(n)
     }
 
     /// The first quad record of a Q8_1 row's sidecar.
@@ -565,7 +572,7 @@ public enum PreparedDots {
 
     public static func dotQ4_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
         let nb = k / 32, quads = q8_1Quads(a, nb), q = Q4_1Quad()
-        var acc = _mm_setzero_ps()
+        var acc = Q4_1Sums()
         for u in 0..<(nb / 4) {
             let x = w + 80 &* u
             prefetch(x + weightPrefetchDistance); prefetch(x + weightPrefetchDistance + 64)
@@ -578,7 +585,7 @@ public enum PreparedDots {
     public static func dot4RowsQ4_1(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
         let nb = k / 32, quads = q8_1Quads(a, nb), q = Q4_1Quad()
         let w1 = w + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes
-        var acc0 = _mm_setzero_ps(), acc1 = _mm_setzero_ps(), acc2 = _mm_setzero_ps(), acc3 = _mm_setzero_ps()
+        var acc0 = Q4_1Sums(), acc1 = Q4_1Sums(), acc2 = Q4_1Sums(), acc3 = Q4_1Sums()
         let ahead = Prefetch(fourRows: w, rowBytes)
         for u in 0..<(nb / 4) {
             let o = 80 &* u, s = quads + q8_1QuadBytes &* u
@@ -595,7 +602,7 @@ public enum PreparedDots {
     /// out[i·outStride] equals dotQ4_1(w, a + i·stride, k) bit for bit.
     public static func dot4Q4_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ stride: Int, _ k: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
         let nb = k / 32, quads = q8_1Quads(a, nb), q = Q4_1Quad()
-        var acc0 = _mm_setzero_ps(), acc1 = _mm_setzero_ps(), acc2 = _mm_setzero_ps(), acc3 = _mm_setzero_ps()
+        var acc0 = Q4_1Sums(), acc1 = Q4_1Sums(), acc2 = Q4_1Sums(), acc3 = Q4_1Sums()
         for u in 0..<(nb / 4) {
             let c = q.unpack(w + 80 &* u), s = quads + q8_1QuadBytes &* u
             acc0 = q4_1Quad(c, s, acc0); acc1 = q4_1Quad(c, s + stride, acc1)
