@@ -85,7 +85,7 @@ extension PreparedDots {
     /// 64-byte load holds the four rows' 16 code bytes (one row per 128-bit lane) and the qh halves are read as k-masks;
     /// the four blocks' sums are transposed into lanes 4r + j, the layout of the group's d values.
     public static func dot4RowsQ5_0x4(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
-        let nb = k / 32, quads = a + sidecarOffset(nb * 34) + nb / 2 * q8_0PairBytes
+        let nb = k / 32, quads = quadRecords(Q5_0Quad.self, a, nb)
         var acc = _mm512_setzero_ps()
         let ahead = Prefetch(stream: w)
         for u in 0..<(nb / 4) {
@@ -112,7 +112,7 @@ extension PreparedDots {
     /// same float operations, see Q4_1Quad), including the last nb mod 4 blocks (lane j of each row, masked). The min
     /// terms have sums of their own (`macc`), as in the one-row kernels.
     public static func dot4RowsQ4_1x4(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
-        let nb = k / 32, nq = nb / 4, quads = q8_1Quads(a, nb), low = _mm512_set1_epi8(0x0F)
+        let nb = k / 32, nq = nb / 4, quads = quadRecords(Q4_1Quad.self, a, nb), low = _mm512_set1_epi8(0x0F)
         @inline(__always) func dots(_ v: __m512i, _ la: UnsafeRawPointer, _ ha: UnsafeRawPointer) -> __m512i {
             quadDots(_mm512_and_si512(v, low), _mm512_and_si512(_mm512_srli_epi16(v, 4), low), la, ha, broadcast: true)
         }

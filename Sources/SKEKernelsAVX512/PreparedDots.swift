@@ -391,7 +391,16 @@ public enum PreparedDots {
     // halves of the qh words: the k-masks that add 16 to the low and the high nibbles). Blocks past the last four
     // (nb mod 4) are summed one by one with the same operations.
 
-    struct Q5_0Quad {
+    struct Q5_0Quad: QuadArithmetic {
+        static var quadBytes: Int { 88 }
+        static var activationBlock: Int { 34 }
+        static var pairRecord: Int { q8_0PairBytes }
+        static var quadRecord: Int { q8_0QuadBytes }
+        static var zero: __m128 { _mm_setzero_ps() }
+        @inline(__always) static func step(_ c: Q5_0Codes, _ s: UnsafeRawPointer, _ sums: __m128) -> __m128 { q5_0Step(c, s, sums) }
+        @inline(__always) static func finish(_ sums: __m128, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, from first: Int, _ nb: Int) -> Float {
+            q5_0Finish(sums, w, a, from: first, nb)
+        }
         /// vpermt2w: output words 8j…8j+7 = block j's codes (bytes 6, 28, 50 of x; byte 72 = 48 of x + 24).
         let codes = _mm512_set_epi64(w4(60, 61, 62, 63), w4(56, 57, 58, 59), w4(49, 50, 51, 52), w4(45, 46, 47, 48),
                                      w4(18, 19, 20, 21), w4(14, 15, 16, 17), w4(7, 8, 9, 10), w4(3, 4, 5, 6))
@@ -413,7 +422,7 @@ public enum PreparedDots {
     struct Q5_0Codes { let lo: __m512i, hi: __m512i, d: __m128 }
 
     /// acc + fma(Float(I_j), d_j·da_j) in lane j for the four blocks `c` against the quad record at s.
-    @inline(__always) static func q5_0Quad(_ c: Q5_0Codes, _ s: UnsafeRawPointer, _ acc: __m128) -> __m128 {
+    @inline(__always) static func q5_0Step(_ c: Q5_0Codes, _ s: UnsafeRawPointer, _ acc: __m128) -> __m128 {
         let i = blockSums(quadDots(c.lo, c.hi, s, s + 64))
         let scale = _mm_mul_ps(c.d, _mm_loadu_ps((s + 272).assumingMemoryBound(to: Float.self)))
         return _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_add_epi32(i, ld128(s + 256))), scale, acc)
@@ -462,51 +471,6 @@ public enum PreparedDots {
         return laneSum(l)
     }
 
-    public static func dotQ5_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
-        let nb = k / 32, quads = a + sidecarOffset(nb * 34) + nb / 2 * q8_0PairBytes, q = Q5_0Quad()
-        var acc = _mm_setzero_ps()
-        for u in 0..<(nb / 4) {
-            let x = w + 88 &* u
-            prefetch(x + weightPrefetchDistance); prefetch(x + weightPrefetchDistance + 64)
-            acc = q5_0Quad(q.unpack(x), quads + q8_0QuadBytes &* u, acc)
-        }
-        return q5_0Finish(acc, w, a, from: nb / 4 * 4, nb)
-    }
-
-    /// out[i] = dotQ5_0(w + i·rowBytes, a, k) for i in 0..<4, bit for bit.
-    public static func dot4RowsQ5_0(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
-        let nb = k / 32, quads = a + sidecarOffset(nb * 34) + nb / 2 * q8_0PairBytes, q = Q5_0Quad()
-        let w1 = w + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes
-        var acc0 = _mm_setzero_ps(), acc1 = _mm_setzero_ps(), acc2 = _mm_setzero_ps(), acc3 = _mm_setzero_ps()
-        let ahead = Prefetch(fourRows: w, rowBytes)
-        for u in 0..<(nb / 4) {
-            let o = 88 &* u, s = quads + q8_0QuadBytes &* u
-            ahead(4 &* o, 4 * 88)
-            acc0 = q5_0Quad(q.unpack(w + o), s, acc0); acc1 = q5_0Quad(q.unpack(w1 + o), s, acc1)
-            acc2 = q5_0Quad(q.unpack(w2 + o), s, acc2); acc3 = q5_0Quad(q.unpack(w3 + o), s, acc3)
-        }
-        let first = nb / 4 * 4
-        out[0] = q5_0Finish(acc0, w, a, from: first, nb); out[1] = q5_0Finish(acc1, w1, a, from: first, nb)
-        out[2] = q5_0Finish(acc2, w2, a, from: first, nb); out[3] = q5_0Finish(acc3, w3, a, from: first, nb)
-    }
-
-    /// `dotQ5_0` for four activation rows (row i at a + i·stride; prefill): each block's codes unpacked once.
-    /// out[i·outStride] equals dotQ5_0(w, a + i·stride, k) bit for bit.
-    public static func dot4Q5_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ stride: Int, _ k: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
-        let nb = k / 32, quads = a + sidecarOffset(nb * 34) + nb / 2 * q8_0PairBytes, q = Q5_0Quad()
-        var acc0 = _mm_setzero_ps(), acc1 = _mm_setzero_ps(), acc2 = _mm_setzero_ps(), acc3 = _mm_setzero_ps()
-        for u in 0..<(nb / 4) {
-            let c = q.unpack(w + 88 &* u), s = quads + q8_0QuadBytes &* u
-            acc0 = q5_0Quad(c, s, acc0); acc1 = q5_0Quad(c, s + stride, acc1)
-            acc2 = q5_0Quad(c, s + 2 &* stride, acc2); acc3 = q5_0Quad(c, s + 3 &* stride, acc3)
-        }
-        let first = nb / 4 * 4
-        out[0] = q5_0Finish(acc0, w, a, from: first, nb); out[outStride] = q5_0Finish(acc1, w, a + stride, from: first, nb)
-        out[2 * outStride] = q5_0Finish(acc2, w, a + 2 * stride, from: first, nb)
-        out[3 * outStride] = q5_0Finish(acc3, w, a + 3 * stride, from: first, nb)
-    }
-
-
     // MARK: Q4_1, four blocks per step: one arithmetic with the interleaved kernel
     //
     // As Q5_0's: per block b the exact integer I_b = Σ q·a, and lane b mod 4 of four float sums takes
@@ -515,7 +479,16 @@ public enum PreparedDots {
     // Q4_1 kernel (one row, four tokens, four rows, four interleaved rows) computes a row this way. Four blocks are 80
     // contiguous bytes (the loads at x and x + 16): one vpermt2w gathers their codes, one vpermw their headers.
 
-    struct Q4_1Quad {
+    struct Q4_1Quad: QuadArithmetic {
+        static var quadBytes: Int { 80 }
+        static var activationBlock: Int { 36 }
+        static var pairRecord: Int { q8_1PairBytes }
+        static var quadRecord: Int { q8_1QuadBytes }
+        static var zero: Q4_1Sums { Q4_1Sums() }
+        @inline(__always) static func step(_ c: Q4_1Codes, _ s: UnsafeRawPointer, _ sums: Q4_1Sums) -> Q4_1Sums { q4_1Step(c, s, sums) }
+        @inline(__always) static func finish(_ sums: Q4_1Sums, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, from first: Int, _ nb: Int) -> Float {
+            q4_1Finish(sums, w, a, from: first, nb)
+        }
         /// vpermt2w: output words 8j…8j+7 = block j's codes (words 2, 12, 22 of the load at x; 24 of the load at x + 16).
         let codes = _mm512_set_epi64(w4(60, 61, 62, 63), w4(56, 57, 58, 59), w4(26, 27, 28, 29), w4(22, 23, 24, 25),
                                      w4(16, 17, 18, 19), w4(12, 13, 14, 15), w4(6, 7, 8, 9), w4(2, 3, 4, 5))
@@ -543,7 +516,7 @@ public enum PreparedDots {
 
     /// fma(Float(I_j), d_j·da_j) into lane j of the code sums and fma(m_j, s_j) into lane j of the min sums, for the
     /// four blocks `c` against the quad record at s.
-    @inline(__always) static func q4_1Quad(_ c: Q4_1Codes, _ s: UnsafeRawPointer, _ sums: Q4_1Sums) -> Q4_1Sums {
+    @inline(__always) static func q4_1Step(_ c: Q4_1Codes, _ s: UnsafeRawPointer, _ sums: Q4_1Sums) -> Q4_1Sums {
         let i = blockSums(quadDots(c.lo, c.hi, s, s + 64))
         return Q4_1Sums(acc: _mm_fmadd_ps(_mm_cvtepi32_ps(i), _mm_mul_ps(c.d, ldf128(s + 192)), sums.acc),
                         mins: _mm_fmadd_ps(c.m, ldf128(s + 208), sums.mins))
@@ -565,53 +538,89 @@ public enum PreparedDots {
         return laneSum(l) + laneSum(n)
     }
 
-    /// The first quad record of a Q8_1 row's sidecar.
-    @inline(__always) static func q8_1Quads(_ a: UnsafeRawPointer, _ nb: Int) -> UnsafeRawPointer {
-        a + sidecarOffset(nb * 36) + nb / 2 * q8_1PairBytes
+    // MARK: the drivers of Q5_0's and Q4_1's quad steps
+
+    /// A type whose kernels all step four blocks at a time with one arithmetic (Q5_0, Q4_1): `step` adds four blocks
+    /// to a row's sums, `finish` adds the blocks past the last four one by one and sums the lanes. The drivers below
+    /// run it along one row, four rows (decode) and four tokens (prefill), each result the one-row dot's bit for bit.
+    protocol QuadArithmetic {
+        associatedtype Codes
+        associatedtype Sums
+        /// Bytes of four weight blocks, of one standard activation block, of a sidecar pair record and quad record.
+        static var quadBytes: Int { get }
+        static var activationBlock: Int { get }
+        static var pairRecord: Int { get }
+        static var quadRecord: Int { get }
+        static var zero: Sums { get }
+        init()
+        func unpack(_ x: UnsafeRawPointer) -> Codes
+        static func step(_ c: Codes, _ s: UnsafeRawPointer, _ sums: Sums) -> Sums
+        static func finish(_ sums: Sums, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, from first: Int, _ nb: Int) -> Float
     }
 
-    public static func dotQ4_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
-        let nb = k / 32, quads = q8_1Quads(a, nb), q = Q4_1Quad()
-        var acc = Q4_1Sums()
+    /// The first quad record of a prepared activation row of nb blocks.
+    @inline(__always) static func quadRecords<Q: QuadArithmetic>(_: Q.Type, _ a: UnsafeRawPointer, _ nb: Int) -> UnsafeRawPointer {
+        a + sidecarOffset(nb * Q.activationBlock) + nb / 2 * Q.pairRecord
+    }
+
+    @inline(__always) static func dotQuads<Q: QuadArithmetic>(_: Q.Type, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
+        let nb = k / 32, quads = quadRecords(Q.self, a, nb), q = Q()
+        var acc = Q.zero
         for u in 0..<(nb / 4) {
-            let x = w + 80 &* u
+            let x = w + Q.quadBytes &* u
             prefetch(x + weightPrefetchDistance); prefetch(x + weightPrefetchDistance + 64)
-            acc = q4_1Quad(q.unpack(x), quads + q8_1QuadBytes &* u, acc)
+            acc = Q.step(q.unpack(x), quads + Q.quadRecord &* u, acc)
         }
-        return q4_1Finish(acc, w, a, from: nb / 4 * 4, nb)
+        return Q.finish(acc, w, a, from: nb / 4 * 4, nb)
     }
 
-    /// out[i] = dotQ4_1(w + i·rowBytes, a, k) for i in 0..<4, bit for bit.
-    public static func dot4RowsQ4_1(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
-        let nb = k / 32, quads = q8_1Quads(a, nb), q = Q4_1Quad()
+    /// out[i] = dotQuads(w + i·rowBytes, a, k) for i in 0..<4, bit for bit.
+    @inline(__always) static func dotQuads4Rows<Q: QuadArithmetic>(_: Q.Type, _ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int,
+                                                                   _ out: UnsafeMutablePointer<Float>) {
+        let nb = k / 32, quads = quadRecords(Q.self, a, nb), q = Q()
         let w1 = w + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes
-        var acc0 = Q4_1Sums(), acc1 = Q4_1Sums(), acc2 = Q4_1Sums(), acc3 = Q4_1Sums()
+        var acc0 = Q.zero, acc1 = Q.zero, acc2 = Q.zero, acc3 = Q.zero
         let ahead = Prefetch(fourRows: w, rowBytes)
         for u in 0..<(nb / 4) {
-            let o = 80 &* u, s = quads + q8_1QuadBytes &* u
-            ahead(4 &* o, 4 * 80)
-            acc0 = q4_1Quad(q.unpack(w + o), s, acc0); acc1 = q4_1Quad(q.unpack(w1 + o), s, acc1)
-            acc2 = q4_1Quad(q.unpack(w2 + o), s, acc2); acc3 = q4_1Quad(q.unpack(w3 + o), s, acc3)
+            let o = Q.quadBytes &* u, s = quads + Q.quadRecord &* u
+            ahead(4 &* o, 4 * Q.quadBytes)
+            acc0 = Q.step(q.unpack(w + o), s, acc0); acc1 = Q.step(q.unpack(w1 + o), s, acc1)
+            acc2 = Q.step(q.unpack(w2 + o), s, acc2); acc3 = Q.step(q.unpack(w3 + o), s, acc3)
         }
         let first = nb / 4 * 4
-        out[0] = q4_1Finish(acc0, w, a, from: first, nb); out[1] = q4_1Finish(acc1, w1, a, from: first, nb)
-        out[2] = q4_1Finish(acc2, w2, a, from: first, nb); out[3] = q4_1Finish(acc3, w3, a, from: first, nb)
+        out[0] = Q.finish(acc0, w, a, from: first, nb); out[1] = Q.finish(acc1, w1, a, from: first, nb)
+        out[2] = Q.finish(acc2, w2, a, from: first, nb); out[3] = Q.finish(acc3, w3, a, from: first, nb)
     }
 
-    /// `dotQ4_1` for four activation rows (row i at a + i·stride; prefill): each block's codes unpacked once.
-    /// out[i·outStride] equals dotQ4_1(w, a + i·stride, k) bit for bit.
-    public static func dot4Q4_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ stride: Int, _ k: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
-        let nb = k / 32, quads = q8_1Quads(a, nb), q = Q4_1Quad()
-        var acc0 = Q4_1Sums(), acc1 = Q4_1Sums(), acc2 = Q4_1Sums(), acc3 = Q4_1Sums()
+    /// out[i·outStride] = dotQuads(w, a + i·stride, k) for i in 0..<4, bit for bit: each four blocks unpacked once.
+    @inline(__always) static func dotQuads4<Q: QuadArithmetic>(_: Q.Type, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ stride: Int, _ k: Int,
+                                                               _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        let nb = k / 32, quads = quadRecords(Q.self, a, nb), q = Q()
+        var acc0 = Q.zero, acc1 = Q.zero, acc2 = Q.zero, acc3 = Q.zero
         for u in 0..<(nb / 4) {
-            let c = q.unpack(w + 80 &* u), s = quads + q8_1QuadBytes &* u
-            acc0 = q4_1Quad(c, s, acc0); acc1 = q4_1Quad(c, s + stride, acc1)
-            acc2 = q4_1Quad(c, s + 2 &* stride, acc2); acc3 = q4_1Quad(c, s + 3 &* stride, acc3)
+            let c = q.unpack(w + Q.quadBytes &* u), s = quads + Q.quadRecord &* u
+            acc0 = Q.step(c, s, acc0); acc1 = Q.step(c, s + stride, acc1)
+            acc2 = Q.step(c, s + 2 &* stride, acc2); acc3 = Q.step(c, s + 3 &* stride, acc3)
         }
         let first = nb / 4 * 4
-        out[0] = q4_1Finish(acc0, w, a, from: first, nb); out[outStride] = q4_1Finish(acc1, w, a + stride, from: first, nb)
-        out[2 * outStride] = q4_1Finish(acc2, w, a + 2 * stride, from: first, nb)
-        out[3 * outStride] = q4_1Finish(acc3, w, a + 3 * stride, from: first, nb)
+        out[0] = Q.finish(acc0, w, a, from: first, nb); out[outStride] = Q.finish(acc1, w, a + stride, from: first, nb)
+        out[2 * outStride] = Q.finish(acc2, w, a + 2 * stride, from: first, nb)
+        out[3 * outStride] = Q.finish(acc3, w, a + 3 * stride, from: first, nb)
+    }
+
+    public static func dotQ5_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotQuads(Q5_0Quad.self, w, a, k) }
+    public static func dot4RowsQ5_0(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
+        dotQuads4Rows(Q5_0Quad.self, w, rowBytes, a, k, out)
+    }
+    public static func dot4Q5_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ stride: Int, _ k: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        dotQuads4(Q5_0Quad.self, w, a, stride, k, out, outStride)
+    }
+    public static func dotQ4_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotQuads(Q4_1Quad.self, w, a, k) }
+    public static func dot4RowsQ4_1(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
+        dotQuads4Rows(Q4_1Quad.self, w, rowBytes, a, k, out)
+    }
+    public static func dot4Q4_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ stride: Int, _ k: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        dotQuads4(Q4_1Quad.self, w, a, stride, k, out, outStride)
     }
 
     public static func dotQ4_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotQuad(Q4_0Quad.self, w, a, k) }
