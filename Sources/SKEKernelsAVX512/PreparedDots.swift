@@ -302,8 +302,8 @@ public enum PreparedDots {
         /// Bytes of one quad record in the sidecar (the quad records follow the row's pair records).
         static var quadRecord: Int { get }
         init()
-        /// acc += blocks x…x+3 · the quad record at s, lane by lane; mins += their min terms (8 lanes), if any.
-        func step(_ x: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: inout __m512, _ mins: inout __m256)
+        /// acc += blocks x…x+3 · the quad record at s, lane by lane.
+        func step(_ x: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: inout __m512)
     }
 
     /// vpermps: [h₀ ×4, h₁ ×4, h₂ ×4, h₃ ×4].
@@ -318,7 +318,7 @@ public enum PreparedDots {
         return _mm512_dpbusd_epi32(p, _mm512_and_si512(_mm512_srli_epi16(q, 4), low), ld512(s + 64))
     }
 
-    /// Q4_0 × Q8_0. Quad record (256 B): lo[64] | hi[64] | da[16] f32 (d ×4 per block) | −8·Σ of each lane's 8 values [16] int32.
+    /// Q4_0 × Q8_0, reading the quad record's lo | hi | da (d ×4 per block) | −8·Σ of each lane's 8 values (see the top).
     struct Q4_0Quad: QuadBlocks {
         typealias Pair = Q4_0Pair
         static var quadRecord: Int { q8_0QuadBytes }
@@ -328,7 +328,7 @@ public enum PreparedDots {
         /// vpermw: words 0–3 = d₀, d₁, d₂, d₃.
         let headers = _mm512_set_epi64(0, 0, 0, 0, 0, 0, 0, w4(0, 9, 18, 27))
 
-        @inline(__always) func step(_ x: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: inout __m512, _ mins: inout __m256) {
+        @inline(__always) func step(_ x: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: inout __m512) {
             let a = ld512(x), p = quadProducts(_mm512_permutex2var_epi16(a, codes, ld512(x + 8)), s, ld512(s + 192))
             let d = spreadFour(_mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi16(headers, a))))
             acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(p), _mm512_loadu_ps(s + 128)), d, acc)
@@ -343,24 +343,24 @@ public enum PreparedDots {
 
     /// What a row's quad steps leave: one pair step (blocks 4⌊nb/4⌋, +1 when nb mod 4 ≥ 2), the reductions, the odd block.
     @inline(__always) static func quadFinish<Q: QuadBlocks>(_: Q.Type, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ pairs: UnsafeRawPointer,
-                                                            _ nb: Int, _ acc: __m512, _ mins: __m256) -> Float {
+                                                            _ nb: Int, _ acc: __m512) -> Float {
         let wb = Q.Pair.weightBlock, ab = Q.Pair.activationBlock
         var acc = acc
         if nb % 4 >= 2 { acc = Q.Pair.pair(w + 4 * wb * (nb / 4), pairs + Q.Pair.sidecarPair * (nb / 4 * 2), acc) }
-        var total = _mm512_reduce_add_ps(acc) + hsum8(mins)
+        var total = _mm512_reduce_add_ps(acc)
         if nb % 2 == 1 { total += Q.Pair.last(w + wb * (nb - 1), a + ab * (nb - 1)) }
         return total
     }
 
     @inline(__always) static func dotQuad<Q: QuadBlocks>(_: Q.Type, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
         let nb = k / 32, (pairs, quads) = quadSidecar(Q.self, a, nb), q = Q(), step = 4 * Q.Pair.weightBlock
-        var acc = _mm512_setzero_ps(), mins = _mm256_setzero_ps()
+        var acc = _mm512_setzero_ps()
         for u in 0..<(nb / 4) {
             let x = w + step &* u
             prefetch(x + weightPrefetchDistance); prefetch(x + weightPrefetchDistance + 64)
-            q.step(x, quads + Q.quadRecord &* u, &acc, &mins)
+            q.step(x, quads + Q.quadRecord &* u, &acc)
         }
-        return quadFinish(Q.self, w, a, pairs, nb, acc, mins)
+        return quadFinish(Q.self, w, a, pairs, nb, acc)
     }
 
     /// out[i] = dotQuad(w + i·rowBytes, a, k) for i in 0..<4, bit for bit.
@@ -369,16 +369,15 @@ public enum PreparedDots {
         let nb = k / 32, (pairs, quads) = quadSidecar(Q.self, a, nb), q = Q(), step = 4 * Q.Pair.weightBlock
         let w1 = w + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes
         var acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps()
-        var mins0 = _mm256_setzero_ps(), mins1 = _mm256_setzero_ps(), mins2 = _mm256_setzero_ps(), mins3 = _mm256_setzero_ps()
         let ahead = Prefetch(fourRows: w, rowBytes)
         for u in 0..<(nb / 4) {
             let o = step &* u, s = quads + Q.quadRecord &* u
             ahead(4 &* o, 4 * step)
-            q.step(w + o, s, &acc0, &mins0); q.step(w1 + o, s, &acc1, &mins1)
-            q.step(w2 + o, s, &acc2, &mins2); q.step(w3 + o, s, &acc3, &mins3)
+            q.step(w + o, s, &acc0); q.step(w1 + o, s, &acc1)
+            q.step(w2 + o, s, &acc2); q.step(w3 + o, s, &acc3)
         }
-        out[0] = quadFinish(Q.self, w, a, pairs, nb, acc0, mins0); out[1] = quadFinish(Q.self, w1, a, pairs, nb, acc1, mins1)
-        out[2] = quadFinish(Q.self, w2, a, pairs, nb, acc2, mins2); out[3] = quadFinish(Q.self, w3, a, pairs, nb, acc3, mins3)
+        out[0] = quadFinish(Q.self, w, a, pairs, nb, acc0); out[1] = quadFinish(Q.self, w1, a, pairs, nb, acc1)
+        out[2] = quadFinish(Q.self, w2, a, pairs, nb, acc2); out[3] = quadFinish(Q.self, w3, a, pairs, nb, acc3)
     }
 
     // MARK: Q5_0, four blocks per step: one arithmetic with the interleaved kernel
