@@ -38,8 +38,9 @@ public struct QuantKernels: Sendable {
     }
 
     /// Four-row groups of weights repacked for decode: `pack(src, rowBytes, dst)` writes the group of the four rows
-    /// at src (4·rowBytes bytes, the same count; rowBytes a multiple of `rowBytesMultiple`); `dequantize(group, rowBytes, lane, first, count, dst)` writes
-    /// `count` blocks of one of its rows from block `first` as floats, bit for bit the row's dequantization, read in place
+    /// at src (4·rowBytes bytes, the same count; rowBytes a multiple of `rowBytesMultiple`); `dequantize(group,
+    /// rowBytes, lane, first, count, dst)` writes `count` blocks of one of its rows from block `first` as floats, bit
+    /// for bit the row's dequantization, read in place
     /// (prefill's SGEMM/AMX loaders); `dot4Rows(group, rowBytes, a, k, out)` is the decode kernel, out[i] equal to the
     /// prepared dot of the original row i bit for bit. `dequantize` is a C function pointer, not a closure: a loader
     /// calls it once per row on every thread, and a closure taken out of a struct is retained and released around
@@ -48,7 +49,7 @@ public struct QuantKernels: Sendable {
         public typealias Dequantize = @convention(c) (_ group: UnsafeRawPointer, _ rowBytes: Int, _ lane: Int, _ first: Int, _ count: Int,
                                                       _ dst: UnsafeMutablePointer<Float>) -> Void
         public let pack: @Sendable (_ src: UnsafeRawPointer, _ rowBytes: Int, _ dst: UnsafeMutableRawPointer) -> Void
-        /// The layout takes rows whose byte count is a multiple of this (Q4_K: one super-block; Q5_0: four blocks).
+        /// The layout takes rows whose byte count is a multiple of this (Q4_K: one super-block; Q5_0: four blocks; Q4_1: one).
         public let rowBytesMultiple: Int
         public let dequantize: Dequantize
         public let dot4Rows: Dot4RowsKernel

@@ -1,9 +1,10 @@
-// Decode dots over weights repacked four rows at a time (AVX-512 level only). The Q4_Kx4 layout (576 bytes per
-// super-block of a group, the four rows' 4·144) is described once, in SKEKernels/Interleave.swift. Each 64-byte chunk
-// of codes holds 16 bytes of each row, one row per 128-bit lane: its low nibbles are values 16h…16h+15 of sub-block
-// 2i of the four rows, its high nibbles those of sub-block 2i+1. So one load feeds four rows, a sub-block's scale is
-// spread with an in-lane byte shuffle (not a cross-lane permute), the activations are 16-byte broadcasts of the
-// standard Q8_K row, and the scale/min unpacking, d/dmin conversion and min term are done once per four rows.
+// Decode dots over weights repacked four rows at a time (AVX-512 level only). The layouts (Q4_Kx4, Q5_0x4, Q4_1x4:
+// the same bytes as the four rows) are described once, in SKEKernels/Interleave.swift. Each 64-byte chunk of codes
+// holds 16 bytes of each row, one row per 128-bit lane, so one load feeds four rows, the activations are 16-byte
+// broadcasts, and the headers (Q4_K: 6-bit scales and mins, d/dmin; Q5_0: d and the fifth bits as k-masks; Q4_1: d and
+// m) are unpacked once per four rows. Q4_K: the chunk's low nibbles are values 16h…16h+15 of sub-block 2i of the four
+// rows, its high nibbles those of sub-block 2i+1, a sub-block's scale spread with an in-lane byte shuffle. Q5_0 / Q4_1:
+// a chunk is one block of the four rows; four blocks' sums are transposed into lanes 4r + j, where their d land.
 #if arch(x86_64)
 import _Builtin_intrinsics.intel
 import SKECore
@@ -70,10 +71,15 @@ extension PreparedDots {
         return _mm512_add_epi32(_mm512_unpacklo_epi64(t01, t23), _mm512_unpackhi_epi64(t01, t23))
     }
 
+    /// Lanes 4r…4r+3 of v: row r's four sums.
+    @inline(__always) static func rowLanes(_ v: __m512, _ r: Int) -> SIMD4<Float> {
+        let t = unsafeBitCast(v, to: SIMD16<Float>.self)
+        return SIMD4(t[4 * r], t[4 * r + 1], t[4 * r + 2], t[4 * r + 3])
+    }
+
     /// Row r's result from lanes 4r…4r+3 of the four-row sums (the one-row kernels' `laneSum`).
     @inline(__always) static func storeRows(_ acc: __m512, _ out: UnsafeMutablePointer<Float>) {
-        let t = unsafeBitCast(acc, to: SIMD16<Float>.self)
-        for r in 0..<4 { out[r] = laneSum(SIMD4(t[4 * r], t[4 * r + 1], t[4 * r + 2], t[4 * r + 3])) }
+        for r in 0..<4 { out[r] = laneSum(rowLanes(acc, r)) }
     }
 
     /// Bytes of four blocks of a Q5_0x4 group (four rows).
@@ -141,10 +147,7 @@ extension PreparedDots {
             acc = _mm512_mask3_fmadd_ps(sums, _mm512_mul_ps(spread(g + 64), _mm512_set1_ps(h16(y, 0))), acc, lane)
             macc = _mm512_mask3_fmadd_ps(spread(g + 72), _mm512_set1_ps(h16(y, 2)), macc, lane)
         }
-        let t = unsafeBitCast(acc, to: SIMD16<Float>.self), m = unsafeBitCast(macc, to: SIMD16<Float>.self)
-        for r in 0..<4 {
-            out[r] = laneSum(SIMD4(t[4 * r], t[4 * r + 1], t[4 * r + 2], t[4 * r + 3])) + laneSum(SIMD4(m[4 * r], m[4 * r + 1], m[4 * r + 2], m[4 * r + 3]))
-        }
+        for r in 0..<4 { out[r] = laneSum(rowLanes(acc, r)) + laneSum(rowLanes(macc, r)) }
     }
 }
 #endif

@@ -42,9 +42,9 @@ public struct EngineOptions: Sendable {
     /// anonymous huge-page memory (false: llama.cpp's --no-mmap; slower open, private copy, fewer TLB misses
     /// while decoding). Applies to `Engine(path:options:)`; an engine built from an open file uses that file.
     public var mmap = true
-    /// Weights with a four-row interleaved decode kernel (Q4_1, Q5_0 and Q4_K on AVX-512) copied into that layout at the first
-    /// decode step (default: true unless SKE_REPACK=0). Decode and quantized batches read the copy with the interleaved
-    /// kernel, SGEMM/AMX dequantizes rows from it in place.
+    /// Weights with a four-row interleaved decode kernel (Q4_1, Q5_0 and Q4_K on AVX-512) copied into that layout at
+    /// the first decode step (default: true unless SKE_REPACK=0). Decode and quantized batches read the copy with the
+    /// interleaved kernel, SGEMM/AMX dequantizes rows from it in place.
     /// From a mapped file, the copied pages of the mapping are dropped (the weights are held once); with --no-mmap
     /// the in-memory originals stay (other readers of the file may still use them).
     public var repack: Bool = RowSource.Store.enabled
