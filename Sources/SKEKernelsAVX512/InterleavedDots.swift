@@ -60,8 +60,7 @@ extension PreparedDots {
             acc = _mm512_fmadd_ps(_mm512_permutexvar_ps(dIndex, f), _mm512_cvtepi32_ps(isum), acc)
             macc = _mm512_fmadd_ps(_mm512_permutexvar_ps(mIndex, f), _mm512_cvtepi32_ps(msum), macc)
         }
-        let t = unsafeBitCast(_mm512_sub_ps(acc, macc), to: SIMD16<Float>.self)
-        for r in 0..<4 { out[r] = (t[4 * r] + t[4 * r + 1]) + (t[4 * r + 2] + t[4 * r + 3]) }
+        storeRows(_mm512_sub_ps(acc, macc), out)
     }
 
     /// Lane 4r + j ← Σ of lanes 4r…4r+3 of p_j (exact): four blocks' per-row sums, row r's in its 128-bit lane.
@@ -104,7 +103,7 @@ extension PreparedDots {
                 return quadDots(lo, hi, s + 16 &* j, s + (64 &+ 16 &* j), broadcast: true)
             }
             let i = _mm512_add_epi32(transposedSums(block(0), block(1), block(2), block(3)), _mm512_broadcast_i32x4(ld128(s + 256)))
-            let scale = _mm512_mul_ps(_mm512_cvtph_ps(ld256(g + 320)), _mm512_broadcast_f32x4(_mm_loadu_ps((s + 272).assumingMemoryBound(to: Float.self))))
+            let scale = _mm512_mul_ps(_mm512_cvtph_ps(ld256(g + 320)), _mm512_broadcast_f32x4(ldf128(s + 272)))
             acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), scale, acc)
         }
         storeRows(acc, out)

@@ -396,10 +396,6 @@ public enum PreparedDots {
         static var pairRecord: Int { q8_0PairBytes }
         static var quadRecord: Int { q8_0QuadBytes }
         static var zero: __m128 { _mm_setzero_ps() }
-        @inline(__always) static func step(_ c: Q5_0Codes, _ s: UnsafeRawPointer, _ sums: __m128) -> __m128 { q5_0Step(c, s, sums) }
-        @inline(__always) static func finish(_ sums: __m128, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, from first: Int, _ nb: Int) -> Float {
-            q5_0Finish(sums, w, a, from: first, nb)
-        }
         /// vpermt2w: output words 8j…8j+7 = block j's codes (bytes 6, 28, 50 of x; byte 72 = 48 of x + 24).
         let codes = _mm512_set_epi64(w4(60, 61, 62, 63), w4(56, 57, 58, 59), w4(49, 50, 51, 52), w4(45, 46, 47, 48),
                                      w4(18, 19, 20, 21), w4(14, 15, 16, 17), w4(7, 8, 9, 10), w4(3, 4, 5, 6))
@@ -415,17 +411,34 @@ public enum PreparedDots {
             let (lo, hi) = q5_0Codes(_mm512_permutex2var_epi16(a, codes, b), kLow, kHigh)
             return Q5_0Codes(lo: lo, hi: hi, d: _mm_cvtph_ps(h0))
         }
+
+        /// acc + fma(Float(I_j), d_j·da_j) in lane j for the four blocks `c` against the quad record at s.
+        @inline(__always) static func step(_ c: Q5_0Codes, _ s: UnsafeRawPointer, _ acc: __m128) -> __m128 {
+            let i = blockSums(quadDots(c.lo, c.hi, s, s + 64))
+            let scale = _mm_mul_ps(c.d, ldf128(s + 272))
+            return _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_add_epi32(i, ld128(s + 256))), scale, acc)
+        }
+
+        /// A Q5_0 row's four lanes with its blocks from `first` on added one by one (the same operations as a quad step's),
+        /// then summed: (l₀ + l₁) + (l₂ + l₃).
+        @inline(__always) static func finish(_ acc: __m128, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, from first: Int, _ nb: Int) -> Float {
+            var l = unsafeBitCast(acc, to: SIMD4<Float>.self)
+            for blk in first..<nb {
+                let x = w + 22 * blk, y = a + 34 * blk, qh = x.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
+                var sum: Int32 = 0
+                for i in 0..<16 {
+                    let c = Int32(x.load(fromByteOffset: 6 + i, as: UInt8.self))
+                    let q0 = (c & 15) | Int32((qh >> UInt32(i)) & 1) << 4, q1 = (c >> 4) | Int32((qh >> UInt32(i + 16)) & 1) << 4
+                    sum += (q0 - 16) * Int32(y.load(fromByteOffset: 2 + i, as: Int8.self)) + (q1 - 16) * Int32(y.load(fromByteOffset: 18 + i, as: Int8.self))
+                }
+                l[blk % 4] = l[blk % 4].addingProduct(Float(sum), h16(x, 0) * h16(y, 0))
+            }
+            return laneSum(l)
+        }
     }
 
     /// Four Q5_0 blocks' codes (0–31, block j in bytes 16j…16j+15 of lo and hi) and their d.
     struct Q5_0Codes { let lo: __m512i, hi: __m512i, d: __m128 }
-
-    /// acc + fma(Float(I_j), d_j·da_j) in lane j for the four blocks `c` against the quad record at s.
-    @inline(__always) static func q5_0Step(_ c: Q5_0Codes, _ s: UnsafeRawPointer, _ acc: __m128) -> __m128 {
-        let i = blockSums(quadDots(c.lo, c.hi, s, s + 64))
-        let scale = _mm_mul_ps(c.d, _mm_loadu_ps((s + 272).assumingMemoryBound(to: Float.self)))
-        return _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_add_epi32(i, ld128(s + 256))), scale, acc)
-    }
 
     /// [Σ lanes 0–3, Σ lanes 4–7, Σ lanes 8–11, Σ lanes 12–15] of p (exact): each block's sum from `quadDots`.
     @inline(__always) static func blockSums(_ p: __m512i) -> __m128i {
@@ -434,7 +447,7 @@ public enum PreparedDots {
         return _mm512_castsi512_si128(_mm512_permutexvar_epi32(_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), u))
     }
 
-    /// The four-lane sum every Q5_0 and Q4_1 kernel ends a row with.
+    /// The four-lane sum every Q4_K, Q5_0 and Q4_1 kernel ends a row with.
     @inline(__always) static func laneSum(_ l: SIMD4<Float>) -> Float { (l[0] + l[1]) + (l[2] + l[3]) }
 
     /// 64 code bytes `v` → their values 0–31: (low nibbles, high nibbles), the set bits of kLow / kHigh adding 16.
@@ -453,23 +466,6 @@ public enum PreparedDots {
         return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, act(la)), hi, act(ha))
     }
 
-    /// A Q5_0 row's four lanes with its blocks from `first` on added one by one (the same operations as a quad step's),
-    /// then summed: (l₀ + l₁) + (l₂ + l₃).
-    @inline(__always) static func q5_0Finish(_ acc: __m128, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, from first: Int, _ nb: Int) -> Float {
-        var l = unsafeBitCast(acc, to: SIMD4<Float>.self)
-        for blk in first..<nb {
-            let x = w + 22 * blk, y = a + 34 * blk, qh = x.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
-            var sum: Int32 = 0
-            for i in 0..<16 {
-                let c = Int32(x.load(fromByteOffset: 6 + i, as: UInt8.self))
-                let q0 = (c & 15) | Int32((qh >> UInt32(i)) & 1) << 4, q1 = (c >> 4) | Int32((qh >> UInt32(i + 16)) & 1) << 4
-                sum += (q0 - 16) * Int32(y.load(fromByteOffset: 2 + i, as: Int8.self)) + (q1 - 16) * Int32(y.load(fromByteOffset: 18 + i, as: Int8.self))
-            }
-            l[blk % 4] = l[blk % 4].addingProduct(Float(sum), h16(x, 0) * h16(y, 0))
-        }
-        return laneSum(l)
-    }
-
     // MARK: Q4_1, four blocks per step: one arithmetic with the interleaved kernel
     //
     // As Q5_0's: per block b the exact integer I_b = Σ q·a, and lane b mod 4 of four float sums takes
@@ -484,10 +480,6 @@ public enum PreparedDots {
         static var pairRecord: Int { q8_1PairBytes }
         static var quadRecord: Int { q8_1QuadBytes }
         static var zero: Q4_1Sums { Q4_1Sums() }
-        @inline(__always) static func step(_ c: Q4_1Codes, _ s: UnsafeRawPointer, _ sums: Q4_1Sums) -> Q4_1Sums { q4_1Step(c, s, sums) }
-        @inline(__always) static func finish(_ sums: Q4_1Sums, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, from first: Int, _ nb: Int) -> Float {
-            q4_1Finish(sums, w, a, from: first, nb)
-        }
         /// vpermt2w: output words 8j…8j+7 = block j's codes (words 2, 12, 22 of the load at x; 24 of the load at x + 16).
         let codes = _mm512_set_epi64(w4(60, 61, 62, 63), w4(56, 57, 58, 59), w4(26, 27, 28, 29), w4(22, 23, 24, 25),
                                      w4(16, 17, 18, 19), w4(12, 13, 14, 15), w4(6, 7, 8, 9), w4(2, 3, 4, 5))
@@ -501,6 +493,30 @@ public enum PreparedDots {
             return Q4_1Codes(lo: _mm512_and_si512(q, low), hi: _mm512_and_si512(_mm512_srli_epi16(q, 4), low),
                              d: _mm_cvtph_ps(h), m: _mm_cvtph_ps(_mm_unpackhi_epi64(h, h)))
         }
+
+        /// fma(Float(I_j), d_j·da_j) into lane j of the code sums and fma(m_j, s_j) into lane j of the min sums, for the
+        /// four blocks `c` against the quad record at s.
+        @inline(__always) static func step(_ c: Q4_1Codes, _ s: UnsafeRawPointer, _ sums: Q4_1Sums) -> Q4_1Sums {
+            let i = blockSums(quadDots(c.lo, c.hi, s, s + 64))
+            return Q4_1Sums(acc: _mm_fmadd_ps(_mm_cvtepi32_ps(i), _mm_mul_ps(c.d, ldf128(s + 192)), sums.acc),
+                            mins: _mm_fmadd_ps(c.m, ldf128(s + 208), sums.mins))
+        }
+
+        /// A Q4_1 row's four lanes with its blocks from `first` on added one by one (a quad step's operations), summed.
+        @inline(__always) static func finish(_ sums: Q4_1Sums, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, from first: Int, _ nb: Int) -> Float {
+            var l = unsafeBitCast(sums.acc, to: SIMD4<Float>.self), n = unsafeBitCast(sums.mins, to: SIMD4<Float>.self)
+            for blk in first..<nb {
+                let x = w + 20 * blk, y = a + 36 * blk
+                var sum: Int32 = 0
+                for i in 0..<16 {
+                    let c = Int32(x.load(fromByteOffset: 4 + i, as: UInt8.self))
+                    sum += (c & 15) * Int32(y.load(fromByteOffset: 4 + i, as: Int8.self)) + (c >> 4) * Int32(y.load(fromByteOffset: 20 + i, as: Int8.self))
+                }
+                l[blk % 4] = l[blk % 4].addingProduct(Float(sum), h16(x, 0) * h16(y, 0))
+                n[blk % 4] = n[blk % 4].addingProduct(h16(x, 2), h16(y, 2))
+            }
+            return laneSum(l) + laneSum(n)
+        }
     }
 
     /// Four Q4_1 blocks' codes (block j in bytes 16j…16j+15 of lo and hi), their d and m.
@@ -511,30 +527,6 @@ public enum PreparedDots {
     /// A Q4_1 row's running sums: the code terms and the min terms, lane j = blocks j mod 4.
     struct Q4_1Sums {
         var acc = _mm_setzero_ps(), mins = _mm_setzero_ps()
-    }
-
-    /// fma(Float(I_j), d_j·da_j) into lane j of the code sums and fma(m_j, s_j) into lane j of the min sums, for the
-    /// four blocks `c` against the quad record at s.
-    @inline(__always) static func q4_1Step(_ c: Q4_1Codes, _ s: UnsafeRawPointer, _ sums: Q4_1Sums) -> Q4_1Sums {
-        let i = blockSums(quadDots(c.lo, c.hi, s, s + 64))
-        return Q4_1Sums(acc: _mm_fmadd_ps(_mm_cvtepi32_ps(i), _mm_mul_ps(c.d, ldf128(s + 192)), sums.acc),
-                        mins: _mm_fmadd_ps(c.m, ldf128(s + 208), sums.mins))
-    }
-
-    /// A Q4_1 row's four lanes with its blocks from `first` on added one by one (a quad step's operations), summed.
-    @inline(__always) static func q4_1Finish(_ sums: Q4_1Sums, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, from first: Int, _ nb: Int) -> Float {
-        var l = unsafeBitCast(sums.acc, to: SIMD4<Float>.self), n = unsafeBitCast(sums.mins, to: SIMD4<Float>.self)
-        for blk in first..<nb {
-            let x = w + 20 * blk, y = a + 36 * blk
-            var sum: Int32 = 0
-            for i in 0..<16 {
-                let c = Int32(x.load(fromByteOffset: 4 + i, as: UInt8.self))
-                sum += (c & 15) * Int32(y.load(fromByteOffset: 4 + i, as: Int8.self)) + (c >> 4) * Int32(y.load(fromByteOffset: 20 + i, as: Int8.self))
-            }
-            l[blk % 4] = l[blk % 4].addingProduct(Float(sum), h16(x, 0) * h16(y, 0))
-            n[blk % 4] = n[blk % 4].addingProduct(h16(x, 2), h16(y, 2))
-        }
-        return laneSum(l) + laneSum(n)
     }
 
     // MARK: the drivers of Q5_0's and Q4_1's quad steps
@@ -747,8 +739,7 @@ public enum PreparedDots {
         var acc = _mm_setzero_ps(), macc = _mm_setzero_ps()
         /// Σ w·a: (acc − macc) summed as (l0 + l1) + (l2 + l3).
         @inline(__always) var total: Float {
-            let t = unsafeBitCast(_mm_sub_ps(acc, macc), to: SIMD4<Float>.self)
-            return (t[0] + t[1]) + (t[2] + t[3])
+            laneSum(unsafeBitCast(_mm_sub_ps(acc, macc), to: SIMD4<Float>.self))
         }
     }
 
