@@ -1,6 +1,7 @@
 // Executes a Plan on the thread pool: every step reads and writes the activation arena at the offsets the
-// planner gave, weights stay in the mmapped file, K/V live in their own cache region. Nothing here allocates
-// once the executor exists (buffers, positions and output-row indices are preallocated).
+// planner gave, weights are read from the file (from the first decode step, from copies: RowSource), K/V live in
+// their own cache region. Nothing here allocates once the executor exists (buffers, positions and output-row
+// indices are preallocated; the copies are made once).
 //
 // Letters: T batch tokens (≤ maxTokens), O output rows (≤ maxOutputs), P0 position of the batch's first token,
 // K input width, N output width, F feed-forward width, NH/NKV heads, HS head size.
@@ -67,16 +68,18 @@ public final class Executor: @unchecked Sendable {
     /// part has one; whether some of its parts read the repacked copy and every part has a four-row dot (the others
     /// read the file's rows with their own). Captured by the step's region (see `makeRegion`).
     struct LinearKernels { let quantized: [RowDotBox], float: [RowDotBox], dots4: [TokenDots]?, rows4: [Rows4Box?]?, repacked: Bool }
-    /// Weights the decode kernels read repacked (see RowSource), packed at the first decode step (a one-token batch
-    /// after position 0): prefill reads the file's rows as they are, so the time to the first token does not include
-    /// the repacking (Qwen3-shaped Q4_K_M: ~40 ms).
+    /// Weights the decode kernels read from a copy (see RowSource: repacked, or in file order on huge pages when the
+    /// weights are a file mapping), copied at the first decode step (a one-token batch after position 0): prefill reads
+    /// the file's rows as they are, so the time to the first token does not include the copy (Qwen3-shaped Q4_K_M:
+    /// ~40 ms repacked, ~30 ms more for its Q6_K in file order).
     /// Emptied once the copy is attempted (made, or not for want of memory).
     var repackCandidates: [RowSource.Candidate]
     public private(set) var repacked: RowSource.Store? = nil
     let releaseOriginals: Bool
 
     /// `repack`: copy the weights with an interleaved decode kernel at the first decode step (see `repacked`);
-    /// `releaseOriginals`: the weights are a read-only file mapping whose copied pages may then be dropped.
+    /// `releaseOriginals`: the weights are a read-only file mapping whose copied pages may then be dropped (the other
+    /// linear weights are then copied too, in file order, onto huge pages).
     public init(plan: Plan, pool: ThreadPool, repack: Bool = RowSource.Store.enabled, releaseOriginals: Bool = false) throws {
         self.plan = plan
         self.pool = pool
@@ -94,7 +97,7 @@ public final class Executor: @unchecked Sendable {
         kvHalf = plan.precision != .float
         tableGelu = plan.precision != .float
         let kvBytes = kvHalf ? 2 : 4
-        repackCandidates = repack ? RowSource.Store.candidates(plan) : []
+        repackCandidates = repack ? RowSource.Store.candidates(plan, fileOrder: releaseOriginals) : []
         self.releaseOriginals = releaseOriginals
         let cache = plan.cacheRowValues.flatMap { [max(ctx * $0, 1) * kvBytes, max(ctx * $0, 1) * kvBytes] }
         let blocks = [max(plan.arenaBytes, 64), threads * scratchStride * 4] + cache
@@ -133,6 +136,9 @@ public final class Executor: @unchecked Sendable {
     func bindKernels() {
         let plan = plan, repacked = repacked, sgemm = plan.precision != .quantized
         func source(_ part: LinearStep.Part) -> RowSource { repacked?.source(part) ?? RowSource.original(part) }
+        // Rows in file order for the one-row and four-token dots: the file-order copy, else the file's (a repacked part
+        // never reaches them: see rowDot).
+        func fileOrder(_ part: LinearStep.Part, _ source: RowSource) -> UnsafeRawPointer { source.isRepacked ? part.weight.pointer : source.w }
         rowLoaders = plan.steps.map { step in
             guard case .linear(let l) = step, sgemm else { return [] }
             return l.parts.map { source($0).loader(dequantize: $0.kernels.dequantize) }
@@ -143,10 +149,10 @@ public final class Executor: @unchecked Sendable {
             let sources = l.parts.map(source)
             func dots4() -> [TokenDots]? {
                 var dots: [TokenDots] = []
-                for part in l.parts {
+                for (part, source) in zip(l.parts, sources) {
                     guard let d4 = part.kernels.rowDot4 else { return nil }
                     let a = l.activations[part.activation]
-                    dots.append(TokenDots(dot4: d4, dot: part.kernels.rowDot, w: part.weight.pointer, rowBytes: part.weight.rowBytes,
+                    dots.append(TokenDots(dot4: d4, dot: part.kernels.rowDot, w: fileOrder(part, source), rowBytes: part.weight.rowBytes,
                                           xq: UnsafeRawPointer(self.base + a.offset), stride: a.rowStride, k: l.k))
                 }
                 return dots
@@ -161,8 +167,8 @@ public final class Executor: @unchecked Sendable {
                 return boxes.contains { $0 != nil } ? boxes : nil
             }
             let r4 = quantized ? rows4() : nil
-            return LinearKernels(quantized: quantized ? l.parts.map { RowDotBox(call: self.rowDot($0, l, quantized: true)) } : [],
-                                 float: plan.precision != .quantized ? l.parts.map { RowDotBox(call: self.rowDot($0, l, quantized: false)) } : [],
+            return LinearKernels(quantized: quantized ? zip(l.parts, sources).map { RowDotBox(call: self.rowDot($0, l, quantized: true, w: fileOrder($0, $1))) } : [],
+                                 float: plan.precision != .quantized ? zip(l.parts, sources).map { RowDotBox(call: self.rowDot($0, l, quantized: false, w: fileOrder($0, $1))) } : [],
                                  dots4: quantized ? dots4() : nil, rows4: r4,
                                  repacked: sources.contains { $0.isRepacked } && r4?.allSatisfy { $0 != nil } == true)
         }
@@ -620,10 +626,10 @@ public final class Executor: @unchecked Sendable {
 
     /// (row, token, scratch) → W[row] · x[token] with everything per part resolved once (at init). In float
     /// arithmetic the weight row is dequantized into the scratch (K floats) at token 0 and reused for the others.
-    /// Over the file's rows: a repacked part never comes here (decode and quantized batches take its interleaved
+    /// Over rows in file order (`w`: the file's, or their file-order copy): a repacked part never comes here (decode and quantized batches take its interleaved
     /// kernel, SGEMM its loaders), and the file's rows stay readable (dropped pages fault back in from the file).
-    func rowDot(_ part: LinearStep.Part, _ l: LinearStep, quantized: Bool) -> RowDot {
-        let w = part.weight.pointer, rowBytes = part.weight.rowBytes, k = l.k
+    func rowDot(_ part: LinearStep.Part, _ l: LinearStep, quantized: Bool, w: UnsafeRawPointer) -> RowDot {
+        let rowBytes = part.weight.rowBytes, k = l.k
         if quantized {
             let a = l.activations[part.activation]
             let xq = UnsafeRawPointer(base + a.offset), stride = a.rowStride

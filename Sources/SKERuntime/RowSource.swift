@@ -1,6 +1,7 @@
-// Where a linear part's weight rows are read from: the tensor as it is in the file, or a copy repacked four rows at a
+// Where a linear part's weight rows are read from: the tensor as it is in the file, a copy repacked four rows at a
 // time (SKEKernels/Interleave.swift), which the interleaved kernel reads directly (decode, and quantized batches
-// token by token) and SGEMM/AMX's loaders dequantize in place.
+// token by token) and SGEMM/AMX's loaders dequantize in place, or a copy in file order on huge pages (the weights
+// of a file mapping that have no interleaved layout), which every kernel reads as it reads the file's rows.
 import SKECore
 import SKEGraph
 import SKEKernels
@@ -34,37 +35,49 @@ public struct RowSource: @unchecked Sendable {
         }
     }
 
-    /// A weight the decode kernels would read repacked: its pointer, rows, row bytes and layout.
-    struct Candidate { let w: UnsafeRawPointer, rows: Int, rowBytes: Int, path: QuantKernels.InterleavedPath }
+    /// A weight the decode kernels would read from a copy: its pointer, rows, row bytes and interleaved layout (nil: a
+    /// copy in file order).
+    struct Candidate { let w: UnsafeRawPointer, rows: Int, rowBytes: Int, path: QuantKernels.InterleavedPath? }
 
-    /// Repacked copies of weights (see `candidates`), made once on a pool, keyed by the original pointer.
+    /// Copies of weights (see `candidates`), made once on a pool, keyed by the original pointer: repacked four rows at a
+    /// time, or in file order.
     public final class Store: @unchecked Sendable {
         let arena: Arena
-        let packed: [UnsafeRawPointer: UnsafeRawPointer]
+        let packed: [UnsafeRawPointer: (copy: UnsafeRawPointer, interleaved: Bool)]
         /// Bytes copied into the interleaved layout.
         public let bytes: Int
+        /// Bytes copied in file order (weights of a file mapping with no interleaved layout).
+        public let copiedBytes: Int
 
-        /// SKE_REPACK=0 turns repacking off.
+        /// SKE_REPACK=0 turns both copies off (every kernel reads the file's rows).
         public static let enabled: Bool = ProcessInfo.processInfo.environment["SKE_REPACK"] != "0"
 
         /// The weights with an interleaved layout that takes their rows, in every linear whose parts all have a four-row
         /// decode kernel and a multiple of four rows (quantized and mixed precision): its parts are read together (decode's
         /// four-row kernels; quantized batches four rows at a time token by token), each part from the copy if it has
-        /// one, else from the file's rows (Gemma's and Qwen3's Q/K/V: Q and K packed, V read as it is). Each tensor once
-        /// (one read by two steps is packed once).
-        static func candidates(_ plan: Plan) -> [Candidate] {
+        /// one, else in file order (Gemma's and Qwen3's Q/K/V: Q and K packed, V as it is). Each tensor once (one read
+        /// by two steps is packed once).
+        ///
+        /// `fileOrder`: the weights are a file mapping (4 KiB pages: decode's reads of them miss the TLB every page,
+        /// ~7% of the Qwen3-shaped model's decode at two threads): every other part of every linear is copied as it is
+        /// onto the huge pages the copies live on.
+        static func candidates(_ plan: Plan, fileOrder: Bool) -> [Candidate] {
             guard plan.precision != .float else { return [] }
-            var out: [Candidate] = [], seen = Set<UnsafeRawPointer>()
+            var out: [Candidate] = [], plain: [Candidate] = [], seen = Set<UnsafeRawPointer>()
             for step in plan.steps {
-                guard case .linear(let l) = step,
-                      l.parts.allSatisfy({ $0.kernels.rowDot4Rows != nil && $0.weight.rows % 4 == 0 }) else { continue }
+                guard case .linear(let l) = step else { continue }
+                let fourRows = l.parts.allSatisfy { $0.kernels.rowDot4Rows != nil && $0.weight.rows % 4 == 0 }
                 for part in l.parts {
-                    guard let path = part.kernels.prepared?.interleaved, part.weight.rowBytes % path.rowBytesMultiple == 0,
-                          seen.insert(part.weight.pointer).inserted else { continue }
-                    out.append(Candidate(w: part.weight.pointer, rows: part.weight.rows, rowBytes: part.weight.rowBytes, path: path))
+                    let w = part.weight
+                    if fourRows, let path = part.kernels.prepared?.interleaved, w.rowBytes % path.rowBytesMultiple == 0 {
+                        if seen.insert(w.pointer).inserted { out.append(Candidate(w: w.pointer, rows: w.rows, rowBytes: w.rowBytes, path: path)) }
+                    } else if fileOrder {
+                        plain.append(Candidate(w: w.pointer, rows: w.rows, rowBytes: w.rowBytes, path: nil))
+                    }
                 }
             }
-            return out
+            // A tensor some linear reads repacked is not copied a second time for another (none of the models does that).
+            return out + plain.filter { seen.insert($0.w).inserted }
         }
 
         /// `releaseOriginals`: the originals are a read-only file mapping; their pages are dropped once copied (the
@@ -73,16 +86,24 @@ public struct RowSource: @unchecked Sendable {
             // One block for all (fresh pages: faulting them in is most of the copy's time on a VM, 40–180 ms here).
             let sizes = candidates.map { ($0.rows * $0.rowBytes + 63) / 64 * 64 }, total = sizes.reduce(0, +)
             arena = try Arena(capacity: Arena.capacity(forBlocks: [total]))
-            var dst = try arena.allocate(total, label: "repacked weights")
-            var packed: [UnsafeRawPointer: UnsafeRawPointer] = [:]
+            var dst = try arena.allocate(total, label: "weights copied for decode")
+            var packed: [UnsafeRawPointer: (UnsafeRawPointer, Bool)] = [:]
             for (c, size) in zip(candidates, sizes) {
-                Matmul.packInterleaved(c.path, w: c.w, rows: c.rows, rowBytes: c.rowBytes, into: dst, pool: pool)
-                packed[c.w] = UnsafeRawPointer(dst)
+                if let path = c.path {
+                    Matmul.packInterleaved(path, w: c.w, rows: c.rows, rowBytes: c.rowBytes, into: dst, pool: pool)
+                } else {
+                    let to = dst, rowBytes = c.rowBytes
+                    pool.parallelFor(c.rows) { rs in
+                        (to + rs.lowerBound * rowBytes).copyMemory(from: c.w + rs.lowerBound * rowBytes, byteCount: rs.count * rowBytes)
+                    }
+                }
+                packed[c.w] = (UnsafeRawPointer(dst), c.path != nil)
                 dst += size
                 if releaseOriginals { Self.dropPages(c.w, c.rows * c.rowBytes) }
             }
             self.packed = packed
-            bytes = candidates.reduce(0) { $0 + $1.rows * $1.rowBytes }
+            bytes = candidates.reduce(0) { $0 + ($1.path != nil ? $1.rows * $1.rowBytes : 0) }
+            copiedBytes = candidates.reduce(0) { $0 + ($1.path == nil ? $1.rows * $1.rowBytes : 0) }
         }
 
         /// MADV_DONTNEED over the whole pages inside [p, p + bytes).
@@ -92,11 +113,11 @@ public struct RowSource: @unchecked Sendable {
             if end > start { _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED) }
         }
 
-        /// The part's rows: the repacked copy when there is one.
+        /// The part's rows: the copy when there is one.
         func source(_ part: LinearStep.Part) -> RowSource {
             let w = part.weight
-            if let p = packed[w.pointer] { return RowSource(w: p, rowBytes: w.rowBytes, type: w.type, interleaved: part.kernels.prepared?.interleaved) }
-            return RowSource.original(part)
+            guard let p = packed[w.pointer] else { return RowSource.original(part) }
+            return RowSource(w: p.copy, rowBytes: w.rowBytes, type: w.type, interleaved: p.interleaved ? part.kernels.prepared?.interleaved : nil)
         }
     }
 

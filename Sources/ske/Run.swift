@@ -74,6 +74,9 @@ struct Run: ParsableCommand {
         var threads: Int, activations: String, fusion: [String]
         /// Bytes of weights decode read from the copy repacked four rows at a time (0: none; SKE_REPACK=0).
         var repackedBytes: Int
+        /// Bytes of weights decode read from a copy in file order on huge pages (a file mapping's weights with no
+        /// repacked layout; 0: none, --no-mmap or SKE_REPACK=0).
+        var copiedBytes: Int
     }
 
     func run() throws {
@@ -97,13 +100,15 @@ struct Run: ParsableCommand {
                                      stopReason: r.stopReason.rawValue, prefillSeconds: r.prefillSeconds, decodeSeconds: r.decodeSeconds,
                                      prefillTokensPerSecond: r.prefillTokensPerSecond, decodeTokensPerSecond: r.decodeTokensPerSecond,
                                      threads: e.pool.threadCount, activations: e.plan.precision.rawValue, fusion: e.plan.fusion,
-                                     repackedBytes: e.executor.repacked?.bytes ?? 0))
+                                     repackedBytes: e.executor.repacked?.bytes ?? 0, copiedBytes: e.executor.repacked?.copiedBytes ?? 0))
             } else {
                 print("")
                 FileHandle.standardError.write(Data((
                     "\nprefill: \(r.promptIDs.count) tokens in \(formatFixed(r.prefillSeconds * 1000, 1)) ms (\(formatFixed(r.prefillTokensPerSecond, 1)) tok/s)\n" +
                     "decode:  \(r.generatedIDs.count) tokens, \(formatFixed(r.decodeTokensPerSecond, 1)) tok/s (\(e.pool.threadCount) threads, \(e.plan.precision.rawValue) activations)\n" +
-                    (e.executor.repacked.map { "         \(formatBytes($0.bytes)) of weights read repacked four rows at a time (copied at the first decode step; SKE_REPACK=0: the file's rows)\n" } ?? "")).utf8))
+                    (e.executor.repacked.map {
+                        "         \(formatBytes($0.bytes)) of weights read repacked four rows at a time, \(formatBytes($0.copiedBytes)) copied in file order "
+                            + "onto huge pages (copied at the first decode step; SKE_REPACK=0: the file's rows)\n" } ?? "")).utf8))
             }
         }
     }

@@ -56,13 +56,16 @@ extension E2E {
         #expect(try packed.logits(after: prompt) == plain.logits(after: prompt), "the prompt is read from the file's rows")
         #expect(packed.executor.repacked == nil && packed.file.tensorsAreFileMapped)
         let copied = try #require(packed.file.tensors.first { [.q4_1, .q5_0, .q4_K].contains($0.type) && $0.name.hasSuffix("attn_output.weight") })
-        let before = XXH64.hash(packed.file.data(for: copied))
+        // The output matrix (Q8_0 or Q6_K here): copied in file order.
+        let output = try #require(packed.file.tensor(named: "output.weight") ?? packed.file.tensor(named: "token_embd.weight"))
+        let before = XXH64.hash(packed.file.data(for: copied)), outputBefore = XXH64.hash(packed.file.data(for: output))
         for id in next.prefix(6) {
             #expect(try packed.logits(after: [id]) == plain.logits(after: [id]), "decode step after \(id)")
         }
         let store = try #require(packed.executor.repacked)
         #expect(store.bytes > 0 && plain.executor.repacked == nil)
-        #expect(XXH64.hash(packed.file.data(for: copied)) == before)
+        #expect(store.copiedBytes == fileOrderCopyBytes(packed.file) && store.copiedBytes >= output.byteCount)
+        #expect(XXH64.hash(packed.file.data(for: copied)) == before && XXH64.hash(packed.file.data(for: output)) == outputBefore)
         for n in [2, 5, 20] {
             packed.rewind(to: prompt.count); plain.rewind(to: prompt.count)
             let ids = Array(next.prefix(n))
@@ -89,6 +92,16 @@ extension E2E {
             return sum + bytes([b + "attn_output.weight"]) + bytes([b + "ffn_gate.weight", b + "ffn_up.weight"]) + bytes([b + "ffn_down.weight"])
                 + bytes([b + "attn_q.weight", b + "attn_k.weight", b + "attn_v.weight"])
         }
+    }
+    /// Bytes an engine over a file mapping copies in file order at its first decode step: every other weight a linear
+    /// reads (Q/K/V, attention output, gate/up, down in every layer; the output matrix, or the token embeddings when
+    /// they are tied), onto huge pages.
+    static func fileOrderCopyBytes(_ f: any TensorFile) -> Int {
+        let names = ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"]
+        let layers = f.tensors.filter { $0.name.hasSuffix("attn_output.weight") }.count
+        let linear = (0..<layers).flatMap { i in names.map { "blk.\(i).\($0).weight" } }
+            + [f.tensor(named: "output.weight") != nil ? "output.weight" : "token_embd.weight"]
+        return linear.reduce(0) { $0 + f.tensor(named: $1)!.byteCount } - repackableBytes(f, layers: layers)
     }
     static func rms(_ a: [Float], _ b: [Float]) -> Float {
         let sum = zip(a, b).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }
@@ -241,7 +254,8 @@ struct ModelTests {
 
     /// SmolLM2's Q4_1 weights (every linear), Gemma's Q4_K (attention output, some FFN down) and Q5_0 weights (FFN
     /// gate/up, Q and K, V in some layers) are copied four rows at a time into the interleaved layouts at the first
-    /// decode step (see `E2E.checkRepacked`; the Qwen3-shaped model's Q4_K in Qwen3Tests).
+    /// decode step, the other linear weights (the Q8_0 output matrices, Gemma's Q6_K and Q8_0 V) in file order (see
+    /// `E2E.checkRepacked`; the Qwen3-shaped model in Qwen3Tests).
     @Test("repacked weights: prompt, decode and later batches give the file's rows' logits bit for bit",
           arguments: ["smollm2", "gemma3"], [ActivationPrecision.quantized, .mixed])
     func repackedWeights(model: String, precision: ActivationPrecision) throws {
@@ -293,6 +307,8 @@ struct ModelTests {
             #expect(E2E.maxAbs(try loaded.logits(after: [id]), try mapped.logits(after: [id])) == 0)
         }
         #expect(loaded.executor.repacked != nil && XXH64.hash(loaded.file.data(for: q4K)) == before)
+        // Weights in memory are on huge pages already: nothing is copied in file order.
+        #expect(loaded.executor.repacked?.copiedBytes == 0 && mapped.executor.repacked?.copiedBytes == E2E.fileOrderCopyBytes(mapped.file))
     }
 
     @Test("fused == unfused, each pattern alone and all together")

@@ -28,7 +28,8 @@ struct Qwen3Tests {
         try FileManager.default.moveItem(atPath: tmp, toPath: E2E.qwen3)
     }
 
-    /// Its Q4_K weights (FFN gate/up, attention output, Q and K; some FFN down) are repacked at the first decode step.
+    /// Its Q4_K weights (FFN gate/up, attention output, Q and K; some FFN down) are repacked at the first decode step,
+    /// its Q6_K weights copied in file order.
     @Test(arguments: [ActivationPrecision.quantized, .mixed])
     func repackedWeights(precision: ActivationPrecision) throws {
         let ref = try JSONDecoder().decode(GenerationRef.self, from: E2E.fixture("qwen3.llamacpp.json")).cases[0]
@@ -40,6 +41,9 @@ struct Qwen3Tests {
         // Attention output, gate/up and Q and K everywhere, down where Q4_K_M left it in Q4_K (V is Q6_K: read as it is).
         let expected = E2E.repackableBytes(e.file, layers: 28)
         #expect(e.executor.repacked?.bytes == expected && expected > 28 * (1_179_648 + 2 * 1_769_472 + 1_179_648 + 589_824))
+        // The rest (V, the Q6_K FFN down, the output matrix) in file order onto huge pages: every Q6_K tensor.
+        #expect(e.executor.repacked?.copiedBytes == E2E.fileOrderCopyBytes(e.file))
+        #expect(E2E.fileOrderCopyBytes(e.file) == e.file.tensors.filter { $0.type == .q6_K }.reduce(0) { $0 + $1.byteCount })
     }
 
     @Test func firstLogits() throws {
