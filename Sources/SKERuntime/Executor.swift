@@ -71,7 +71,8 @@ public final class Executor: @unchecked Sendable {
     /// Weights the decode kernels read from a copy (see RowSource: repacked, or in file order on huge pages when the
     /// weights are a file mapping), copied at the first decode step (a one-token batch after position 0): prefill reads
     /// the file's rows as they are, so the time to the first token does not include the copy (Qwen3-shaped Q4_K_M:
-    /// ~40 ms repacked, ~30 ms more for its Q6_K in file order).
+    /// ~40 ms repacked, ~30 ms more for its Q6_K in file order; far more on a VM whose host must first back the fresh
+    /// pages: BENCHMARKS.md, session 12).
     /// Emptied once the copy is attempted (made, or not for want of memory).
     var repackCandidates: [RowSource.Candidate]
     public private(set) var repacked: RowSource.Store? = nil
@@ -626,8 +627,9 @@ public final class Executor: @unchecked Sendable {
 
     /// (row, token, scratch) → W[row] · x[token] with everything per part resolved once (at init). In float
     /// arithmetic the weight row is dequantized into the scratch (K floats) at token 0 and reused for the others.
-    /// Over rows in file order (`w`: the file's, or their file-order copy): a repacked part never comes here (decode and quantized batches take its interleaved
-    /// kernel, SGEMM its loaders), and the file's rows stay readable (dropped pages fault back in from the file).
+    /// Over rows in file order (`w`: the file's, or their file-order copy): a repacked part never comes here (decode
+    /// and quantized batches take its interleaved kernel, SGEMM its loaders), and the file's rows stay readable
+    /// (dropped pages fault back in from the file).
     func rowDot(_ part: LinearStep.Part, _ l: LinearStep, quantized: Bool, w: UnsafeRawPointer) -> RowDot {
         let rowBytes = part.weight.rowBytes, k = l.k
         if quantized {
