@@ -17,6 +17,23 @@ import Darwin
 import CSKESystem
 
 public final class Arena: @unchecked Sendable {
+    /// Bytes the kernel says could be handed out now without swapping (`MemAvailable` in /proc/meminfo: free memory
+    /// plus reclaimable page cache), or nil where that is unknown. Read when asked (it changes).
+    public static var availableMemory: Int? {
+        #if os(Linux)
+        guard let f = fopen("/proc/meminfo", "r") else { return nil }
+        defer { fclose(f) }
+        var line = [CChar](repeating: 0, count: 256)
+        while fgets(&line, Int32(line.count), f) != nil {
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard text.hasPrefix("MemAvailable:") else { continue }
+            let kib = text.dropFirst("MemAvailable:".count).split(separator: " ").first.flatMap { Int($0) }
+            return kib.map { $0 * 1024 }
+        }
+        #endif
+        return nil
+    }
+
     public static let headerBytes = 128
     public static let alignment = 64
     public static let guardBytes = 64

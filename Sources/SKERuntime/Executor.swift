@@ -122,11 +122,14 @@ public final class Executor: @unchecked Sendable {
         bindKernels()
     }
 
-    /// Packs the repack candidates and binds every kernel to the copies, once (see `repacked`). If the copy cannot be
-    /// made (memory), the kernels keep reading the file's rows.
+    /// Packs the repack candidates and binds every kernel to the copies, once (see `repacked`). If the copies do not fit
+    /// in memory (`RowSource.Store.fitting`) only the repacked ones are made, or none, and the others keep reading the
+    /// file's rows.
     func repackForDecode() {
-        let candidates = repackCandidates
+        // At most 3/4 of the memory the kernel could hand out now (the mapping's copied pages are dropped as it goes).
+        let candidates = RowSource.Store.fitting(repackCandidates, budget: Arena.availableMemory.map { $0 / 4 * 3 })
         repackCandidates = []
+        guard !candidates.isEmpty else { return }
         guard let store = try? RowSource.Store(candidates, pool: pool, releaseOriginals: releaseOriginals) else { return }
         repacked = store
         bindKernels()

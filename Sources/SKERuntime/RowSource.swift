@@ -80,6 +80,17 @@ public struct RowSource: @unchecked Sendable {
             return out + plain.filter { seen.insert($0.w).inserted }
         }
 
+        /// The candidates to copy within `budget` bytes (nil: no limit): all of them if they fit, else only the repacked
+        /// ones (their kernels are the faster per byte; the file-order copies only save TLB misses), else none. Anonymous
+        /// copies cannot be evicted as a mapping's pages can, so a model near the size of memory must stay mapped.
+        static func fitting(_ candidates: [Candidate], budget: Int?) -> [Candidate] {
+            guard let budget else { return candidates }
+            func bytes(_ cs: [Candidate]) -> Int { cs.reduce(0) { $0 + $1.rows * $1.rowBytes } }
+            if bytes(candidates) <= budget { return candidates }
+            let repacked = candidates.filter { $0.path != nil }
+            return bytes(repacked) <= budget ? repacked : []
+        }
+
         /// `releaseOriginals`: the originals are a read-only file mapping; their pages are dropped once copied (the
         /// process then holds the weights once; anything that still reads an original faults it back from the file).
         init(_ candidates: [Candidate], pool: ThreadPool, releaseOriginals: Bool) throws {

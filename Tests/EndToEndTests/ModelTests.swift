@@ -7,7 +7,7 @@ import SKEFormats
 import SKEGraph
 import SKEKernels
 import SKEModels
-import SKERuntime
+@testable import SKERuntime
 import SKETokenizer
 import CAllocationCounter
 
@@ -269,6 +269,23 @@ struct ModelTests {
         } else {
             #expect(expected == f.tensors.filter { $0.type == .q4_1 }.reduce(0) { $0 + $1.byteCount }, "every Q4_1 tensor")
         }
+    }
+
+    /// The copies are anonymous memory, which cannot be evicted as a mapping's pages can: within a budget, all of them,
+    /// else only the repacked ones, else none (the kernels then read the file's rows).
+    @Test("decode copies only what fits in memory")
+    func copiesWithinMemory() throws {
+        let e = try E2E.engine("gemma3", .quantized)
+        let all = RowSource.Store.candidates(e.plan, fileOrder: true)
+        func bytes(_ cs: [RowSource.Candidate]) -> Int { cs.reduce(0) { $0 + $1.rows * $1.rowBytes } }
+        let repacked = all.filter { $0.path != nil }, total = bytes(all)
+        #expect(bytes(repacked) == E2E.repackableBytes(e.file, layers: 18))
+        #expect(total - bytes(repacked) == E2E.fileOrderCopyBytes(e.file))
+        #expect(RowSource.Store.fitting(all, budget: nil).count == all.count)
+        #expect(RowSource.Store.fitting(all, budget: total).count == all.count)
+        #expect(bytes(RowSource.Store.fitting(all, budget: total - 1)) == bytes(repacked))
+        #expect(RowSource.Store.fitting(all, budget: bytes(repacked) - 1).isEmpty)
+        #expect(try #require(Arena.availableMemory) > 0)
     }
 
     @Test(".bump with its tokenizer image: the GGUF's prompt ids, logits and greedy tokens, bit for bit", arguments: ["smollm2", "gemma3"])
