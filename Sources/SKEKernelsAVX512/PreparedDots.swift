@@ -748,17 +748,22 @@ public enum PreparedDots {
     /// lanes (|Σ| < 2²⁴), lane M holding the values at positions 4M…4M+3 of the 64-byte registers, folded exactly to
     /// the four lanes of `Q4KSums` (M mod 4); the min term Σ m_j·S_j as exact int32 pairs (S_j int16 at s + 304).
     @inline(__always) static func q4KBlock(_ c: Q4KCodes, _ s: UnsafeRawPointer, _ sums: inout Q4KSums) {
-        var isum = _mm512_madd_epi16(_mm512_maddubs_epi16(c.c0, ld512(s)), c.s.s02)
-        isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(c.c1, ld512(s + 64)), c.s.s13)
-        isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(c.c2, ld512(s + 128)), c.s.s46)
-        isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(c.c3, ld512(s + 192)), c.s.s57)
-        let v = unsafeBitCast(isum, to: SIMD16<Int32>.self), h = v.lowHalf &+ v.highHalf
+        let v = unsafeBitCast(q4KInts(c, s), to: SIMD16<Int32>.self), h = v.lowHalf &+ v.highHalf
         let i4 = unsafeBitCast(h.lowHalf &+ h.highHalf, to: __m128i.self)
         let m4 = _mm_madd_epi16(c.mins, ld128(s + 304))
         // [da·d, da·dmin]: one multiply for both (the interleaved kernel's products), then each broadcast.
         let f = _mm_mul_ps(c.dm, _mm_set1_ps(s.loadUnaligned(fromByteOffset: 256, as: Float.self)))
         sums.acc = _mm_fmadd_ps(_mm_broadcastss_ps(f), _mm_cvtepi32_ps(i4), sums.acc)
         sums.macc = _mm_fmadd_ps(_mm_permutevar_ps(f, _mm_set1_epi32(1)), _mm_cvtepi32_ps(m4), sums.macc)
+    }
+
+    /// The exact int32 lanes of one unpacked Q4_K super-block against the Q8_K record at s (lane M: the values at
+    /// positions 4M…4M+3 of the 64-byte registers, scaled), before any folding.
+    @inline(__always) static func q4KInts(_ c: Q4KCodes, _ s: UnsafeRawPointer) -> __m512i {
+        var isum = _mm512_madd_epi16(_mm512_maddubs_epi16(c.c0, ld512(s)), c.s.s02)
+        isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(c.c1, ld512(s + 64)), c.s.s13)
+        isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(c.c2, ld512(s + 128)), c.s.s46)
+        return _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(c.c3, ld512(s + 192)), c.s.s57)
     }
 
     public static func dotQ4_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
@@ -789,15 +794,41 @@ public enum PreparedDots {
     /// `dotQ4_K` for four activation rows at once (row i at a + i·stride): each super-block's codes, scales and
     /// mins are unpacked once and met by all four tokens (prefill). out[i·outStride] equals dotQ4_K(w, a + i·stride, k)
     /// bit for bit: each token's arithmetic is the same sequence.
+    /// Four tokens' `Q4KSums` side by side in 512-bit registers (lanes 4t…4t+3: token t's four lanes): per super-block
+    /// the four tokens' exact int32 lanes are folded together (the same integers as `q4KBlock`'s, added in another
+    /// order, which integers allow), then one conversion and one FMA per term for all four, with the same products
+    /// d·da and dmin·da per lane. Each token's result is `dotQ4_K`'s bit for bit.
     public static func dot4Q4_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ stride: Int, _ k: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
-        let nb = k / 256, s0 = a + sidecarOffset(nb * 292), s1 = s0 + stride, s2 = s1 + stride, s3 = s2 + stride, slots = KSlots16()
-        var t0 = Q4KSums(), t1 = Q4KSums(), t2 = Q4KSums(), t3 = Q4KSums()
-        for b in 0..<nb {
-            let c = q4KCodes(w + 144 &* b, slots), o = q8_KBlockBytes &* b
-            q4KBlock(c, s0 + o, &t0); q4KBlock(c, s1 + o, &t1)
-            q4KBlock(c, s2 + o, &t2); q4KBlock(c, s3 + o, &t3)
+        let nb = k / 256, s0 = a + sidecarOffset(nb * 292), slots = KSlots16()
+        // 64-bit element indices of two-source permutes: (a's 128-bit lanes 0, 1, b's 0, 1) and (2, 3, 2, 3), then
+        // (a's 0, 2, b's 0, 2) and (1, 3, 1, 3).
+        let low = _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0), high = _mm512_set_epi64(15, 14, 13, 12, 7, 6, 5, 4)
+        let even = _mm512_set_epi64(13, 12, 9, 8, 5, 4, 1, 0), odd = _mm512_set_epi64(15, 14, 11, 10, 7, 6, 3, 2)
+        let spread = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0), second = _mm512_set1_epi32(1)
+        // Σ over the four 128-bit lanes of p_t, element q → lane 4t + q (q4KBlock's fold M mod 4).
+        @inline(__always) func pair(_ p: __m512i, _ q: __m512i) -> __m512i {
+            _mm512_add_epi32(_mm512_permutex2var_epi64(p, low, q), _mm512_permutex2var_epi64(p, high, q))
         }
-        out[0] = t0.total; out[outStride] = t1.total; out[2 * outStride] = t2.total; out[3 * outStride] = t3.total
+        var acc = _mm512_setzero_ps(), macc = _mm512_setzero_ps()
+        for b in 0..<nb {
+            let c = q4KCodes(w + 144 &* b, slots)
+            let r0 = s0 + q8_KBlockBytes &* b, r1 = r0 + stride, r2 = r1 + stride, r3 = r2 + stride
+            let u01 = pair(q4KInts(c, r0), q4KInts(c, r1)), u23 = pair(q4KInts(c, r2), q4KInts(c, r3))
+            let ints = _mm512_add_epi32(_mm512_permutex2var_epi64(u01, even, u23), _mm512_permutex2var_epi64(u01, odd, u23))
+            // Sub-block sums S_j (int16 at r + 304) of token t in 128-bit lane t, against the mins: Σ m_j·S_j in pairs.
+            var subSums = _mm512_castsi128_si512(ld128(r0 + 304))
+            subSums = _mm512_mask_broadcast_i32x4(subSums, 0x00F0, ld128(r1 + 304))
+            subSums = _mm512_mask_broadcast_i32x4(subSums, 0x0F00, ld128(r2 + 304))
+            subSums = _mm512_mask_broadcast_i32x4(subSums, 0xF000, ld128(r3 + 304))
+            let mins = _mm512_madd_epi16(_mm512_broadcast_i32x4(c.mins), subSums)
+            @inline(__always) func da(_ r: UnsafeRawPointer) -> Float { r.loadUnaligned(fromByteOffset: 256, as: Float.self) }
+            let das = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_set_ps(da(r3), da(r2), da(r1), da(r0))))
+            let dm = _mm512_castps128_ps512(c.dm)
+            acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_broadcastss_ps(c.dm), das), _mm512_cvtepi32_ps(ints), acc)
+            macc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_permutexvar_ps(second, dm), das), _mm512_cvtepi32_ps(mins), macc)
+        }
+        let t = unsafeBitCast(_mm512_sub_ps(acc, macc), to: SIMD16<Float>.self)
+        for i in 0..<4 { out[i &* outStride] = laneSum(SIMD4(t[4 * i], t[4 * i + 1], t[4 * i + 2], t[4 * i + 3])) }
     }
 
     public static func dotQ5_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
