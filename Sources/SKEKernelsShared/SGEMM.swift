@@ -12,6 +12,7 @@
 // Not done: prefetch hints, edge tiles in registers (they go through a small stack tile).
 #if arch(x86_64)
 import SKECore
+import Synchronization
 
 #if SKE_VNNI
 typealias Vec = SIMD16<Float>
@@ -101,18 +102,28 @@ public enum SGEMM {
                 let kc = min(KC, k - pc)
                 let acc = accumulate || pc > 0
                 let panels = (nc + NR - 1) / NR
+                // Panels and work items are claimed (slot t takes chunk t first, then the next unclaimed one), not dealt
+                // in fixed shares: on a VM one vCPU often runs slower for a while, and with fixed shares the other
+                // waited for it at the end of every region (~18% of a 2-thread prefill's samples). Each panel and
+                // tile is computed by one thread whatever its number: the same result.
+                let packTicket = Atomic<Int>(0), panelsPerClaim = 2
                 pool.run { t, threads in
                     let staging = workspace + KC * NC + t * perThreadFloats + MC * KC + MR * NR
-                    for jp in ThreadPool.partition(panels, part: t, of: threads) {
-                        packB(pc, jc + jp * NR, kc, min(NR, nc - jp * NR), bPack + jp * kc * NR, staging)
+                    var claim = t
+                    while claim * panelsPerClaim < panels {
+                        for jp in (claim * panelsPerClaim)..<min(panels, (claim + 1) * panelsPerClaim) {
+                            packB(pc, jc + jp * NR, kc, min(NR, nc - jp * NR), bPack + jp * kc * NR, staging)
+                        }
+                        claim = threads + packTicket.wrappingAdd(1, ordering: .relaxed).oldValue
                     }
                 }
-                // Work items are (M block, run of N panels) pairs, dealt round-robin, so two threads are busy
-                // even when M has few blocks; a thread re-packs A only when its M block changes.
+                // Work items are (M block, run of N panels) pairs, so two threads are busy even when M has few blocks;
+                // a thread re-packs A only when its M block changes.
                 let mBlocks = (m + MC - 1) / MC
-                let chunksPerBlock = max(1, min(panels, (4 * pool.threadCount + mBlocks - 1) / mBlocks))
+                let chunksPerBlock = max(1, min(panels, (8 * pool.threadCount + mBlocks - 1) / mBlocks))
                 let panelsPerChunk = (panels + chunksPerBlock - 1) / chunksPerBlock
                 let items = mBlocks * chunksPerBlock
+                let itemTicket = Atomic<Int>(0)
                 pool.run { t, threads in
                     let aPack = workspace + KC * NC + t * perThreadFloats
                     let tile = aPack + MC * KC
@@ -140,7 +151,7 @@ public enum SGEMM {
                                 }
                             }
                         }
-                        item += threads
+                        item = threads + itemTicket.wrappingAdd(1, ordering: .relaxed).oldValue
                     }
                 }
                 pc += kc
