@@ -46,6 +46,7 @@ import json, os, sys
 d = sys.argv[1]
 print("| model | test | threads | llama.cpp t/s | ske t/s | ske / llama.cpp | ske of roofline |")
 print("|---|---|---|---|---|---|---|")
+last = {}
 for f in sorted(os.listdir(d)):
     if not f.endswith(".llama.json"): continue
     name = f[:-len(".llama.json")]
@@ -59,5 +60,7 @@ for f in sorted(os.listdir(d)):
         lt = peer[0]["avg_ts"]
         roof = f'{100 * row["rooflineFraction"]:.0f}%' if row.get("rooflineFraction") else ""
         print(f'| {name} | {row["test"]} | {row["threads"]} | {lt:.1f} | {row["tokensPerSecond"]:.1f} | {row["tokensPerSecond"] / lt:.2f} | {roof} |')
+    last = ske
+print(f'\nske prefill (pp128): {last.get("prefillPath", "?")}  (amx-bf16 needs AMX in the CPU and the kernel; else f32-sgemm in mixed precision)')
 PY
 rm -rf "$out"

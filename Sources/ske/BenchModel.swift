@@ -7,6 +7,7 @@ import SKEFormats
 import SKETokenizer
 import SKEGraph
 import SKERuntime
+import SKEKernels
 
 extension Bench {
     struct Model: ParsableCommand {
@@ -28,7 +29,12 @@ extension Bench {
             var weightBytesPerToken: Int?, readGBps: Double?, rooflineFraction: Double?
         }
         struct TTFT: Codable { var source: String; var milliseconds: Double }
-        struct Report: Codable { var model: String; var activations: String; var rows: [Row]; var timeToFirstToken: [TTFT] }
+        struct Report: Codable {
+            var model: String; var activations: String
+            /// What multiplies prefill batches of 16 tokens and more: "amx-bf16", "f32-sgemm" or "int8-dots".
+            var prefillPath: String
+            var rows: [Row]; var timeToFirstToken: [TTFT]
+        }
 
         func run() throws {
             try reportingErrors {
@@ -106,8 +112,13 @@ extension Bench {
                         ttftRows.append(TTFT(source: name, milliseconds: best))
                     }
                 }
-                if json { return try printJSON(Report(model: model.path, activations: activations, rows: rows, timeToFirstToken: ttftRows)) }
-                print("model: \(model.path)   activations: \(activations)\n")
+                // Prefill's arithmetic (Executor): quantized → int8 dots; float → f32 SGEMM; mixed → AMX-BF16 where the
+                // CPU and kernel allow it (SKE_AMX=0 turns it off), else f32 SGEMM.
+                let prefillPath = precision == .quantized ? "int8-dots" : precision == .mixed && AMXGemm.enabled ? "amx-bf16" : "f32-sgemm"
+                if json {
+                    return try printJSON(Report(model: model.path, activations: activations, prefillPath: prefillPath, rows: rows, timeToFirstToken: ttftRows))
+                }
+                print("model: \(model.path)   activations: \(activations)   prefill: \(prefillPath)\n")
                 print("| test   | threads |        t/s |   ± | weight bytes/token | read GB/s | of roofline |")
                 print("|--------|---------|------------|-----|--------------------|-----------|-------------|")
                 for row in rows {
