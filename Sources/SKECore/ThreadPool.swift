@@ -117,6 +117,18 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
+    /// Inside a region: items 0..<count claimed, not dealt. Slot `thread` takes item `thread` first, then the next
+    /// item no slot has taken (`ticket`, zero when the region starts), so a slow or preempted thread holds one item,
+    /// not a fixed share. body(item) runs once per item, on whichever thread claimed it.
+    @inline(__always)
+    public static func forEachClaimed(_ count: Int, thread: Int, of threads: Int, ticket: borrowing Atomic<Int>, _ body: (Int) -> Void) {
+        var item = thread
+        while item < count {
+            body(item)
+            item = threads &+ ticket.wrappingAdd(1, ordering: .relaxed).oldValue
+        }
+    }
+
     /// The `part`-th of `parts` near-equal contiguous ranges of 0..<count.
     @inline(__always)
     public static func partition(_ count: Int, part: Int, of parts: Int) -> Range<Int> {

@@ -87,17 +87,15 @@ public enum AMXGemm {
         let chunks = k / 32, tokenBlocks = (t + 15) / 16
         let xp = workspace.assumingMemoryBound(to: UInt16.self)
         let base = workspace + packedTokensBytes(t, k), weightBlocks = (n + 15) / 16
-        // Blocks of 16 weight rows are claimed one at a time (slot th starts at block th): a slow or preempted
-        // thread holds one block, not a fixed share. Each block's result is the same whoever computes it.
+        // Blocks of 16 weight rows are claimed one at a time (ThreadPool.forEachClaimed). Each block's result is the
+        // same whoever computes it.
         let next = Atomic<Int>(0)
         pool.run { th, threads in
             let mine = base + th * perThreadBytes(k)
             let staging = mine.assumingMemoryBound(to: Float.self)
             let cols = stagingColumns
             let wp = (mine + 16 * cols * 4).assumingMemoryBound(to: UInt16.self)
-            var b = th
-            while b < weightBlocks {
-                defer { b = threads + next.wrappingAdd(1, ordering: .relaxed).oldValue }
+            ThreadPool.forEachClaimed(weightBlocks, thread: th, of: threads, ticket: next) { b in
                 let r0 = 16 * b, count = min(16, n - r0)
                 // `cols` columns of the 16 rows at a time (16 KiB of f32, stays in L1), rounded into their tile chunks.
                 for k0 in stride(from: 0, to: k, by: cols) {

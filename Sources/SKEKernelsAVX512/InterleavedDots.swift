@@ -70,7 +70,7 @@ extension PreparedDots {
         return _mm512_add_epi32(_mm512_unpacklo_epi64(t01, t23), _mm512_unpackhi_epi64(t01, t23))
     }
 
-    /// Lanes 4r…4r+3 of v: row r's four sums.
+    /// Lanes 4r…4r+3 of v: row r's four sums (or token r's, in `dot4Q4_K`).
     @inline(__always) static func rowLanes(_ v: __m512, _ r: Int) -> SIMD4<Float> {
         let t = unsafeBitCast(v, to: SIMD16<Float>.self)
         return SIMD4(t[4 * r], t[4 * r + 1], t[4 * r + 2], t[4 * r + 3])

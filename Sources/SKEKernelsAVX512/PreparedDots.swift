@@ -791,13 +791,12 @@ public enum PreparedDots {
         out[0] = s0.total; out[1] = s1.total; out[2] = s2.total; out[3] = s3.total
     }
 
-    /// `dotQ4_K` for four activation rows at once (row i at a + i·stride): each super-block's codes, scales and
-    /// mins are unpacked once and met by all four tokens (prefill). out[i·outStride] equals dotQ4_K(w, a + i·stride, k)
-    /// bit for bit: each token's arithmetic is the same sequence.
-    /// Four tokens' `Q4KSums` side by side in 512-bit registers (lanes 4t…4t+3: token t's four lanes): per super-block
-    /// the four tokens' exact int32 lanes are folded together (the same integers as `q4KBlock`'s, added in another
-    /// order, which integers allow), then one conversion and one FMA per term for all four, with the same products
-    /// d·da and dmin·da per lane. Each token's result is `dotQ4_K`'s bit for bit.
+    /// `dotQ4_K` for four activation rows at once (row i at a + i·stride; prefill): each super-block's codes, scales
+    /// and mins are unpacked once for all four tokens, whose `Q4KSums` lie side by side in 512-bit registers (lanes
+    /// 4t…4t+3: token t's four lanes). The four tokens' exact int32 lanes are folded together (the same integers as
+    /// `q4KBlock`'s, added in another order, which integers allow), then one conversion and one FMA per term serve
+    /// all four, with the same products d·da and dmin·da per lane. out[i·outStride] equals dotQ4_K(w, a + i·stride, k)
+    /// bit for bit.
     public static func dot4Q4_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ stride: Int, _ k: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
         let nb = k / 256, s0 = a + sidecarOffset(nb * 292), slots = KSlots16()
         // 64-bit element indices of two-source permutes: (a's 128-bit lanes 0, 1, b's 0, 1) and (2, 3, 2, 3), then
@@ -827,8 +826,8 @@ public enum PreparedDots {
             acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_broadcastss_ps(c.dm), das), _mm512_cvtepi32_ps(ints), acc)
             macc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_permutexvar_ps(second, dm), das), _mm512_cvtepi32_ps(mins), macc)
         }
-        let t = unsafeBitCast(_mm512_sub_ps(acc, macc), to: SIMD16<Float>.self)
-        for i in 0..<4 { out[i &* outStride] = laneSum(SIMD4(t[4 * i], t[4 * i + 1], t[4 * i + 2], t[4 * i + 3])) }
+        let total = _mm512_sub_ps(acc, macc)
+        for i in 0..<4 { out[i &* outStride] = laneSum(rowLanes(total, i)) }
     }
 
     public static func dotQ5_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {

@@ -102,19 +102,17 @@ public enum SGEMM {
                 let kc = min(KC, k - pc)
                 let acc = accumulate || pc > 0
                 let panels = (nc + NR - 1) / NR
-                // Panels and work items are claimed (slot t takes chunk t first, then the next unclaimed one), not dealt
-                // in fixed shares: on a VM one vCPU often runs slower for a while, and with fixed shares the other
-                // waited for it at the end of every region (~18% of a 2-thread prefill's samples). Each panel and
-                // tile is computed by one thread whatever its number: the same result.
-                let packTicket = Atomic<Int>(0), panelsPerClaim = 2
+                // Pairs of panels and the work items are claimed (ThreadPool.forEachClaimed), not dealt in fixed shares:
+                // on a VM one vCPU often runs slower for a while, and with fixed shares the other waited for it at the
+                // end of every region (~18% of a 2-thread prefill's samples). Each panel and tile is computed by one
+                // thread whatever its number: the same result.
+                let packTicket = Atomic<Int>(0)
                 pool.run { t, threads in
                     let staging = workspace + KC * NC + t * perThreadFloats + MC * KC + MR * NR
-                    var claim = t
-                    while claim * panelsPerClaim < panels {
-                        for jp in (claim * panelsPerClaim)..<min(panels, (claim + 1) * panelsPerClaim) {
+                    ThreadPool.forEachClaimed((panels + 1) / 2, thread: t, of: threads, ticket: packTicket) { claim in
+                        for jp in (2 * claim)..<min(panels, 2 * claim + 2) {
                             packB(pc, jc + jp * NR, kc, min(NR, nc - jp * NR), bPack + jp * kc * NR, staging)
                         }
-                        claim = threads + packTicket.wrappingAdd(1, ordering: .relaxed).oldValue
                     }
                 }
                 // Work items are (M block, run of N panels) pairs, so two threads are busy even when M has few blocks;
@@ -128,8 +126,7 @@ public enum SGEMM {
                     let aPack = workspace + KC * NC + t * perThreadFloats
                     let tile = aPack + MC * KC
                     var packed = -1
-                    var item = t
-                    while item < items {
+                    ThreadPool.forEachClaimed(items, thread: t, of: threads, ticket: itemTicket) { item in
                         let ib = item / chunksPerBlock, chunk = item % chunksPerBlock
                         let ic = ib * MC, mc = min(MC, m - ic)
                         let aPanels = (mc + MR - 1) / MR
@@ -151,7 +148,6 @@ public enum SGEMM {
                                 }
                             }
                         }
-                        item = threads + itemTicket.wrappingAdd(1, ordering: .relaxed).oldValue
                     }
                 }
                 pc += kc

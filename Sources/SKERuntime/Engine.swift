@@ -45,8 +45,9 @@ public struct EngineOptions: Sendable {
     /// Weights with a four-row interleaved decode kernel (Q4_1, Q5_0 and Q4_K on AVX-512) copied into that layout at
     /// the first decode step (default: true unless SKE_REPACK=0). Decode and quantized batches read the copy with the
     /// interleaved kernel, SGEMM/AMX dequantizes rows from it in place.
-    /// From a mapped file, the copied pages of the mapping are dropped (the weights are held once); with --no-mmap
-    /// the in-memory originals stay (other readers of the file may still use them).
+    /// From a mapped file, the other linear weights are copied too, as they are, onto the copy's huge pages, and the
+    /// copied pages of the mapping are dropped (the weights are held once); with --no-mmap the in-memory originals
+    /// stay (other readers of the file may still use them). Copies are made only within 3/4 of the memory available.
     public var repack: Bool = RowSource.Store.enabled
     public init() {}
 }

@@ -179,6 +179,13 @@ public final class Executor: @unchecked Sendable {
         regions = zip(plan.steps, kernels).map { makeRegion($0, $1) }
     }
 
+    /// What multiplies batches of 16 tokens and more (prefill): "int8-dots" (quantized activations), "amx-bf16" (mixed
+    /// precision where the CPU and kernel allow AMX, unless SKE_AMX=0; a linear whose K is not a multiple of 32 takes
+    /// SGEMM) or "f32-sgemm".
+    public var batchArithmetic: String {
+        plan.precision == .quantized ? "int8-dots" : amxWorkspace != nil ? "amx-bf16" : "f32-sgemm"
+    }
+
     /// Bytes of the activation arena + KV cache + scratch.
     public var arenaCapacity: Int { arena.capacity }
 
@@ -423,10 +430,8 @@ public final class Executor: @unchecked Sendable {
     func forEachRowChunk(_ total: Int, _ th: Int, _ n: Int, _ body: (Range<Int>) -> Void) {
         if n == 1 { return body(0..<total) }
         let size = ((total + 8 * n - 1) / (8 * n) + 3) & ~3
-        var c = th
-        while c &* size < total {
+        ThreadPool.forEachClaimed((total + size - 1) / size, thread: th, of: n, ticket: rowTicket) { c in
             body((c &* size)..<min(total, (c &+ 1) &* size))
-            c = n &+ rowTicket.wrappingAdd(1, ordering: .relaxed).oldValue
         }
     }
 

@@ -7,7 +7,6 @@ import SKEFormats
 import SKETokenizer
 import SKEGraph
 import SKERuntime
-import SKEKernels
 
 extension Bench {
     struct Model: ParsableCommand {
@@ -44,11 +43,12 @@ extension Bench {
                     return v
                 }
                 let file = try ModelFile.open(model.path, mmap: !noMmap)
-                var rows: [Row] = []
+                var rows: [Row] = [], prefillPath = ""
                 for th in threads {
                     var o = EngineOptions()
                     o.threads = th; o.precision = precision; o.contextLength = max(p, n, 1) + 1; o.batchSize = max(p, 1)
                     let e = try Engine(file: file, options: o)
+                    prefillPath = e.executor.batchArithmetic
                     let rng = (0..<max(p, n)).map { Int32(($0 * 7919 + 13) % e.vocabulary) }
                     /// Mean and deviation of `r` timed runs of `body` (after a warm-up); `after` sees each run's rate, untimed.
                     func measure(_ body: () throws -> Int, after: (Double) throws -> Void = { _ in }) throws -> (Double, Double) {
@@ -112,9 +112,6 @@ extension Bench {
                         ttftRows.append(TTFT(source: name, milliseconds: best))
                     }
                 }
-                // Prefill's arithmetic (Executor): quantized → int8 dots; float → f32 SGEMM; mixed → AMX-BF16 where the
-                // CPU and kernel allow it (SKE_AMX=0 turns it off), else f32 SGEMM.
-                let prefillPath = precision == .quantized ? "int8-dots" : precision == .mixed && AMXGemm.enabled ? "amx-bf16" : "f32-sgemm"
                 if json {
                     return try printJSON(Report(model: model.path, activations: activations, prefillPath: prefillPath, rows: rows, timeToFirstToken: ttftRows))
                 }
