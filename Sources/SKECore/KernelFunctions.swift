@@ -49,3 +49,29 @@ public struct QuantizeKernel: Sendable {
     public let call: @Sendable (_ x: UnsafePointer<Float>, _ blocks: UnsafeMutableRawPointer, _ k: Int) -> Void
     public init(_ call: @escaping @Sendable (UnsafePointer<Float>, UnsafeMutableRawPointer, Int) -> Void) { self.call = call }
 }
+
+/// Prefill's GEMM over weight rows unpacked 16 at a time into a panel, once per batch (SKEKernelsAVX512/PanelGemm.swift):
+/// `pack(w, rowBytes, row0, count, grouped, panel)` writes rows row0 ..< row0 + count (≤ 16) of the tensor at w (rows
+/// below `grouped` in the type's four-row interleaved layout, the others in file order) into `panel` (`panelBytes(k)`
+/// bytes); `multiply(panel, k, a, stride, tokens, acc, out)` writes out[16t + r] = row r · activation row t (prepared,
+/// at a + t·stride) for t < tokens (1…4), each equal to the one-row prepared dot bit for bit, with `accumulatorFloats`
+/// floats of 64-byte aligned scratch at acc. C function pointers (called per panel and per four tokens on every thread).
+public struct PanelGemmKernel: Sendable {
+    public typealias Pack = @convention(c) (_ w: UnsafeRawPointer, _ rowBytes: Int, _ row0: Int, _ count: Int, _ grouped: Int,
+                                            _ panel: UnsafeMutableRawPointer) -> Void
+    public typealias Multiply = @convention(c) (_ panel: UnsafeRawPointer, _ k: Int, _ a: UnsafeRawPointer, _ stride: Int, _ tokens: Int,
+                                                _ acc: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>) -> Void
+    public static let rows = 16
+    public let pack: Pack, multiply: Multiply
+    /// Panel bytes per `blockValues` values of a row.
+    public let blockBytes: Int, blockValues: Int
+    let accumulatorFloats: Int, accumulatorFloatsPerBlock: Int
+    public init(pack: Pack, multiply: Multiply, blockBytes: Int, blockValues: Int, accumulatorFloats: Int, accumulatorFloatsPerBlock: Int) {
+        self.pack = pack; self.multiply = multiply; self.blockBytes = blockBytes; self.blockValues = blockValues
+        self.accumulatorFloats = accumulatorFloats; self.accumulatorFloatsPerBlock = accumulatorFloatsPerBlock
+    }
+    /// Floats of scratch `multiply` takes for rows of k values.
+    public func accumulatorFloats(k: Int) -> Int { accumulatorFloats + k / blockValues * accumulatorFloatsPerBlock }
+    /// Bytes of one panel of rows of k values.
+    public func panelBytes(k: Int) -> Int { k / blockValues * blockBytes }
+}

@@ -54,7 +54,7 @@ extension FastDots {
             sidecarBytes: { PreparedDots.sidecarBytes(activation: act, k: $0) },
             sidecarOffset: { PreparedDots.sidecarOffset($0) },
             prepare: entry.prepare, dot: entry.dot, dot4: PreparedDots.table4[type], dot4Rows: PreparedDots.tableRows4[type],
-            interleaved: interleaved(type))
+            interleaved: interleaved(type), panelGemm: PreparedDots.panelTable[type])
     }
 
     /// The repacked decode path for `type`, when there is one: the layout's (un)packing beside the kernel reading it.

@@ -84,6 +84,35 @@ public enum Matmul {
         }
     }
 
+    /// Bytes of per-thread workspace `gemmPanels` needs: one panel, the accumulators and a 16 × 4 result tile.
+    public static func panelWorkspaceBytes(_ g: PanelGemmKernel, k: Int) -> Int {
+        (g.panelBytes(k: k) + 63) / 64 * 64 + (g.accumulatorFloats(k: k) + 64) * 4
+    }
+
+    /// Y[t, n] = W[n] · Xq[t] over 16-row panels (`kernels.prepared.panelGemm`): each panel of W unpacked once, then
+    /// multiplied with the batch four tokens at a time; results equal `gemmQuantized`'s bit for bit. Rows below
+    /// `grouped` are in the interleaved layout (`packInterleaved`). `workspace`: pool.threadCount ×
+    /// panelWorkspaceBytes, 64-byte aligned.
+    public static func gemmPanels(_ g: PanelGemmKernel, w: UnsafeRawPointer, rowBytes: Int, grouped: Int, rows n: Int, k: Int,
+                                  xq: UnsafeRawPointer, stride aRow: Int, tokens: Int, y: UnsafeMutablePointer<Float>,
+                                  workspace: UnsafeMutableRawPointer, pool: ThreadPool) {
+        let per = panelWorkspaceBytes(g, k: k), panelBytes = (g.panelBytes(k: k) + 63) / 64 * 64
+        let panels = (n + PanelGemmKernel.rows - 1) / PanelGemmKernel.rows
+        pool.run { th, threads in
+            let panel = workspace + th * per, acc = (panel + panelBytes).assumingMemoryBound(to: Float.self)
+            let tile = acc + g.accumulatorFloats(k: k)
+            for p in ThreadPool.partition(panels, part: th, of: threads) {
+                let r0 = p * PanelGemmKernel.rows, count = min(PanelGemmKernel.rows, n - r0)
+                g.pack(w, rowBytes, r0, count, grouped, panel)
+                for t0 in Swift.stride(from: 0, to: tokens, by: 4) {
+                    let tc = min(4, tokens - t0)
+                    g.multiply(panel, k, xq + t0 * aRow, aRow, tc, acc, tile)
+                    for t in 0..<tc { (y + (t0 + t) * n + r0).update(from: tile + 16 * t, count: count) }
+                }
+            }
+        }
+    }
+
     /// Y = X · Wᵀ: quantizes X (into `scratch`, at least activationBytes(kernels, k, tokens) bytes), then multiplies.
     public static func gemm(_ kernels: QuantKernels, w: UnsafeRawPointer, rows n: Int, k: Int,
                             x: UnsafePointer<Float>, tokens: Int, y: UnsafeMutablePointer<Float>,

@@ -35,6 +35,8 @@ public struct QuantKernels: Sendable {
         public var dot4Rows: Dot4RowsKernel? = nil
         /// Decode over weights repacked four rows at a time (see Interleave.swift), for the types that have it.
         public var interleaved: InterleavedPath? = nil
+        /// Prefill over 16-row panels unpacked once per batch, for the types that have it.
+        public var panelGemm: PanelGemmKernel? = nil
     }
 
     /// Four-row groups of weights repacked for decode: `pack(src, rowBytes, dst)` writes the group of the four rows

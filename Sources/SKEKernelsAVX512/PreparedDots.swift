@@ -863,8 +863,9 @@ public enum PreparedDots {
     // Per 128-value half of a super-block, two registers of 64 codes (0–63): u8 codes × s8 activations with
     // vpmaddubsw (pairs summed into int16, |·| ≤ 2·63·127), then vpdpwssd against each 16-value group's scale
     // spread over its eight int16 lanes: the whole super-block's Σ sc·q·y stays an exact int32 vector; the −32
-    // offset comes from the Q8_K block sums (Σ sc_g·bsum_g, also exact). One int → float conversion and one FMA
-    // with d_w·d_a per super-block (ggml's order of operations: integer sums, then the float scales).
+    // offset comes from the Q8_K block sums (Σ sc_g·bsum_g, also exact). The lanes' exact total, one int → float
+    // conversion and one FMA with d_w·d_a per super-block (ggml's order of operations: integer sums, then the float
+    // scales; a row's total, not its lanes, so that the panel GEMM gives the same float).
 
     /// The codes and scale patterns of one Q6_K super-block: for half h, a[h] = values 0–63 and b[h] = 64–127.
     struct Q6KCodes {
@@ -898,8 +899,10 @@ public enum PreparedDots {
                         sc16: sc16, d: h16(x, 208))
     }
 
-    /// acc + (d_w·d_a)·Σ sc·(q − 32)·y over one super-block, y the standard Q8_K block.
-    @inline(__always) static func q6KBlock(_ c: Q6KCodes, _ y: UnsafeRawPointer, _ acc: __m512) -> __m512 {
+    /// acc + (d_w·d_a)·Σ sc·(q − 32)·y over one super-block, y the standard Q8_K block: the exact int32 total of the
+    /// super-block converted once and added with one fused multiply-add (so that the panel GEMM, whose lanes are rows,
+    /// gives the same float: PanelGemm.swift).
+    @inline(__always) static func q6KBlock(_ c: Q6KCodes, _ y: UnsafeRawPointer, _ acc: Float) -> Float {
         let q = y + 4
         var isum = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_maddubs_epi16(c.a0, ld512(q)), c.sa0)
         isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(c.b0, ld512(q + 64)), c.sb0)
@@ -908,49 +911,47 @@ public enum PreparedDots {
         let corr = _mm256_slli_epi32(_mm256_madd_epi16(ld256(y + 260), c.sc16), 5)
         isum = _mm512_sub_epi32(isum, _mm512_maskz_mov_epi32(0x00FF, _mm512_castsi256_si512(corr)))
         let da = y.loadUnaligned(as: Float.self)
-        return _mm512_fmadd_ps(_mm512_set1_ps(c.d * da), _mm512_cvtepi32_ps(isum), acc)
+        return acc.addingProduct(c.d * da, Float(_mm512_reduce_add_epi32(isum)))
     }
 
     public static func dotQ6_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
         let index = q6Index()
-        var acc = _mm512_setzero_ps()
+        var acc: Float = 0
         for b in 0..<(k / 256) {
             let x = w + 210 &* b
             prefetch(x + weightPrefetchDistance); prefetch(x + weightPrefetchDistance + 64)
             prefetch(x + weightPrefetchDistance + 128); prefetch(x + weightPrefetchDistance + 192)
             acc = q6KBlock(q6KCodes(x, index), a + 292 &* b, acc)
         }
-        return _mm512_reduce_add_ps(acc)
+        return acc
     }
 
     /// `dotQ6_K` for four activation rows (row i at a + i·stride; prefill): codes and scales unpacked once.
     /// out[i·outStride] equals dotQ6_K(w, a + i·stride, k) bit for bit.
     public static func dot4Q6_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ stride: Int, _ k: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
         let index = q6Index()
-        var acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps()
+        var acc0: Float = 0, acc1: Float = 0, acc2: Float = 0, acc3: Float = 0
         for b in 0..<(k / 256) {
             let c = q6KCodes(w + 210 &* b, index), y = a + 292 &* b
             acc0 = q6KBlock(c, y, acc0); acc1 = q6KBlock(c, y + stride, acc1)
             acc2 = q6KBlock(c, y + 2 * stride, acc2); acc3 = q6KBlock(c, y + 3 * stride, acc3)
         }
-        out[0] = _mm512_reduce_add_ps(acc0); out[outStride] = _mm512_reduce_add_ps(acc1)
-        out[2 * outStride] = _mm512_reduce_add_ps(acc2); out[3 * outStride] = _mm512_reduce_add_ps(acc3)
+        out[0] = acc0; out[outStride] = acc1; out[2 * outStride] = acc2; out[3 * outStride] = acc3
     }
 
     /// `dotQ6_K` for four weight rows (row i at w + i·rowBytes; decode). out[i] equals dotQ6_K(w + i·rowBytes, a, k).
     public static func dot4RowsQ6_K(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
         let index = q6Index()
-        var acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps()
+        var acc0: Float = 0, acc1: Float = 0, acc2: Float = 0, acc3: Float = 0
         let ahead = Prefetch(fourRows: w, rowBytes)
         for b in 0..<(k / 256) {
             let o = 210 &* b, y = a + 292 &* b
             ahead(4 &* o, 4 * 210)
-            @inline(__always) func row(_ x: UnsafeRawPointer, _ acc: __m512) -> __m512 { q6KBlock(q6KCodes(x, index), y, acc) }
+            @inline(__always) func row(_ x: UnsafeRawPointer, _ acc: Float) -> Float { q6KBlock(q6KCodes(x, index), y, acc) }
             acc0 = row(w + o, acc0); acc1 = row(w + rowBytes + o, acc1)
             acc2 = row(w + 2 * rowBytes + o, acc2); acc3 = row(w + 3 * rowBytes + o, acc3)
         }
-        out[0] = _mm512_reduce_add_ps(acc0); out[1] = _mm512_reduce_add_ps(acc1)
-        out[2] = _mm512_reduce_add_ps(acc2); out[3] = _mm512_reduce_add_ps(acc3)
+        out[0] = acc0; out[1] = acc1; out[2] = acc2; out[3] = acc3
     }
 
     /// Weight type → the four-token prepared dot (prefill), where there is one.

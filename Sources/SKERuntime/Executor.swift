@@ -67,7 +67,27 @@ public final class Executor: @unchecked Sendable {
     /// uses them); the four-token dots (prefill), nil when a part has none; the four-row dots (decode), nil when no
     /// part has one; whether some of its parts read the repacked copy and every part has a four-row dot (the others
     /// read the file's rows with their own). Captured by the step's region (see `makeRegion`).
-    struct LinearKernels { let quantized: [RowDotBox], float: [RowDotBox], dots4: [TokenDots]?, rows4: [Rows4Box?]?, repacked: Bool }
+    struct LinearKernels {
+        let quantized: [RowDotBox], float: [RowDotBox], dots4: [TokenDots]?, rows4: [Rows4Box?]?, repacked: Bool
+        /// Each part's panel GEMM (quantized batches of `Plan.sgemmMinimumRows` tokens and more); a part without one
+        /// takes its four-token dots (`dots4`). Nil when no part has one, or a part has neither, or a GLU's gate or up lacks one.
+        let panels: [PanelPart?]?
+    }
+    /// One part's panel GEMM with its operands bound (plain values and C function pointers): `pack(r0, count, panel)`
+    /// unpacks rows r0 ..< r0 + count (≤ 16) from wherever the part's rows are (the file, a file-order copy, or the
+    /// repacked copy, whose full groups of four are in the interleaved layout); `multiply(panel, t0, tc, acc, out)` writes
+    /// out[16t + i] = row r0 + i · token t0 + t for t < tc (≤ 4), each the one-row dot's value bit for bit.
+    struct PanelPart {
+        let kernel: PanelGemmKernel, w: UnsafeRawPointer, rowBytes: Int, grouped: Int, k: Int, xq: UnsafeRawPointer, stride: Int
+        @inline(__always) func pack(_ r0: Int, _ count: Int, _ panel: UnsafeMutableRawPointer) { kernel.pack(w, rowBytes, r0, count, grouped, panel) }
+        @inline(__always) func multiply(_ panel: UnsafeRawPointer, _ t0: Int, _ tc: Int, _ acc: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+            kernel.multiply(panel, k, xq + t0 &* stride, stride, tc, acc, out)
+        }
+    }
+    /// Per-thread workspace of the panel GEMMs (nil when no linear has one): two panels (GLU gate and up), the
+    /// accumulators and two 16 × 4 result tiles, for the widest K; `panelStride` bytes per thread.
+    let panelWorkspace: UnsafeMutableRawPointer?
+    let panelBytes: Int, panelAccumulatorFloats: Int, panelStride: Int
     /// Weights the decode kernels read from a copy (see RowSource: repacked, or in file order on huge pages when the
     /// weights are a file mapping), copied at the first decode step (a one-token batch after position 0): prefill reads
     /// the file's rows as they are, so the time to the first token does not include the copy (Qwen3-shaped Q4_K_M:
@@ -95,6 +115,17 @@ public final class Executor: @unchecked Sendable {
         // AMX (bf16 operands) only for mixed precision: float precision promises float32 arithmetic.
         let amxBytes = plan.precision == .mixed && AMXGemm.enabled
             ? AMXGemm.workspaceBytes(tokens: plan.limits.maxTokens, k: plan.maxInputWidth, threads: threads) : 0
+        // Panel GEMMs: sized for the widest linear that has one (every part).
+        var panelBytes = 0, panelAccumulatorFloats = 0
+        if plan.precision != .float {
+            for step in plan.steps {
+                guard case .linear(let l) = step, let gs = Optional(l.parts.compactMap { $0.kernels.prepared?.panelGemm }), gs.count == l.parts.count else { continue }
+                for g in gs { panelBytes = max(panelBytes, (g.panelBytes(k: l.k) + 63) / 64 * 64); panelAccumulatorFloats = max(panelAccumulatorFloats, g.accumulatorFloats(k: l.k)) }
+            }
+        }
+        panelAccumulatorFloats = (panelAccumulatorFloats + 15) / 16 * 16
+        self.panelBytes = panelBytes; self.panelAccumulatorFloats = panelAccumulatorFloats
+        panelStride = panelBytes > 0 ? 2 * panelBytes + (panelAccumulatorFloats + 128) * 4 : 0
         kvHalf = plan.precision != .float
         tableGelu = plan.precision != .float
         let kvBytes = kvHalf ? 2 : 4
@@ -102,7 +133,8 @@ public final class Executor: @unchecked Sendable {
         self.releaseOriginals = releaseOriginals
         let cache = plan.cacheRowValues.flatMap { [max(ctx * $0, 1) * kvBytes, max(ctx * $0, 1) * kvBytes] }
         let blocks = [max(plan.arenaBytes, 64), threads * scratchStride * 4] + cache
-            + [plan.limits.maxTokens * 4, plan.limits.maxOutputs * 4, tileFloats * 4, tileFloats * 4, workspaceFloats * 4, amxBytes]
+            + [plan.limits.maxTokens * 4, plan.limits.maxOutputs * 4, tileFloats * 4, tileFloats * 4, workspaceFloats * 4, amxBytes,
+               threads * panelStride]
         arena = try Arena(capacity: Arena.capacity(forBlocks: blocks))
         base = try arena.allocate(blocks[0], label: "activations")
         threadScratch = try arena.allocate(Float.self, count: threads * scratchStride, label: "thread scratch")
@@ -118,6 +150,7 @@ public final class Executor: @unchecked Sendable {
         sgemmUp = try arena.allocate(Float.self, count: tileFloats, label: "glu up tile")
         sgemmWorkspace = try arena.allocate(Float.self, count: workspaceFloats, label: "sgemm workspace")
         amxWorkspace = amxBytes > 0 ? try arena.allocate(amxBytes, label: "amx workspace") : nil
+        panelWorkspace = panelStride > 0 ? try arena.allocate(threads * panelStride, label: "panel workspace") : nil
         f32Dot = QuantTraits.kernels(.f32, level: plan.level)!.dot
         bindKernels()
     }
@@ -170,11 +203,24 @@ public final class Executor: @unchecked Sendable {
                 }
                 return boxes.contains { $0 != nil } ? boxes : nil
             }
+            func panels(_ dots4: [TokenDots]?) -> [PanelPart?]? {
+                guard panelWorkspace != nil else { return nil }
+                let out: [PanelPart?] = zip(l.parts, sources).map { part, source in
+                    guard let g = part.kernels.prepared?.panelGemm else { return nil }
+                    let a = l.activations[part.activation]
+                    return PanelPart(kernel: g, w: source.w, rowBytes: part.weight.rowBytes, grouped: source.isRepacked ? part.weight.rows & ~3 : 0,
+                                     k: l.k, xq: UnsafeRawPointer(self.base + a.offset), stride: a.rowStride)
+                }
+                if case .glu = l.finish, out.contains(where: { $0 == nil }) { return nil }
+                return out.contains { $0 != nil } && (dots4 != nil || out.allSatisfy { $0 != nil }) ? out : nil
+            }
+            let d4 = quantized ? dots4() : nil
             let r4 = quantized ? rows4() : nil
             return LinearKernels(quantized: quantized ? zip(l.parts, sources).map { RowDotBox(call: self.rowDot($0, l, quantized: true, w: fileOrder($0, $1))) } : [],
                                  float: plan.precision != .quantized ? zip(l.parts, sources).map { RowDotBox(call: self.rowDot($0, l, quantized: false, w: fileOrder($0, $1))) } : [],
-                                 dots4: quantized ? dots4() : nil, rows4: r4,
-                                 repacked: sources.contains { $0.isRepacked } && r4?.allSatisfy { $0 != nil } == true)
+                                 dots4: d4, rows4: r4,
+                                 repacked: sources.contains { $0.isRepacked } && r4?.allSatisfy { $0 != nil } == true,
+                                 panels: quantized ? panels(d4) : nil)
         }
         regions = zip(plan.steps, kernels).map { makeRegion($0, $1) }
     }
@@ -360,6 +406,7 @@ public final class Executor: @unchecked Sendable {
         let float = l.precision == .float || (l.precision == .mixed && r >= Plan.sgemmMinimumRows)
         let dots = float ? kernels.float : kernels.quantized
         let out = f(l.out), tmp = scratch(th)
+        if !float && r >= Plan.sgemmMinimumRows, let panels = kernels.panels { return linearPanels(l, panels, kernels.dots4, r, th, n) }
         if !float && r >= 2 && kernels.repacked, let d4 = kernels.rows4 { return linearRepacked(l, d4, r, th, n) }
         if !float && r >= 4, let d4 = kernels.dots4 { return linearDots4(l, d4, r, th, n) }
         if !float && r == 1, let d4 = kernels.rows4 { return linearRows4(l, d4, dots, th, n) }
@@ -481,6 +528,77 @@ public final class Executor: @unchecked Sendable {
                         for row in r0..<r1 {
                             let o = t * width + row, v = dots.one(row, t)
                             if let residual { y[o] = residual[o] + v } else { y[o] = v }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `linearDots` for a quantized batch of `Plan.sgemmMinimumRows` tokens or more whose every part has a panel GEMM:
+    /// each thread claims 16-row panels (of the parts' rows side by side, or the gate's and up's same rows for a GLU),
+    /// unpacks each once for the batch and multiplies it with the tokens four at a time; a part without a panel GEMM
+    /// (Qwen3's Q6_K V beside Q4_K Q and K) takes its four-token dots over the same 16 rows. Every result is the one-row
+    /// dot's bit for bit.
+    func linearPanels(_ l: LinearStep, _ panels: [PanelPart?], _ dots4: [TokenDots]?, _ r: Int, _ th: Int, _ n: Int) {
+        let ws = panelWorkspace! + th &* panelStride, first = ws, second = ws + panelBytes
+        let acc = (ws + 2 &* panelBytes).assumingMemoryBound(to: Float.self), tile = acc + panelAccumulatorFloats, tile2 = tile + 64
+        let out = f(l.out), rowsPerPanel = PanelGemmKernel.rows
+        switch l.finish {
+        case .glu(let gelu):
+            let width = l.parts[0].weight.rows, gate = panels[0]!, up = panels[1]!
+            ThreadPool.forEachClaimed((width + rowsPerPanel - 1) / rowsPerPanel, thread: th, of: n, ticket: rowTicket) { p in
+                let r0 = p &* rowsPerPanel, count = min(rowsPerPanel, width &- r0)
+                gate.pack(r0, count, first); up.pack(r0, count, second)
+                for t0 in stride(from: 0, to: r, by: 4) {
+                    let tc = min(4, r &- t0)
+                    gate.multiply(first, t0, tc, acc, tile); up.multiply(second, t0, tc, acc, tile2)
+                    for t in 0..<tc {
+                        let o = out + ((t0 &+ t) &* width &+ r0)
+                        for i in 0..<count { o[i] = glu(tile[16 &* t &+ i], tile2[16 &* t &+ i], gelu) }
+                    }
+                }
+            }
+        case .store, .addResidual:
+            let residual = residualInput(l)
+            var total = 0
+            for pi in l.parts.indices { total &+= (l.parts[pi].weight.rows + rowsPerPanel - 1) / rowsPerPanel }
+            ThreadPool.forEachClaimed(total, thread: th, of: n, ticket: rowTicket) { item in
+                // The part and panel of this item (parts' panels side by side).
+                var pi = 0, p = item, width = l.parts[0].weight.rows
+                while p >= (width + rowsPerPanel - 1) / rowsPerPanel { p &-= (width + rowsPerPanel - 1) / rowsPerPanel; pi &+= 1; width = l.parts[pi].weight.rows }
+                let r0 = p &* rowsPerPanel, count = min(rowsPerPanel, width &- r0)
+                let y = residual == nil ? f(l.parts[pi].y) : out
+                guard let part = panels[pi] else {
+                    let dots = dots4![pi], groups = r / 4
+                    for grp in 0..<groups {
+                        for row in r0..<(r0 &+ count) {
+                            if let residual {
+                                dots.four(row, 4 &* grp, tile, 1)
+                                for i in 0..<4 { let o = (4 &* grp &+ i) &* width &+ row; y[o] = residual[o] + tile[i] }
+                            } else {
+                                dots.four(row, 4 &* grp, y + (4 &* grp &* width &+ row), width)
+                            }
+                        }
+                    }
+                    for t in (4 &* groups)..<r {
+                        for row in r0..<(r0 &+ count) {
+                            let o = t &* width &+ row, v = dots.one(row, t)
+                            if let residual { y[o] = residual[o] + v } else { y[o] = v }
+                        }
+                    }
+                    return
+                }
+                part.pack(r0, count, first)
+                for t0 in stride(from: 0, to: r, by: 4) {
+                    let tc = min(4, r &- t0)
+                    part.multiply(first, t0, tc, acc, tile)
+                    for t in 0..<tc {
+                        let o = (t0 &+ t) &* width &+ r0
+                        if let residual {
+                            for i in 0..<count { y[o &+ i] = residual[o &+ i] + tile[16 &* t &+ i] }
+                        } else {
+                            for i in 0..<count { y[o &+ i] = tile[16 &* t &+ i] }
                         }
                     }
                 }

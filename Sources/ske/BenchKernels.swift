@@ -93,6 +93,22 @@ extension Bench {
                                              tokens_per_s: Double(tokens) / (gms / 1e3), gflops: 2 * Double(n) * Double(k) * Double(tokens) / (gms / 1e3) / 1e9)
                         gemm.append(rec)
                         if !json { print(line + formatFixed(rec.tokens_per_s, 1).leftPadded(16) + formatFixed(rec.gflops, 1).leftPadded(10)) }
+                        // Prefill over 16-row panels (as an engine's quantized batches run), where the type has it.
+                        if let g = kern.prepared?.panelGemm {
+                            let ws = try Arena(capacity: p.threadCount * Matmul.panelWorkspaceBytes(g, k: k) + (1 << 20))
+                            let workspace = try ws.allocate(p.threadCount * Matmul.panelWorkspaceBytes(g, k: k), label: "panels")
+                            let stride = kern.activationRowStride(k: k)!
+                            let pms = bestOf(runs: runs) {
+                                Matmul.quantizeActivations(kern, x: x, tokens: tokens, k: k, into: scratch, pool: p)
+                                Matmul.gemmPanels(g, w: w, rowBytes: rowBytes, grouped: 0, rows: n, k: k, xq: scratch, stride: stride, tokens: tokens,
+                                                  y: y, workspace: workspace, pool: p)
+                            }
+                            let prec = GemmRecord(type: type.name + " panels", isa: kern.dotISA.rawValue, threads: p.threadCount, tokens: tokens,
+                                                  tokens_per_s: Double(tokens) / (pms / 1e3), gflops: 2 * Double(n) * Double(k) * Double(tokens) / (pms / 1e3) / 1e9)
+                            gemm.append(prec)
+                            if !json { print((type.name + " panels").padding(toLength: 13, withPad: " ", startingAt: 0) + "\(p.threadCount)".leftPadded(3) + String(repeating: " ", count: 42)
+                                             + formatFixed(prec.tokens_per_s, 1).leftPadded(16) + formatFixed(prec.gflops, 1).leftPadded(10)) }
+                        }
                     }
                 }
                 if json {

@@ -1,0 +1,87 @@
+import Testing
+import SKECore
+@testable import SKEKernels
+
+/// Prefill's panel GEMM (SKEKernelsAVX512/PanelGemm.swift): rows unpacked 16 at a time from the file's layout or the
+/// four-row interleaved copy, multiplied with up to four tokens per call; every result must be the one-row prepared
+/// dot's bit for bit (the decode path's), so that a prompt's logits do not depend on how it was batched.
+@Suite("Panel GEMM")
+struct PanelGemmTests {
+    static var kernels: [QuantKernels] {
+        guard CPUFeatures.host.supportedISALevels.contains(.avx512) else { return [] }
+        return QuantTraits.weightTypes.compactMap { t in
+            guard let k = QuantTraits.kernels(t, level: .avx512), k.prepared?.panelGemm != nil else { return nil }
+            return k
+        }
+    }
+
+    @Test("Q4_K and Q6_K have a panel GEMM on AVX-512")
+    func coverage() {
+        if CPUFeatures.host.supportedISALevels.contains(.avx512) { for t in [GGMLType.q4_K, .q6_K] { #expect(Self.kernels.contains { $0.type == t }, "\(t.name)") } }
+    }
+
+    @Test("every row × token equals the one-row dot bit for bit: file order and interleaved rows, partial panels, 1–4 tokens",
+          arguments: [(1, 37, 7), (3, 16, 4), (4, 21, 1), (5, 8, 6)])
+    func oneRowDot(blocks: Int, rows n: Int, tokens: Int) throws {
+        for kern in Self.kernels {
+            let gemm = try #require(kern.prepared?.panelGemm)
+            let k = blocks * kern.type.blockSize * (kern.type.blockSize == 256 ? 1 : 8), rowBytes = kern.type.byteCount(elements: k)!
+            var rng = SeededRandom(seed: 0x9A7E1 &+ UInt64(n * 31 + blocks))
+            for extreme in [false, true] {
+                // Extreme rows: the largest codes, scales and mins (every integer sum at its bound), x all equal
+                // (every activation −128).
+                var w: [UInt8] = []
+                for _ in 0..<((n + 3) / 4) { w += InterleaveTests.rows(kern.type, k: k, extreme: extreme, rng: &rng) }
+                w = Array(w.prefix(n * rowBytes))
+                if extreme && kern.type == .q6_K {
+                    // Codes 63, scales −128, d = 1 (d is the block's last field).
+                    for b in stride(from: 0, to: w.count, by: 210) {
+                        for i in 192..<208 { w[b + i] = 0x80 }
+                        w[b + 208] = 0x00; w[b + 209] = 0x3C
+                    }
+                }
+                let aStride = kern.activationRowStride(k: k)!
+                var a = [UInt8](repeating: 0, count: tokens * aStride)
+                let write = Matmul.activationRowWriter(kern, k: k)
+                for t in 0..<tokens {
+                    let x = extreme ? [Float](repeating: 1, count: k) : (0..<k).map { _ in rng.normal() * Float(t + 1) }
+                    x.withUnsafeBufferPointer { xp in a.withUnsafeMutableBytes { write(xp.baseAddress!, $0.baseAddress! + t * aStride) } }
+                }
+                var want = [Float](repeating: 0, count: n * tokens)
+                w.withUnsafeBytes { wb in a.withUnsafeBytes { ab in
+                    for r in 0..<n { for t in 0..<tokens { want[r * tokens + t] = kern.rowDot(wb.baseAddress! + r * rowBytes, ab.baseAddress! + t * aStride, k) } }
+                } }
+                // The interleaved copy (full groups of four; the rest as they are), when the type has one.
+                var layouts: [([UInt8], Int)] = [(w, 0)]
+                if let path = kern.prepared?.interleaved {
+                    var packed = [UInt8](repeating: 0, count: w.count)
+                    w.withUnsafeBytes { s in packed.withUnsafeMutableBytes { d in
+                        Matmul.packInterleaved(path, w: s.baseAddress!, rows: n, rowBytes: rowBytes, into: d.baseAddress!, pool: ThreadPool(threadCount: 1))
+                    } }
+                    layouts.append((packed, n & ~3))
+                }
+                for (bytes, grouped) in layouts {
+                    let panel = UnsafeMutableRawPointer.allocate(byteCount: gemm.panelBytes(k: k), alignment: 64)
+                    let acc = UnsafeMutablePointer<Float>.allocate(capacity: gemm.accumulatorFloats(k: k) + 16)
+                    let accAligned = UnsafeMutablePointer<Float>(bitPattern: (Int(bitPattern: acc) + 63) & ~63)!
+                    defer { panel.deallocate(); acc.deallocate() }
+                    var bad = 0
+                    for r0 in stride(from: 0, to: n, by: 16) {
+                        let count = min(16, n - r0)
+                        panel.initializeMemory(as: UInt8.self, repeating: 0xA5, count: gemm.panelBytes(k: k))
+                        bytes.withUnsafeBytes { gemm.pack($0.baseAddress!, rowBytes, r0, count, grouped, panel) }
+                        for t0 in stride(from: 0, to: tokens, by: 4) {
+                            let tc = min(4, tokens - t0)
+                            var out = [Float](repeating: .nan, count: 64)
+                            a.withUnsafeBytes { ab in out.withUnsafeMutableBufferPointer {
+                                gemm.multiply(panel, k, ab.baseAddress! + t0 * aStride, aStride, tc, accAligned, $0.baseAddress!)
+                            } }
+                            for t in 0..<tc { for r in 0..<count where out[16 * t + r].bitPattern != want[(r0 + r) * tokens + t0 + t].bitPattern { bad += 1 } }
+                        }
+                    }
+                    #expect(bad == 0, "\(kern.type.name) k=\(k) rows=\(n) tokens=\(tokens) extreme=\(extreme) interleaved=\(grouped > 0): \(bad) results differ")
+                }
+            }
+        }
+    }
+}
