@@ -25,8 +25,10 @@ public enum ActivationPrecision: String, Sendable, CaseIterable {
     /// Kept in float32; weights are dequantized row by row in registers (the float reference's arithmetic),
     /// or panel by panel for SGEMM when a batch has at least `Plan.sgemmMinimumRows` tokens.
     case float
-    /// Batches of at least `Plan.sgemmMinimumRows` tokens (prefill) in float through SGEMM, smaller ones (decode)
-    /// quantized: the fastest of both.
+    /// Batches of at least `Plan.sgemmMinimumRows` tokens (prefill) in float through SGEMM (bf16 AMX tiles where the
+    /// CPU has them), smaller ones (decode) quantized: the fastest of both. Without AMX, a linear whose weight types all
+    /// have a panel GEMM (Q4_K, Q6_K) runs its tall batches quantized through the panels too (the runtime's choice:
+    /// int8 multiply-adds outrun f32 FMAs there).
     case mixed
 
     var usesQuantized: Bool { self != .float }

@@ -9,6 +9,7 @@ import SKECore
 import SKEGraph
 import Synchronization
 import SKEKernels
+import Foundation
 
 public final class Executor: @unchecked Sendable {
     public let plan: Plan
@@ -72,6 +73,9 @@ public final class Executor: @unchecked Sendable {
         /// Each part's panel GEMM (quantized batches of `Plan.sgemmMinimumRows` tokens and more); a part without one
         /// takes its four-token dots (`dots4`). Nil when no part has one, or a part has neither, or a GLU's gate or up lacks one.
         let panels: [PanelPart?]?
+        /// Mixed precision without AMX, every part with a panel GEMM: tall batches run quantized through the panels
+        /// (llama.cpp's arithmetic; on such a CPU twice the multiply-adds per cycle of f32 FMAs), not through SGEMM.
+        let mixedPanels: Bool
     }
     /// One part's panel GEMM with its operands bound (plain values and C function pointers): `pack(r0, count, panel)`
     /// unpacks rows r0 ..< r0 + count (≤ 16) from wherever the part's rows are (the file, a file-order copy, or the
@@ -117,7 +121,7 @@ public final class Executor: @unchecked Sendable {
             ? AMXGemm.workspaceBytes(tokens: plan.limits.maxTokens, k: plan.maxInputWidth, threads: threads) : 0
         // Panel GEMMs: sized for the widest linear that has one (every part).
         var panelBytes = 0, panelAccumulatorFloats = 0
-        if plan.precision != .float {
+        if plan.precision != .float && Self.panelsEnabled {
             for step in plan.steps {
                 guard case .linear(let l) = step, let gs = Optional(l.parts.compactMap { $0.kernels.prepared?.panelGemm }), gs.count == l.parts.count else { continue }
                 for g in gs { panelBytes = max(panelBytes, (g.panelBytes(k: l.k) + 63) / 64 * 64); panelAccumulatorFloats = max(panelAccumulatorFloats, g.accumulatorFloats(k: l.k)) }
@@ -216,21 +220,50 @@ public final class Executor: @unchecked Sendable {
             }
             let d4 = quantized ? dots4() : nil
             let r4 = quantized ? rows4() : nil
+            let p = quantized ? panels(d4) : nil
             return LinearKernels(quantized: quantized ? zip(l.parts, sources).map { RowDotBox(call: self.rowDot($0, l, quantized: true, w: fileOrder($0, $1))) } : [],
                                  float: plan.precision != .quantized ? zip(l.parts, sources).map { RowDotBox(call: self.rowDot($0, l, quantized: false, w: fileOrder($0, $1))) } : [],
                                  dots4: d4, rows4: r4,
                                  repacked: sources.contains { $0.isRepacked } && r4?.allSatisfy { $0 != nil } == true,
-                                 panels: quantized ? panels(d4) : nil)
+                                 panels: p, mixedPanels: plan.precision == .mixed && amxWorkspace == nil && p?.allSatisfy { $0 != nil } == true)
         }
+        panelBatches = kernels.map { $0?.mixedPanels ?? false }
         regions = zip(plan.steps, kernels).map { makeRegion($0, $1) }
     }
 
-    /// What multiplies batches of 16 tokens and more (prefill): "int8-dots" (quantized activations), "amx-bf16" (mixed
-    /// precision where the CPU and kernel allow AMX, unless SKE_AMX=0; a linear whose K is not a multiple of 32 takes
-    /// SGEMM) or "f32-sgemm".
-    public var batchArithmetic: String {
-        plan.precision == .quantized ? "int8-dots" : amxWorkspace != nil ? "amx-bf16" : "f32-sgemm"
+    /// SKE_PANELS=0 turns the panel GEMMs off: quantized batches take the four-token dots, mixed ones SGEMM.
+    static let panelsEnabled: Bool = ProcessInfo.processInfo.environment["SKE_PANELS"] != "0"
+
+    /// Per step: its kernels' `mixedPanels`.
+    var panelBatches: [Bool] = []
+
+    /// Whether a batch of r tokens through a linear runs in float (SGEMM or AMX) rather than quantized.
+    @inline(__always) static func floatBatch(_ l: LinearStep, _ r: Int, mixedPanels: Bool) -> Bool {
+        l.precision == .float || (l.precision == .mixed && r >= Plan.sgemmMinimumRows && !mixedPanels)
     }
+
+    /// What multiplies batches of 16 tokens and more (prefill): "int8-panels" (quantized activations, every linear with
+    /// a panel GEMM), "int8-dots" (quantized, none), "amx-bf16" (mixed precision where the CPU and kernel allow AMX, unless
+    /// SKE_AMX=0; a linear whose K is not a multiple of 32 takes SGEMM), "f32-sgemm" (float, or mixed without AMX and
+    /// without panel GEMMs), or two of them joined by "+" when the linears differ (mixed without AMX: panels where every
+    /// part has one, SGEMM elsewhere; quantized: four-token dots where no part has one).
+    public var batchArithmetic: String {
+        var paths: [String] = []
+        for (i, step) in plan.steps.enumerated() {
+            guard case .linear(let l) = step else { continue }
+            let path: String
+            switch plan.precision {
+            case .float: path = "f32-sgemm"
+            case .mixed: path = amxWorkspace != nil ? "amx-bf16" : panelBatches[i] ? "int8-panels" : "f32-sgemm"
+            case .quantized: path = linearPanelsIn(l) ? "int8-panels" : "int8-dots"
+            }
+            if !paths.contains(path) { paths.append(path) }
+        }
+        return paths.sorted().joined(separator: "+")
+    }
+
+    /// Whether some part of this linear has a panel GEMM (quantized batches then take `linearPanels`).
+    func linearPanelsIn(_ l: LinearStep) -> Bool { panelWorkspace != nil && l.parts.contains { $0.kernels.prepared?.panelGemm != nil } }
 
     /// Bytes of the activation arena + KV cache + scratch.
     public var arenaCapacity: Int { arena.capacity }
@@ -368,7 +401,7 @@ public final class Executor: @unchecked Sendable {
     func linear(_ l: LinearStep, _ index: Int) {
         let r = rowCount(l.rows), k = l.k
         let x = f(l.x)
-        let float = l.precision == .float || (l.precision == .mixed && r >= Plan.sgemmMinimumRows)
+        let float = Self.floatBatch(l, r, mixedPanels: panelBatches[index])
         if !float {
             // Prologue: [normalize →] quantize each token row.
             if r == 1 {
@@ -403,7 +436,7 @@ public final class Executor: @unchecked Sendable {
     /// Hot: decode spends most of its time here.
     func linearDots(_ l: LinearStep, _ kernels: LinearKernels, _ th: Int, _ n: Int) {
         let r = rowCount(l.rows), k = l.k
-        let float = l.precision == .float || (l.precision == .mixed && r >= Plan.sgemmMinimumRows)
+        let float = Self.floatBatch(l, r, mixedPanels: kernels.mixedPanels)
         let dots = float ? kernels.float : kernels.quantized
         let out = f(l.out), tmp = scratch(th)
         if !float && r >= Plan.sgemmMinimumRows, let panels = kernels.panels { return linearPanels(l, panels, kernels.dots4, r, th, n) }

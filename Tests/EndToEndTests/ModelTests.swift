@@ -194,7 +194,10 @@ struct ModelTests {
     /// run in float (bf16 operands on AMX tiles where available, else f32 SGEMM) with an f16 KV cache (and Gemma's
     /// GELU table). Short prompts must equal quantized precision bit for bit; a long prompt's first logits must stay
     /// near the float path's and pick the same token (measured max |Δ| for SmolLM2 / Gemma: 0.34 / 0.19 with AMX,
-    /// 0.34 / 0.18 with SGEMM, against a bound of 2% of the largest logit, ~0.6 / ~0.5; quantized: 0.50 / 0.73).
+    /// 0.34 / 0.18 with SGEMM, against a bound of 2% of the largest logit, ~0.6 / ~0.5; quantized: 0.80 / 0.98).
+    /// Without AMX, linears whose weights all have a panel GEMM (Gemma's Q4_K and Q6_K ones) run tall batches quantized
+    /// (llama.cpp's arithmetic): there mixed must stay no further from float than quantized activations are (Gemma
+    /// without AMX, session 13: 0.60). SmolLM2 (Q4_1, no panel GEMM) keeps the 2% bound everywhere.
     @Test("mixed activations: short prompts == quantized bit for bit; a long prompt's prefill tracks the float path", arguments: ["smollm2", "gemma3"])
     func mixedActivations(model: String) throws {
         let mixed = try E2E.engine(model, .mixed), quantized = try E2E.engine(model, .quantized), float = try E2E.engine(model, .float)
@@ -211,7 +214,8 @@ struct ModelTests {
         let d = E2E.maxAbs(m, f), dq = E2E.maxAbs(q, f)
         print("\(model) \(long.count)-token prompt, first logits max |Δ| vs float activations: mixed \(d), quantized \(dq)")
         #expect(E2E.top(m, 1) == E2E.top(f, 1))
-        #expect(d <= 0.02 * f.map(abs).max()!)
+        let int8 = mixed.executor.batchArithmetic.contains("int8")
+        #expect(d <= (int8 ? max(0.02 * f.map(abs).max()!, dq) : 0.02 * f.map(abs).max()!), "prefill: \(mixed.executor.batchArithmetic)")
     }
 
     @Test("KV-cache decode == full recompute; chunked prefill == one pass", arguments: [ActivationPrecision.quantized, .float])
