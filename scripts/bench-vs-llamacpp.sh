@@ -46,7 +46,7 @@ import json, os, sys
 d = sys.argv[1]
 print("| model | test | threads | llama.cpp t/s | ske t/s | ske / llama.cpp | ske of roofline |")
 print("|---|---|---|---|---|---|---|")
-last = {}
+paths = []
 for f in sorted(os.listdir(d)):
     if not f.endswith(".llama.json"): continue
     name = f[:-len(".llama.json")]
@@ -60,7 +60,8 @@ for f in sorted(os.listdir(d)):
         lt = peer[0]["avg_ts"]
         roof = f'{100 * row["rooflineFraction"]:.0f}%' if row.get("rooflineFraction") else ""
         print(f'| {name} | {row["test"]} | {row["threads"]} | {lt:.1f} | {row["tokensPerSecond"]:.1f} | {row["tokensPerSecond"] / lt:.2f} | {roof} |')
-    last = ske
-print(f'\nske prefill (pp128): {last.get("prefillPath", "?")}  (amx-bf16 needs AMX in the CPU and the kernel; else f32-sgemm in mixed precision)')
+    paths.append(f'{name} {ske.get("prefillPath", "?")}')
+print('\nske prefill (pp128) arithmetic: ' + '; '.join(paths))
+print('(mixed precision: amx-bf16 where the CPU and kernel have AMX; else int8-panels for linears of Q4_K/Q6_K weights and f32-sgemm for the others)')
 PY
 rm -rf "$out"
