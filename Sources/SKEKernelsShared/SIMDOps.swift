@@ -57,6 +57,25 @@ public enum SIMDOps {
         return (p * scale).replacing(with: 0, where: under)
     }
 
+    /// silu(x) lane by lane: x·σ(x), σ from e^−|x| (FastSilu in SKEKernels does the same operations on one value).
+    @inline(__always) static func silu(_ x: Vec) -> Vec {
+        let negative = x .< 0, e = expNonPositive((-x).replacing(with: x, where: negative))
+        let s = 1 / (1 + e)
+        return x * s.replacing(with: e * s, where: negative)
+    }
+
+    /// y[i] = silu(g[i])·u[i] over n values; the tail through the same lanes (zero-padded).
+    public static func siluGLU(_ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        let w = Vec.scalarCount
+        var i = 0
+        while i + w <= n { store(silu(load(g + i)) * load(u + i), y + i); i += w }
+        guard i < n else { return }
+        var gv = Vec(), uv = Vec()
+        for j in 0..<(n - i) { gv[j] = g[i + j]; uv[j] = u[i + j] }
+        let r = silu(gv) * uv
+        for j in 0..<(n - i) { y[i + j] = r[j] }
+    }
+
     /// y[j] = e^(x[j] − m) for j in range (y may be x); returns their sum (vector lanes, then the scalar tail).
     @inline(__always) static func expShiftedSum(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ range: ClosedRange<Int>, _ m: Float) -> Float {
         let w = Vec.scalarCount, mv = Vec(repeating: m)

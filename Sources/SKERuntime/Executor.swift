@@ -37,8 +37,9 @@ public final class Executor: @unchecked Sendable {
     let sgemmWorkspace: UnsafeMutablePointer<Float>
     /// The AMX path's workspace (mixed precision on a CPU with AMX-BF16, unless SKE_AMX=0; see AMXGemm), else nil.
     let amxWorkspace: UnsafeMutableRawPointer?
-    /// GELU through llama.cpp's f16 table (quantized and mixed precision) instead of tanhf (float precision).
-    let tableGelu: Bool
+    /// Quantized and mixed precision: GELU through llama.cpp's f16 table and SiLU through `FastSilu` (a vector exp),
+    /// instead of tanhf and libm's expf (float precision: the reference's arithmetic).
+    let llamaActivations: Bool
     /// Floats between two threads' scratch rows.
     let scratchStride: Int
     typealias RowDot = (Int, Int, UnsafeMutablePointer<Float>) -> Float
@@ -131,7 +132,7 @@ public final class Executor: @unchecked Sendable {
         self.panelBytes = panelBytes; self.panelAccumulatorFloats = panelAccumulatorFloats
         panelStride = panelBytes > 0 ? 2 * panelBytes + (panelAccumulatorFloats + 128) * 4 : 0
         kvHalf = plan.precision != .float
-        tableGelu = plan.precision != .float
+        llamaActivations = plan.precision != .float
         let kvBytes = kvHalf ? 2 : 4
         repackCandidates = repack ? RowSource.Store.candidates(plan, fileOrder: releaseOriginals) : []
         self.releaseOriginals = releaseOriginals
@@ -329,11 +330,7 @@ public final class Executor: @unchecked Sendable {
         case .attention:
             pool.runPrepared(regions[index].parallel!)
         case .glu(let gate, let up, let y, let cols, let gelu, let rows):
-            if gelu && tableGelu {
-                GeluTable.geglu(gate: f(gate), up: f(up), f(y), count: rowCount(rows) * cols)
-            } else {
-                Activation.gluForward(gate: f(gate), up: f(up), f(y), count: rowCount(rows) * cols, gelu: gelu)
-            }
+            gluValues(gate: f(gate), up: f(up), f(y), count: rowCount(rows) * cols, gelu: gelu)
         case .outputRows(let x, let y, let cols):
             for o in 0..<outputs { (f(y) + o * cols).update(from: f(x) + Int(outputRowIndex[o]) * cols, count: cols) }
         }
@@ -516,7 +513,16 @@ public final class Executor: @unchecked Sendable {
     }
 
     @inline(__always) func glu(_ g: Float, _ u: Float, _ gelu: Bool) -> Float {
-        (gelu ? (tableGelu ? GeluTable.gelu(g) : Activation.gelu(g)) : Activation.silu(g)) * u
+        (gelu ? (llamaActivations ? GeluTable.gelu(g) : Activation.gelu(g)) : (llamaActivations ? FastSilu.silu(g) : Activation.silu(g))) * u
+    }
+
+    /// y[i] = glu(gate[i], up[i]) over n values (each the value `glu` gives).
+    @inline(__always) func gluValues(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int, gelu: Bool) {
+        switch (gelu, llamaActivations) {
+        case (true, true): GeluTable.geglu(gate: gate, up: up, y, count: n)
+        case (false, true): FastSilu.glu(gate: gate, up: up, y, count: n, level: plan.level)
+        default: Activation.gluForward(gate: gate, up: up, y, count: n, gelu: gelu)
+        }
     }
 
     /// `linearDots` for a quantized batch whose every part has a four-token kernel, over the file's rows (a repacked
@@ -586,10 +592,7 @@ public final class Executor: @unchecked Sendable {
                 for t0 in stride(from: 0, to: r, by: 4) {
                     let tc = min(4, r &- t0)
                     gate.multiply(first, t0, tc, acc, tile); up.multiply(second, t0, tc, acc, tile2)
-                    for t in 0..<tc {
-                        let o = out + ((t0 &+ t) &* width &+ r0)
-                        for i in 0..<count { o[i] = glu(tile[16 &* t &+ i], tile2[16 &* t &+ i], gelu) }
-                    }
+                    for t in 0..<tc { gluValues(gate: tile + 16 &* t, up: tile2 + 16 &* t, out + ((t0 &+ t) &* width &+ r0), count: count, gelu: gelu) }
                 }
             }
         case .store, .addResidual:
@@ -761,13 +764,7 @@ public final class Executor: @unchecked Sendable {
                 gemmRows(r, n, k, x, { upRows(p0 + $0, $1, $2, $3) }, sgemmUp, n, accumulate: false, amx: amx)
                 let g = sgemmGate, u = sgemmUp
                 parallelRows(r) { ts in
-                    for t in ts {
-                        if gelu && tableGelu {
-                            GeluTable.geglu(gate: g + t * n, up: u + t * n, out + t * width + p0, count: n)
-                        } else {
-                            Activation.gluForward(gate: g + t * n, up: u + t * n, out + t * width + p0, count: n, gelu: gelu)
-                        }
-                    }
+                    for t in ts { gluValues(gate: g + t * n, up: u + t * n, out + t * width + p0, count: n, gelu: gelu) }
                 }
             }
         case .store, .addResidual:
