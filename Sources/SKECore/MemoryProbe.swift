@@ -74,6 +74,12 @@ func llvmPrefetchCore(_ address: UnsafeRawPointer, _ rw: Int32, _ locality: Int3
 /// prefetcht0 (LLVM's intrinsic; the C `_mm_prefetch` is a macro Swift cannot import).
 @inline(__always) public func corePrefetch(_ p: UnsafeRawPointer) { llvmPrefetchCore(p, 0, 3, 1) }
 
+/// prefetcht1 over [p, p + bytes): into L2, one request per 64-byte line.
+@inline(__always) public func corePrefetchL2(_ p: UnsafeRawPointer, bytes: Int) {
+    var l = 0
+    while l < bytes { llvmPrefetchCore(p + l, 0, 2, 1); l &+= 64 }
+}
+
 /// Nanoseconds from a monotonic clock.
 @inline(__always)
 public func monotonicNanoseconds() -> UInt64 {

@@ -129,6 +129,20 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
+    /// `forEachClaimed`, claiming one item ahead: `ahead(next)` runs before `body(item)` for the item this slot will
+    /// take next, so that a body can start bringing the next item's data in while it computes this one.
+    @inline(__always)
+    public static func forEachClaimedAhead(_ count: Int, thread: Int, of threads: Int, ticket: borrowing Atomic<Int>,
+                                           ahead: (Int) -> Void, _ body: (Int) -> Void) {
+        var item = thread
+        while item < count {
+            let next = threads &+ ticket.wrappingAdd(1, ordering: .relaxed).oldValue
+            if next < count { ahead(next) }
+            body(item)
+            item = next
+        }
+    }
+
     /// The `part`-th of `parts` near-equal contiguous ranges of 0..<count.
     @inline(__always)
     public static func partition(_ count: Int, part: Int, of parts: Int) -> Range<Int> {

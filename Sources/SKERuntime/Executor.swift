@@ -85,6 +85,8 @@ public final class Executor: @unchecked Sendable {
     struct PanelPart {
         let kernel: PanelGemmKernel, w: UnsafeRawPointer, rowBytes: Int, grouped: Int, k: Int, xq: UnsafeRawPointer, stride: Int
         @inline(__always) func pack(_ r0: Int, _ count: Int, _ panel: UnsafeMutableRawPointer) { kernel.pack(w, rowBytes, r0, count, grouped, panel) }
+        /// Requests rows r0 ..< r0 + count into L2 (a panel's rows are contiguous in either layout).
+        @inline(__always) func prefetch(_ r0: Int, _ count: Int) { corePrefetchL2(w + r0 &* rowBytes, bytes: count &* rowBytes) }
         @inline(__always) func multiply(_ panel: UnsafeRawPointer, _ t0: Int, _ tc: Int, _ acc: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
             kernel.multiply(panel, k, xq + t0 &* stride, stride, tc, acc, out)
         }
@@ -586,7 +588,11 @@ public final class Executor: @unchecked Sendable {
         switch l.finish {
         case .glu(let gelu):
             let width = l.parts[0].weight.rows, gate = panels[0]!, up = panels[1]!
-            ThreadPool.forEachClaimed((width + rowsPerPanel - 1) / rowsPerPanel, thread: th, of: n, ticket: rowTicket) { p in
+            // The next panel's rows are requested before this one is multiplied (its weights come from memory).
+            ThreadPool.forEachClaimedAhead((width + rowsPerPanel - 1) / rowsPerPanel, thread: th, of: n, ticket: rowTicket, ahead: { p in
+                let r0 = p &* rowsPerPanel, count = min(rowsPerPanel, width &- r0)
+                gate.prefetch(r0, count); up.prefetch(r0, count)
+            }) { p in
                 let r0 = p &* rowsPerPanel, count = min(rowsPerPanel, width &- r0)
                 gate.pack(r0, count, first); up.pack(r0, count, second)
                 for t0 in stride(from: 0, to: r, by: 4) {
@@ -599,11 +605,17 @@ public final class Executor: @unchecked Sendable {
             let residual = residualInput(l)
             var total = 0
             for pi in l.parts.indices { total &+= (l.parts[pi].weight.rows + rowsPerPanel - 1) / rowsPerPanel }
-            ThreadPool.forEachClaimed(total, thread: th, of: n, ticket: rowTicket) { item in
-                // The part and panel of this item (parts' panels side by side).
+            /// The part, width and first row of an item (parts' panels side by side).
+            @inline(__always) func locate(_ item: Int) -> (Int, Int, Int) {
                 var pi = 0, p = item, width = l.parts[0].weight.rows
                 while p >= (width + rowsPerPanel - 1) / rowsPerPanel { p &-= (width + rowsPerPanel - 1) / rowsPerPanel; pi &+= 1; width = l.parts[pi].weight.rows }
-                let r0 = p &* rowsPerPanel, count = min(rowsPerPanel, width &- r0)
+                return (pi, width, p &* rowsPerPanel)
+            }
+            ThreadPool.forEachClaimedAhead(total, thread: th, of: n, ticket: rowTicket, ahead: { item in
+                let (pi, width, r0) = locate(item)
+                panels[pi]?.prefetch(r0, min(rowsPerPanel, width &- r0))
+            }) { item in
+                let (pi, width, r0) = locate(item), count = min(rowsPerPanel, width &- r0)
                 let y = residual == nil ? f(l.parts[pi].y) : out
                 guard let part = panels[pi] else {
                     let dots = dots4![pi], groups = r / 4

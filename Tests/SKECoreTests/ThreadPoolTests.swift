@@ -19,6 +19,38 @@ struct ThreadPoolTests {
         #expect((0..<count).allSatisfy { hits[$0] == 20 })
     }
 
+    /// Claimed items (decode rows, SGEMM/AMX blocks, panels): every item once per region; the look-ahead form announces
+    /// each item to the slot that then runs it, before it runs, and nothing else.
+    @Test("forEachClaimed and forEachClaimedAhead run every item exactly once; ahead(i) precedes body(i) on the same slot",
+          arguments: [1, 2, 3, 5], [0, 1, 7, 100])
+    func claimed(threads: Int, count: Int) {
+        let pool = ThreadPool(threadCount: threads)
+        let ticket = Atomic<Int>(0)
+        let hits = UnsafeMutablePointer<Int>.allocate(capacity: count + 1), announced = UnsafeMutablePointer<Int>.allocate(capacity: count + 1)
+        let slotOf = UnsafeMutablePointer<Int>.allocate(capacity: count + 1)
+        defer { hits.deallocate(); announced.deallocate(); slotOf.deallocate() }
+        for lookAhead in [false, true] {
+            hits.initialize(repeating: 0, count: count + 1); announced.initialize(repeating: -1, count: count + 1)
+            slotOf.initialize(repeating: -1, count: count + 1)
+            let bad = Atomic<Int>(0)
+            ticket.store(0, ordering: .relaxed)
+            pool.run { th, n in
+                if lookAhead {
+                    ThreadPool.forEachClaimedAhead(count, thread: th, of: n, ticket: ticket, ahead: { announced[$0] = th }) { i in
+                        hits[i] += 1; slotOf[i] = th
+                        // Each slot's first item (i == th) is not announced; every later one was, by this slot.
+                        if i != th && announced[i] != th { bad.add(1, ordering: .relaxed) }
+                    }
+                } else {
+                    ThreadPool.forEachClaimed(count, thread: th, of: n, ticket: ticket) { i in hits[i] += 1 }
+                }
+            }
+            #expect((0..<count).allSatisfy { hits[$0] == 1 }, "look-ahead \(lookAhead)")
+            #expect(bad.load(ordering: .relaxed) == 0)
+            if lookAhead { #expect((0..<count).allSatisfy { announced[$0] == -1 || announced[$0] == slotOf[$0] }) }
+        }
+    }
+
     @Test("run calls the body once per thread index", arguments: [1, 2, 3, 8])
     func runIndices(threads: Int) {
         let pool = ThreadPool(threadCount: threads)
