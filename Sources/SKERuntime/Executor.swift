@@ -122,12 +122,15 @@ public final class Executor: @unchecked Sendable {
         // AMX (bf16 operands) only for mixed precision: float precision promises float32 arithmetic.
         let amxBytes = plan.precision == .mixed && AMXGemm.enabled
             ? AMXGemm.workspaceBytes(tokens: plan.limits.maxTokens, k: plan.maxInputWidth, threads: threads) : 0
-        // Panel GEMMs: sized for the widest linear that has one (every part).
+        // Panel GEMMs: sized for the widest part that has one (a linear may mix parts with and without).
         var panelBytes = 0, panelAccumulatorFloats = 0
         if plan.precision != .float && Self.panelsEnabled {
             for step in plan.steps {
-                guard case .linear(let l) = step, let gs = Optional(l.parts.compactMap { $0.kernels.prepared?.panelGemm }), gs.count == l.parts.count else { continue }
-                for g in gs { panelBytes = max(panelBytes, (g.panelBytes(k: l.k) + 63) / 64 * 64); panelAccumulatorFloats = max(panelAccumulatorFloats, g.accumulatorFloats(k: l.k)) }
+                guard case .linear(let l) = step else { continue }
+                for g in l.parts.compactMap({ $0.kernels.prepared?.panelGemm }) {
+                    panelBytes = max(panelBytes, (g.panelBytes(k: l.k) + 63) / 64 * 64)
+                    panelAccumulatorFloats = max(panelAccumulatorFloats, g.accumulatorFloats(k: l.k))
+                }
             }
         }
         panelAccumulatorFloats = (panelAccumulatorFloats + 15) / 16 * 16
@@ -219,6 +222,9 @@ public final class Executor: @unchecked Sendable {
                                      k: l.k, xq: UnsafeRawPointer(self.base + a.offset), stride: a.rowStride)
                 }
                 if case .glu = l.finish, out.contains(where: { $0 == nil }) { return nil }
+                // A part without one takes its four-token dots over the file's rows: not for a repacked part (its file
+                // pages were dropped; `linearRepacked` reads the copy).
+                if zip(out, sources).contains(where: { $0 == nil && $1.isRepacked }) { return nil }
                 return out.contains { $0 != nil } && (dots4 != nil || out.allSatisfy { $0 != nil }) ? out : nil
             }
             let d4 = quantized ? dots4() : nil
@@ -579,7 +585,7 @@ public final class Executor: @unchecked Sendable {
     /// `linearDots` for a quantized batch of `Plan.sgemmMinimumRows` tokens or more whose every part has a panel GEMM:
     /// each thread claims 16-row panels (of the parts' rows side by side, or the gate's and up's same rows for a GLU),
     /// unpacks each once for the batch and multiplies it with the tokens four at a time; a part without a panel GEMM
-    /// (Qwen3's Q6_K V beside Q4_K Q and K) takes its four-token dots over the same 16 rows. Every result is the one-row
+    /// (Gemma's Q5_0 or Q8_0 beside a Q6_K, in file order) takes its four-token dots over the same 16 rows. Every result is the one-row
     /// dot's bit for bit.
     func linearPanels(_ l: LinearStep, _ panels: [PanelPart?], _ dots4: [TokenDots]?, _ r: Int, _ th: Int, _ n: Int) {
         let ws = panelWorkspace! + th &* panelStride, first = ws, second = ws + panelBytes
