@@ -54,7 +54,7 @@ public struct QuantizeKernel: Sendable {
 /// `pack(w, rowBytes, row0, count, grouped, panel)` writes rows row0 ..< row0 + count (≤ 16) of the tensor at w (rows
 /// below `grouped` in the type's four-row interleaved layout, the others in file order) into `panel` (`panelBytes(k)`
 /// bytes); `multiply(panel, k, a, stride, tokens, acc, out)` writes out[16t + r] = row r · activation row t (prepared,
-/// at a + t·stride) for t < tokens (1…4), each equal to the one-row prepared dot bit for bit, with `accumulatorFloats`
+/// at a + t·stride) for t < tokens (1…4), each equal to the one-row prepared dot bit for bit, with `accumulatorFloats(k:)`
 /// floats of 64-byte aligned scratch at acc. C function pointers (called per panel and per four tokens on every thread).
 public struct PanelGemmKernel: Sendable {
     public typealias Pack = @convention(c) (_ w: UnsafeRawPointer, _ rowBytes: Int, _ row0: Int, _ count: Int, _ grouped: Int,
@@ -65,13 +65,14 @@ public struct PanelGemmKernel: Sendable {
     public let pack: Pack, multiply: Multiply
     /// Panel bytes per `blockValues` values of a row.
     public let blockBytes: Int, blockValues: Int
-    let accumulatorFloats: Int, accumulatorFloatsPerBlock: Int
-    public init(pack: Pack, multiply: Multiply, blockBytes: Int, blockValues: Int, accumulatorFloats: Int, accumulatorFloatsPerBlock: Int) {
+    /// Scratch floats `multiply` takes: `fixedFloats`, plus `floatsPerBlock` per `blockValues` values of a row.
+    let fixedFloats: Int, floatsPerBlock: Int
+    public init(pack: Pack, multiply: Multiply, blockBytes: Int, blockValues: Int, fixedFloats: Int, floatsPerBlock: Int) {
         self.pack = pack; self.multiply = multiply; self.blockBytes = blockBytes; self.blockValues = blockValues
-        self.accumulatorFloats = accumulatorFloats; self.accumulatorFloatsPerBlock = accumulatorFloatsPerBlock
+        self.fixedFloats = fixedFloats; self.floatsPerBlock = floatsPerBlock
     }
     /// Floats of scratch `multiply` takes for rows of k values.
-    public func accumulatorFloats(k: Int) -> Int { accumulatorFloats + k / blockValues * accumulatorFloatsPerBlock }
+    public func accumulatorFloats(k: Int) -> Int { fixedFloats + k / blockValues * floatsPerBlock }
     /// Bytes of one panel of rows of k values.
     public func panelBytes(k: Int) -> Int { k / blockValues * blockBytes }
 }

@@ -24,9 +24,9 @@ extension PreparedDots {
     /// Weight type → its panel GEMM (prefill), where there is one.
     public static let panelTable: [GGMLType: PanelGemmKernel] = [
         .q4_K: .init(pack: { packQ4_KPanel($0, $1, $2, $3, $4, $5) }, multiply: { gemmQ4_KPanel($0, $1, $2, $3, $4, $5, $6) },
-                     blockBytes: q4KPanelBlockBytes, blockValues: 256, accumulatorFloats: 512, accumulatorFloatsPerBlock: 256),
+                     blockBytes: q4KPanelBlockBytes, blockValues: 256, fixedFloats: 512, floatsPerBlock: 256),
         .q6_K: .init(pack: { packQ6_KPanel($0, $1, $2, $3, $4, $5) }, multiply: { gemmQ6_KPanel($0, $1, $2, $3, $4, $5, $6) },
-                     blockBytes: q6KPanelBlockBytes, blockValues: 256, accumulatorFloats: 512, accumulatorFloatsPerBlock: 64),
+                     blockBytes: q6KPanelBlockBytes, blockValues: 256, fixedFloats: 512, floatsPerBlock: 64),
     ]
 
     /// Writes the panel of rows row0 ..< row0 + count (count ≤ 16) of the Q4_K tensor at w (rows of rowBytes): rows below

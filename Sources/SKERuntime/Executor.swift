@@ -237,14 +237,15 @@ public final class Executor: @unchecked Sendable {
                                  panels: p, mixedPanels: plan.precision == .mixed && amxWorkspace == nil && p?.allSatisfy { $0 != nil } == true)
         }
         panelBatches = kernels.map { $0?.mixedPanels ?? false }
+        quantizedPanels = kernels.map { $0?.panels != nil }
         regions = zip(plan.steps, kernels).map { makeRegion($0, $1) }
     }
 
     /// SKE_PANELS=0 turns the panel GEMMs off: quantized batches take the four-token dots, mixed ones SGEMM.
     static let panelsEnabled: Bool = ProcessInfo.processInfo.environment["SKE_PANELS"] != "0"
 
-    /// Per step: its kernels' `mixedPanels`.
-    var panelBatches: [Bool] = []
+    /// Per step: its kernels' `mixedPanels`, and whether its quantized tall batches take `linearPanels`.
+    var panelBatches: [Bool] = [], quantizedPanels: [Bool] = []
 
     /// Whether a batch of r tokens through a linear runs in float (SGEMM or AMX) rather than quantized.
     @inline(__always) static func floatBatch(_ l: LinearStep, _ r: Int, mixedPanels: Bool) -> Bool {
@@ -259,20 +260,17 @@ public final class Executor: @unchecked Sendable {
     public var batchArithmetic: String {
         var paths: [String] = []
         for (i, step) in plan.steps.enumerated() {
-            guard case .linear(let l) = step else { continue }
+            guard case .linear = step else { continue }
             let path: String
             switch plan.precision {
             case .float: path = "f32-sgemm"
             case .mixed: path = amxWorkspace != nil ? "amx-bf16" : panelBatches[i] ? "int8-panels" : "f32-sgemm"
-            case .quantized: path = linearPanelsIn(l) ? "int8-panels" : "int8-dots"
+            case .quantized: path = quantizedPanels[i] ? "int8-panels" : "int8-dots"
             }
             if !paths.contains(path) { paths.append(path) }
         }
         return paths.sorted().joined(separator: "+")
     }
-
-    /// Whether some part of this linear has a panel GEMM (quantized batches then take `linearPanels`).
-    func linearPanelsIn(_ l: LinearStep) -> Bool { panelWorkspace != nil && l.parts.contains { $0.kernels.prepared?.panelGemm != nil } }
 
     /// Bytes of the activation arena + KV cache + scratch.
     public var arenaCapacity: Int { arena.capacity }

@@ -88,9 +88,12 @@ extension Bench {
                     for p in pools {
                         let (record, line) = timed(type.name, p, bestOf(runs: runs) { Matmul.gemv(kern, w: w, rows: n, k: k, x: x, y: y, scratch: scratch, pool: p) })
                         gemv.append(record)
-                        let gms = bestOf(runs: 2) { Matmul.gemm(kern, w: w, rows: n, k: k, x: x, tokens: tokens, y: y, scratch: scratch, pool: p) }
-                        let rec = GemmRecord(type: type.name, isa: kern.dotISA.rawValue, threads: p.threadCount, tokens: tokens,
-                                             tokens_per_s: Double(tokens) / (gms / 1e3), gflops: 2 * Double(n) * Double(k) * Double(tokens) / (gms / 1e3) / 1e9)
+                        /// One prefill timing's record.
+                        func gemmRecord(_ name: String, _ ms: Double) -> GemmRecord {
+                            GemmRecord(type: name, isa: kern.dotISA.rawValue, threads: p.threadCount, tokens: tokens,
+                                       tokens_per_s: Double(tokens) / (ms / 1e3), gflops: 2 * Double(n) * Double(k) * Double(tokens) / (ms / 1e3) / 1e9)
+                        }
+                        let rec = gemmRecord(type.name, bestOf(runs: 2) { Matmul.gemm(kern, w: w, rows: n, k: k, x: x, tokens: tokens, y: y, scratch: scratch, pool: p) })
                         gemm.append(rec)
                         if !json { print(line + formatFixed(rec.tokens_per_s, 1).leftPadded(16) + formatFixed(rec.gflops, 1).leftPadded(10)) }
                         // Prefill over 16-row panels (as an engine's quantized batches run), where the type has it.
@@ -103,8 +106,7 @@ extension Bench {
                                 Matmul.gemmPanels(g, w: w, rowBytes: rowBytes, grouped: 0, rows: n, k: k, xq: scratch, stride: stride, tokens: tokens,
                                                   y: y, workspace: workspace, pool: p)
                             }
-                            let prec = GemmRecord(type: type.name + " panels", isa: kern.dotISA.rawValue, threads: p.threadCount, tokens: tokens,
-                                                  tokens_per_s: Double(tokens) / (pms / 1e3), gflops: 2 * Double(n) * Double(k) * Double(tokens) / (pms / 1e3) / 1e9)
+                            let prec = gemmRecord(type.name + " panels", pms)
                             gemm.append(prec)
                             if !json { print((type.name + " panels").padding(toLength: 13, withPad: " ", startingAt: 0) + "\(p.threadCount)".leftPadded(3) + String(repeating: " ", count: 42)
                                              + formatFixed(prec.tokens_per_s, 1).leftPadded(16) + formatFixed(prec.gflops, 1).leftPadded(10)) }

@@ -61,24 +61,19 @@ struct PanelGemmTests {
                     layouts.append((packed, n & ~3))
                 }
                 for (bytes, grouped) in layouts {
-                    let panel = UnsafeMutableRawPointer.allocate(byteCount: gemm.panelBytes(k: k), alignment: 64)
-                    let acc = UnsafeMutablePointer<Float>.allocate(capacity: gemm.accumulatorFloats(k: k) + 16)
-                    let accAligned = UnsafeMutablePointer<Float>(bitPattern: (Int(bitPattern: acc) + 63) & ~63)!
-                    defer { panel.deallocate(); acc.deallocate() }
+                    // Through the kernel-level driver (each panel packed once, then four tokens per call), on two threads;
+                    // the workspace starts as garbage.
+                    let pool = ThreadPool(threadCount: 2), wsBytes = pool.threadCount * Matmul.panelWorkspaceBytes(gemm, k: k)
+                    let workspace = UnsafeMutableRawPointer.allocate(byteCount: wsBytes, alignment: 64)
+                    defer { workspace.deallocate() }
+                    workspace.initializeMemory(as: UInt8.self, repeating: 0xA5, count: wsBytes)
+                    var y = [Float](repeating: .nan, count: tokens * n)
+                    bytes.withUnsafeBytes { wb in a.withUnsafeBytes { ab in y.withUnsafeMutableBufferPointer {
+                        Matmul.gemmPanels(gemm, w: wb.baseAddress!, rowBytes: rowBytes, grouped: grouped, rows: n, k: k, xq: ab.baseAddress!,
+                                          stride: aStride, tokens: tokens, y: $0.baseAddress!, workspace: workspace, pool: pool)
+                    } } }
                     var bad = 0
-                    for r0 in stride(from: 0, to: n, by: 16) {
-                        let count = min(16, n - r0)
-                        panel.initializeMemory(as: UInt8.self, repeating: 0xA5, count: gemm.panelBytes(k: k))
-                        bytes.withUnsafeBytes { gemm.pack($0.baseAddress!, rowBytes, r0, count, grouped, panel) }
-                        for t0 in stride(from: 0, to: tokens, by: 4) {
-                            let tc = min(4, tokens - t0)
-                            var out = [Float](repeating: .nan, count: 64)
-                            a.withUnsafeBytes { ab in out.withUnsafeMutableBufferPointer {
-                                gemm.multiply(panel, k, ab.baseAddress! + t0 * aStride, aStride, tc, accAligned, $0.baseAddress!)
-                            } }
-                            for t in 0..<tc { for r in 0..<count where out[16 * t + r].bitPattern != want[(r0 + r) * tokens + t0 + t].bitPattern { bad += 1 } }
-                        }
-                    }
+                    for r in 0..<n { for t in 0..<tokens where y[t * n + r].bitPattern != want[r * tokens + t].bitPattern { bad += 1 } }
                     #expect(bad == 0, "\(kern.type.name) k=\(k) rows=\(n) tokens=\(tokens) extreme=\(extreme) interleaved=\(grouped > 0): \(bad) results differ")
                 }
             }
