@@ -158,12 +158,16 @@ public enum PreparedDots {
     // dependent FMAs per 40 bytes), and each row's arithmetic is the same sequence, so the results are identical.
 
     protocol PairedBlocks {
+        /// Blocks 2p and 2p+1 unpacked: what a pair step reads from the weights alone.
+        associatedtype Codes
         /// Bytes of one weight block and of one standard activation block (32 values each).
         static var weightBlock: Int { get }
         static var activationBlock: Int { get }
         static var sidecarPair: Int { get }
-        /// acc + blocks (x0, x0 + weightBlock) · the sidecar pair at s.
-        static func pair(_ x0: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: __m512) -> __m512
+        /// Blocks (x0, x0 + weightBlock) unpacked.
+        static func unpack(_ x0: UnsafeRawPointer) -> Codes
+        /// acc + the unpacked pair · the sidecar pair at s.
+        static func step(_ c: Codes, _ s: UnsafeRawPointer, _ acc: __m512) -> __m512
         /// An odd last block, with the 256-bit kernel.
         static func last(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float
     }
@@ -243,14 +247,35 @@ public enum PreparedDots {
         }
     }
 
+    /// out[i·outStride] = dotPaired(w, a + i·stride, k) for i in 0..<4, bit for bit (prefill): each pair of blocks
+    /// unpacked once for the four tokens, each token's sums the one-row dot's sequence.
+    @inline(__always) static func dotPaired4<B: PairedBlocks>(_: B.Type, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ stride: Int, _ k: Int,
+                                                              _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        let nb = k / 32, side = a + sidecarOffset(nb * B.activationBlock)
+        var acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps()
+        for p in 0..<(nb / 2) {
+            let c = B.unpack(w + 2 &* B.weightBlock &* p), s = side + B.sidecarPair &* p
+            acc0 = B.step(c, s, acc0); acc1 = B.step(c, s + stride, acc1)
+            acc2 = B.step(c, s + 2 &* stride, acc2); acc3 = B.step(c, s + 3 &* stride, acc3)
+        }
+        @inline(__always) func finish(_ acc: __m512, _ i: Int) {
+            var total = _mm512_reduce_add_ps(acc)
+            if nb % 2 == 1 { total += B.last(w + B.weightBlock * (nb - 1), a + i * stride + B.activationBlock * (nb - 1)) }
+            out[i &* outStride] = total
+        }
+        finish(acc0, 0); finish(acc1, 1); finish(acc2, 2); finish(acc3, 3)
+    }
+
     enum Q4_0Pair: PairedBlocks {
         static var weightBlock: Int { 18 }
         static var activationBlock: Int { 34 }
         static var sidecarPair: Int { q8_0PairBytes }
-        @inline(__always) static func pair(_ x0: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: __m512) -> __m512 {
-            let x1 = x0 + 18
-            let prod = _mm512_dpbusd_epi32(ld512(s + 128), nibbles64(x0 + 2, x1 + 2), ld512(s))
-            return _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), pairScale(x0, x1), acc)
+        @inline(__always) static func unpack(_ x0: UnsafeRawPointer) -> (q: __m512i, d: __m512) {
+            (nibbles64(x0 + 2, x0 + 20), pairScale(x0, x0 + 18))
+        }
+        @inline(__always) static func step(_ c: (q: __m512i, d: __m512), _ s: UnsafeRawPointer, _ acc: __m512) -> __m512 {
+            let prod = _mm512_dpbusd_epi32(ld512(s + 128), c.q, ld512(s))
+            return _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), c.d, acc)
         }
         @inline(__always) static func last(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float { SIMDDots.dotQ4_0(w, a, 32) }
     }
@@ -259,12 +284,15 @@ public enum PreparedDots {
         static var weightBlock: Int { 34 }
         static var activationBlock: Int { 34 }
         static var sidecarPair: Int { q8_0PairBytes }
-        @inline(__always) static func pair(_ x0: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: __m512) -> __m512 {
+        /// The 64 codes + 128 as unsigned bytes (the −128·Σa term comes in through the accumulator) and the scales.
+        @inline(__always) static func unpack(_ x0: UnsafeRawPointer) -> (q: __m512i, d: __m512) {
             let x1 = x0 + 34
-            // w + 128 as unsigned bytes; the −128·Σa term comes in through the accumulator.
             let v = _mm512_mask_broadcast_i64x4(_mm512_castsi256_si512(ld256(x0 + 2)), 0xF0, ld256(x1 + 2))
-            let prod = _mm512_dpbusd_epi32(ld512(s + 192), _mm512_xor_si512(v, _mm512_set1_epi8(-128)), ld512(s))
-            return _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), pairScale(x0, x1), acc)
+            return (_mm512_xor_si512(v, _mm512_set1_epi8(-128)), pairScale(x0, x1))
+        }
+        @inline(__always) static func step(_ c: (q: __m512i, d: __m512), _ s: UnsafeRawPointer, _ acc: __m512) -> __m512 {
+            let prod = _mm512_dpbusd_epi32(ld512(s + 192), c.q, ld512(s))
+            return _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), c.d, acc)
         }
         @inline(__always) static func last(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float { SIMDDots.dotQ8_0(w, a, 32) }
     }
@@ -273,14 +301,17 @@ public enum PreparedDots {
         static var weightBlock: Int { 24 }
         static var activationBlock: Int { 36 }
         static var sidecarPair: Int { q8_1PairBytes }
-        @inline(__always) static func pair(_ x0: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: __m512) -> __m512 {
+        @inline(__always) static func unpack(_ x0: UnsafeRawPointer) -> (q: __m512i, d: __m512, m: __m512) {
             let x1 = x0 + 24
             let hbits = UInt64(x0.loadUnaligned(fromByteOffset: 4, as: UInt32.self)) | UInt64(x1.loadUnaligned(fromByteOffset: 4, as: UInt32.self)) << 32
             let q = _mm512_or_si512(nibbles64(x0 + 8, x1 + 8), _mm512_and_si512(_mm512_movm_epi8(hbits), _mm512_set1_epi8(0x10)))
-            let prod = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, ld512(s))
             let (d, m) = pairScaleMin(x0, x1)
-            let acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), d, acc)
-            return _mm512_fmadd_ps(m, _mm512_loadu_ps(s + 128), acc)
+            return (q, d, m)
+        }
+        @inline(__always) static func step(_ c: (q: __m512i, d: __m512, m: __m512), _ s: UnsafeRawPointer, _ acc: __m512) -> __m512 {
+            let prod = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c.q, ld512(s))
+            let acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), c.d, acc)
+            return _mm512_fmadd_ps(c.m, _mm512_loadu_ps(s + 128), acc)
         }
         @inline(__always) static func last(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float { SIMDDots.dotQ5_1(w, a, 32) }
     }
@@ -624,6 +655,12 @@ public enum PreparedDots {
     public static func dot4RowsQ8_0(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
         dotPaired4Rows(Q8_0Pair.self, w, rowBytes, a, k, out)
     }
+    public static func dot4Q8_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ stride: Int, _ k: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        dotPaired4(Q8_0Pair.self, w, a, stride, k, out, outStride)
+    }
+    public static func dot4Q5_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ stride: Int, _ k: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        dotPaired4(Q5_1Pair.self, w, a, stride, k, out, outStride)
+    }
     public static func dot4RowsQ5_1(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
         dotPaired4Rows(Q5_1Pair.self, w, rowBytes, a, k, out)
     }
@@ -956,7 +993,8 @@ public enum PreparedDots {
 
     /// Weight type → the four-token prepared dot (prefill), where there is one.
     public static let table4: [GGMLType: Dot4Kernel] = [
-        .q4_1: .init(dot4Q4_1), .q5_0: .init(dot4Q5_0), .q4_K: .init(dot4Q4_K), .q6_K: .init(dot4Q6_K),
+        .q4_1: .init(dot4Q4_1), .q5_0: .init(dot4Q5_0), .q8_0: .init(dot4Q8_0), .q5_1: .init(dot4Q5_1),
+        .q4_K: .init(dot4Q4_K), .q6_K: .init(dot4Q6_K),
     ]
 
     /// Weight type → the four-row prepared dot (decode), where there is one (C function pointers: see Dot4RowsKernel).
@@ -979,5 +1017,10 @@ public enum PreparedDots {
         .q5_1: .init(prepare: prepareQ8_1, dot: dotQ5_1), .q4_K: .init(prepare: prepareQ8_K, dot: dotQ4_K),
         .q5_K: .init(prepare: prepareQ8_K, dot: dotQ5_K), .q6_K: .init(prepare: prepareQ8_K, dot: dotQ6_K),
     ]
+}
+
+extension PreparedDots.PairedBlocks {
+    /// acc + blocks (x0, x0 + weightBlock) · the sidecar pair at s.
+    @inline(__always) static func pair(_ x0: UnsafeRawPointer, _ s: UnsafeRawPointer, _ acc: __m512) -> __m512 { step(unpack(x0), s, acc) }
 }
 #endif

@@ -114,7 +114,8 @@ public final class Executor: @unchecked Sendable {
         let threads = pool.threadCount
         let ctx = plan.limits.contextLength
         let sgemm = plan.precision != .quantized
-        scratchStride = plan.threadScratchFloats + 16
+        // At least 128 floats: linearDots4's GLU stages 16 rows × 4 tokens of gate and of up there.
+        scratchStride = max(plan.threadScratchFloats, 128) + 16
         // One arena, blocks in this order: activations, per-thread scratch, K/V per layer, positions, output rows,
         // and for the SGEMM path the GLU gate/up tiles and the packing workspace.
         let tileFloats = sgemm ? plan.limits.maxTokens * panelRows : 0
@@ -544,10 +545,10 @@ public final class Executor: @unchecked Sendable {
                 for r0 in stride(from: mine.lowerBound, to: mine.upperBound, by: 16) {
                     let r1 = min(r0 + 16, mine.upperBound)
                     for grp in 0..<groups {
-                        for row in r0..<r1 {
-                            gate.four(row, 4 * grp, tmp, 1); up.four(row, 4 * grp, tmp + 4, 1)
-                            for i in 0..<4 { out[(4 * grp + i) * width + row] = glu(tmp[i], tmp[4 + i], gelu) }
-                        }
+                        // tmp[16i + j] = gate of row r0 + j for token 4·grp + i, tmp[64 + 16i + j] its up: then each
+                        // token's run of rows through the vector GLU.
+                        for row in r0..<r1 { gate.four(row, 4 * grp, tmp + (row - r0), 16); up.four(row, 4 * grp, tmp + 64 + (row - r0), 16) }
+                        for i in 0..<4 { gluValues(gate: tmp + 16 * i, up: tmp + 64 + 16 * i, out + (4 * grp + i) * width + r0, count: r1 - r0, gelu: gelu) }
                     }
                     for t in rest..<r { for row in r0..<r1 { out[t * width + row] = glu(gate.one(row, t), up.one(row, t), gelu) } }
                 }

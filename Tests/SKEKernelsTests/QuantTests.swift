@@ -167,7 +167,7 @@ struct FastPathTests {
                 #expect(out[3 * i].bitPattern == one.bitPattern, "\(type.name) k=\(k) \(level) token \(i): \(out[3 * i]) vs \(one)")
             }
         }
-        if [.q5_0, .q4_K, .q6_K].contains(type) { #expect(tested > 0 || !isaLevels.contains(.avx512), "\(type.name) has a four-token kernel on AVX-512") }
+        if [.q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q6_K].contains(type) { #expect(tested > 0 || !isaLevels.contains(.avx512), "\(type.name) has a four-token kernel on AVX-512") }
     }
 
     @Test("four-row dots (decode) equal the one-row dot bit for bit", arguments: cases)
