@@ -27,6 +27,8 @@ extension PreparedDots {
                      blockBytes: q4KPanelBlockBytes, blockValues: 256, fixedFloats: 512, floatsPerBlock: 256),
         .q6_K: .init(pack: { packQ6_KPanel($0, $1, $2, $3, $4, $5) }, multiply: { gemmQ6_KPanel($0, $1, $2, $3, $4, $5, $6) },
                      blockBytes: q6KPanelBlockBytes, blockValues: 256, fixedFloats: 512, floatsPerBlock: 64),
+        .q4_1: .init(pack: { packQ4_1Panel($0, $1, $2, $3, $4, $5) }, multiply: { gemmQ4_1Panel($0, $1, $2, $3, $4, $5, $6) },
+                     blockBytes: q4_1PanelBlockBytes, blockValues: 32, fixedFloats: 512, floatsPerBlock: 64),
     ]
 
     /// Writes the panel of rows row0 ..< row0 + count (count ≤ 16) of the Q4_K tensor at w (rows of rowBytes): rows below
@@ -292,6 +294,112 @@ extension PreparedDots {
             fold(x0 + o, 0); fold(x1 + o, 1); fold(x2 + o, 2); fold(x3 + o, 3)
         }
         for t in 0..<tokens { _mm512_storeu_ps(out + 16 &* t, sums[t]) }
+    }
+
+    // Q4_1 panel, per block b at 640·b (16 rows; rows past the tensor's end are zeros):
+    //   [0, 512)      k-quad g (values 4g…4g+3) at 64g: row r's four codes (0–15) at 4r
+    //   [512, 576)    d of row r (f32) at 4r;  [576, 640)  m of row r (f32) at 4r
+    // The arithmetic is `Q4_1Quad`'s: per block b an exact int32 I = Σ q·a per row and token, and lane b mod 4 of four
+    // float sums takes fma(Float(I), d·da); the min terms m·s (s the Q8_1 block's d·Σa) go to four sums of their own;
+    // the row is ((l₀ + l₁) + (l₂ + l₃)) + ((n₀ + n₁) + (n₂ + n₃)).
+    public static let q4_1PanelBlockBytes = 640
+
+    /// Writes the Q4_1 panel of rows row0 ..< row0 + count (count ≤ 16) of the tensor at w (rows of rowBytes): rows below
+    /// `grouped` in the Q4_1x4 layout (Interleave.swift; groups of four from row 0), the others in file order. Two
+    /// blocks of a row are one register of 64 codes (block b's values 0–31, then block b + 1's), transposed 16 × 16
+    /// in registers: dword m of row r → lane r of register m (k-quad m of block b, or m − 8 of block b + 1).
+    public static func packQ4_1Panel(_ w: UnsafeRawPointer, _ rowBytes: Int, _ row0: Int, _ count: Int, _ grouped: Int,
+                                     _ panel: UnsafeMutableRawPointer) {
+        let nb = rowBytes / 20, nq = nb / 4
+        /// Row `row`'s block b: its 16 code bytes, d and m (f16 bits).
+        @inline(__always) func block(_ row: Int, _ b: Int) -> (codes: UnsafeRawPointer, d: UInt16, m: UInt16) {
+            if row < grouped {
+                // Q4_1x4: quads of four blocks (codes of block j at 64j + 16l, d at 256 + 2(4l + j), m at 288 + …),
+                // then the last nb mod 4 blocks, 80 bytes each (codes at 16l, d at 64 + 2l, m at 72 + 2l).
+                let g = w + (row & ~3) &* rowBytes, l = row & 3
+                if b < 4 &* nq {
+                    let q = g + 320 &* (b >> 2), j = b & 3
+                    return (q + (64 &* j &+ 16 &* l), q.loadUnaligned(fromByteOffset: 256 &+ 2 &* (4 &* l &+ j), as: UInt16.self),
+                            q.loadUnaligned(fromByteOffset: 288 &+ 2 &* (4 &* l &+ j), as: UInt16.self))
+                }
+                let t = g + (320 &* nq &+ 80 &* (b &- 4 &* nq))
+                return (t + 16 &* l, t.loadUnaligned(fromByteOffset: 64 &+ 2 &* l, as: UInt16.self), t.loadUnaligned(fromByteOffset: 72 &+ 2 &* l, as: UInt16.self))
+            }
+            let x = w + (row &* rowBytes &+ 20 &* b)
+            return (x + 4, x.loadUnaligned(as: UInt16.self), x.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
+        }
+        let zeros = _mm512_setzero_si512()
+        var staging = (Staging(), Staging())
+        withUnsafeMutableBytes(of: &staging) { raw in
+            let v = raw.baseAddress!.assumingMemoryBound(to: __m512i.self)
+            withUnsafeBytes(of: zeros) { none in
+                for b in stride(from: 0, to: nb, by: 2) {
+                    let two = b &+ 1 < nb
+                    for r in 0..<16 {
+                        for j in 0..<(two ? 2 : 1) {
+                            let p = panel + q4_1PanelBlockBytes &* (b &+ j)
+                            guard r < count else {
+                                p.storeBytes(of: 0, toByteOffset: 512 &+ 4 &* r, as: Float.self)
+                                p.storeBytes(of: 0, toByteOffset: 576 &+ 4 &* r, as: Float.self)
+                                continue
+                            }
+                            let blk = block(row0 &+ r, b &+ j)
+                            p.storeBytes(of: Float(Float16(bitPattern: blk.d)), toByteOffset: 512 &+ 4 &* r, as: Float.self)
+                            p.storeBytes(of: Float(Float16(bitPattern: blk.m)), toByteOffset: 576 &+ 4 &* r, as: Float.self)
+                        }
+                        guard r < count else { v[r] = zeros; continue }
+                        v[r] = nibbles64(block(row0 &+ r, b).codes, two ? block(row0 &+ r, b &+ 1).codes : none.baseAddress!)
+                    }
+                    transpose16(v, v + 16)
+                    let p = panel + q4_1PanelBlockBytes &* b
+                    for m in 0..<(two ? 16 : 8) { _mm512_storeu_si512(p + (64 &* m &+ (m < 8 ? 0 : q4_1PanelBlockBytes - 512)), v[m]) }
+                }
+            }
+        }
+    }
+
+    /// out[16t + r] = row r of the Q4_1 panel · token t's Q8_1 row (at a + t·stride) for t < tokens (1…4), equal to
+    /// `dotQ4_1` of the original row bit for bit. `acc`: 512 + 64·k/32 floats, 64-byte aligned.
+    public static func gemmQ4_1Panel(_ panel: UnsafeRawPointer, _ k: Int, _ a: UnsafeRawPointer, _ stride: Int, _ tokens: Int,
+                                     _ acc: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+        let nb = k / 32, last = tokens - 1
+        let x0 = a, x1 = a + min(1, last) &* stride, x2 = a + min(2, last) &* stride, x3 = a + min(3, last) &* stride
+        let sums = UnsafeMutableRawPointer(acc).assumingMemoryBound(to: __m512.self)   // token t: l_j at 8t + j, n_j at 8t + 4 + j
+        let blockSums = UnsafeMutableRawPointer(acc + 512).assumingMemoryBound(to: __m512i.self)   // block b: 4b + t
+        for i in 0..<32 { sums[i] = _mm512_setzero_ps() }
+        for b in 0..<nb {
+            let p = panel + q4_1PanelBlockBytes &* b, o = 36 &* b + 4
+            let y0 = x0 + o, y1 = x1 + o, y2 = x2 + o, y3 = x3 + o
+            // Two chains per token (even and odd k-quads), added at the end: exact.
+            var e = TokenSums(), f = TokenSums()
+            @inline(__always) func bcast(_ y: UnsafeRawPointer, _ off: Int) -> __m512i { _mm512_set1_epi32(y.loadUnaligned(fromByteOffset: off, as: Int32.self)) }
+            @inline(__always) func step(_ w: __m512i, _ off: Int, _ c: inout TokenSums) {
+                c.t0 = _mm512_dpbusd_epi32(c.t0, w, bcast(y0, off)); c.t1 = _mm512_dpbusd_epi32(c.t1, w, bcast(y1, off))
+                c.t2 = _mm512_dpbusd_epi32(c.t2, w, bcast(y2, off)); c.t3 = _mm512_dpbusd_epi32(c.t3, w, bcast(y3, off))
+            }
+            for g in Swift.stride(from: 0, to: 8, by: 2) {
+                step(ld512(p + 64 &* g), 4 &* g, &e); step(ld512(p + (64 &* g &+ 64)), 4 &* g &+ 4, &f)
+            }
+            let ints = blockSums + 4 &* b
+            ints[0] = _mm512_add_epi32(e.t0, f.t0); ints[1] = _mm512_add_epi32(e.t1, f.t1)
+            ints[2] = _mm512_add_epi32(e.t2, f.t2); ints[3] = _mm512_add_epi32(e.t3, f.t3)
+        }
+        for b in 0..<nb {
+            let p = panel + q4_1PanelBlockBytes &* b, o = 36 &* b, ints = blockSums + 4 &* b, j = b & 3
+            let d = _mm512_loadu_ps(p + 512), m = _mm512_loadu_ps(p + 576)
+            @inline(__always) func fold(_ y: UnsafeRawPointer, _ t: Int) {
+                let s = sums + 8 &* t
+                s[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ints[t]), _mm512_mul_ps(d, _mm512_set1_ps(h16(y, 0))), s[j])
+                s[4 &+ j] = _mm512_fmadd_ps(m, _mm512_set1_ps(h16(y, 2)), s[4 &+ j])
+            }
+            fold(x0 + o, 0); fold(x1 + o, 1); fold(x2 + o, 2); fold(x3 + o, 3)
+        }
+        for t in 0..<tokens {
+            let s = sums + 8 &* t
+            let l = _mm512_add_ps(_mm512_add_ps(s[0], s[1]), _mm512_add_ps(s[2], s[3]))
+            let n = _mm512_add_ps(_mm512_add_ps(s[4], s[5]), _mm512_add_ps(s[6], s[7]))
+            _mm512_storeu_ps(out + 16 &* t, _mm512_add_ps(l, n))
+        }
     }
 }
 #endif

@@ -15,9 +15,9 @@ struct PanelGemmTests {
         }
     }
 
-    @Test("Q4_K and Q6_K have a panel GEMM on AVX-512")
+    @Test("Q4_K, Q6_K and Q4_1 have a panel GEMM on AVX-512")
     func coverage() {
-        if CPUFeatures.host.supportedISALevels.contains(.avx512) { for t in [GGMLType.q4_K, .q6_K] { #expect(Self.kernels.contains { $0.type == t }, "\(t.name)") } }
+        if CPUFeatures.host.supportedISALevels.contains(.avx512) { for t in [GGMLType.q4_K, .q6_K, .q4_1] { #expect(Self.kernels.contains { $0.type == t }, "\(t.name)") } }
     }
 
     @Test("every row × token equals the one-row dot bit for bit: file order and interleaved rows, partial panels, 1–4 tokens",
@@ -25,7 +25,8 @@ struct PanelGemmTests {
     func oneRowDot(blocks: Int, rows n: Int, tokens: Int) throws {
         for kern in Self.kernels {
             let gemm = try #require(kern.prepared?.panelGemm)
-            let k = blocks * kern.type.blockSize * (kern.type.blockSize == 256 ? 1 : 8), rowBytes = kern.type.byteCount(elements: k)!
+            // Small-block types: 7·blocks + 2 blocks (9, 23, 30, 37: every remainder mod 4 past the last four-block step).
+            let k = kern.type.blockSize == 256 ? 256 * blocks : 32 * (7 * blocks + 2), rowBytes = kern.type.byteCount(elements: k)!
             var rng = SeededRandom(seed: 0x9A7E1 &+ UInt64(n * 31 + blocks))
             for extreme in [false, true] {
                 // Extreme rows: the largest codes, scales and mins (every integer sum at its bound), x all equal
