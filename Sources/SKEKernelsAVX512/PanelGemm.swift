@@ -29,6 +29,8 @@ extension PreparedDots {
                      blockBytes: q6KPanelBlockBytes, blockValues: 256, fixedFloats: 512, floatsPerBlock: 64),
         .q4_1: .init(pack: { packQ4_1Panel($0, $1, $2, $3, $4, $5) }, multiply: { gemmQ4_1Panel($0, $1, $2, $3, $4, $5, $6) },
                      blockBytes: q4_1PanelBlockBytes, blockValues: 32, fixedFloats: 512, floatsPerBlock: 64),
+        .q5_0: .init(pack: { packQ5_0Panel($0, $1, $2, $3, $4, $5) }, multiply: { gemmQ5_0Panel($0, $1, $2, $3, $4, $5, $6) },
+                     blockBytes: q5_0PanelBlockBytes, blockValues: 32, fixedFloats: 256, floatsPerBlock: 64),
     ]
 
     /// Writes the panel of rows row0 ..< row0 + count (count ≤ 16) of the Q4_K tensor at w (rows of rowBytes): rows below
@@ -399,6 +401,109 @@ extension PreparedDots {
             let l = _mm512_add_ps(_mm512_add_ps(s[0], s[1]), _mm512_add_ps(s[2], s[3]))
             let n = _mm512_add_ps(_mm512_add_ps(s[4], s[5]), _mm512_add_ps(s[6], s[7]))
             _mm512_storeu_ps(out + 16 &* t, _mm512_add_ps(l, n))
+        }
+    }
+
+    // Q5_0 panel, per block b at 576·b (16 rows; rows past the tensor's end are zeros):
+    //   [0, 512)      k-quad g (values 4g…4g+3) at 64g: row r's four codes (0–31, the fifth bit added) at 4r
+    //   [512, 576)    d of row r (f32) at 4r
+    // The arithmetic is `Q5_0Quad`'s: per block b the exact int32 I = Σ q·a − 16·Σa per row and token, and lane b mod 4
+    // of four float sums takes fma(Float(I), d·da); the row is (l₀ + l₁) + (l₂ + l₃).
+    public static let q5_0PanelBlockBytes = 576
+
+    /// Writes the Q5_0 panel of rows row0 ..< row0 + count (count ≤ 16) of the tensor at w (rows of rowBytes): rows below
+    /// `grouped` in the Q5_0x4 layout (Interleave.swift; groups of four from row 0, rows of a multiple of four blocks),
+    /// the others in file order. As `packQ4_1Panel`: two blocks of a row per register, transposed 16 × 16.
+    public static func packQ5_0Panel(_ w: UnsafeRawPointer, _ rowBytes: Int, _ row0: Int, _ count: Int, _ grouped: Int,
+                                     _ panel: UnsafeMutableRawPointer) {
+        let nb = rowBytes / 22
+        /// Row `row`'s block b: its 16 code bytes, its fifth bits (bit i: value i) and d (f16 bits).
+        @inline(__always) func block(_ row: Int, _ b: Int) -> (codes: UnsafeRawPointer, qh: UInt32, d: UInt16) {
+            if row < grouped {
+                // Q5_0x4: codes of block j at 64j + 16l, qh halves at 256 + 16j + 2l and + 8, d at 320 + 2(4l + j).
+                let q = w + ((row & ~3) &* rowBytes &+ 352 &* (b >> 2)), l = row & 3, j = b & 3
+                let qh = UInt32(q.loadUnaligned(fromByteOffset: 256 &+ 16 &* j &+ 2 &* l, as: UInt16.self))
+                    | UInt32(q.loadUnaligned(fromByteOffset: 264 &+ 16 &* j &+ 2 &* l, as: UInt16.self)) << 16
+                return (q + (64 &* j &+ 16 &* l), qh, q.loadUnaligned(fromByteOffset: 320 &+ 2 &* (4 &* l &+ j), as: UInt16.self))
+            }
+            let x = w + (row &* rowBytes &+ 22 &* b)
+            return (x + 6, x.loadUnaligned(fromByteOffset: 2, as: UInt32.self), x.loadUnaligned(as: UInt16.self))
+        }
+        let zeros = _mm512_setzero_si512(), sixteen = _mm512_set1_epi8(0x10)
+        var staging = (Staging(), Staging())
+        withUnsafeMutableBytes(of: &staging) { raw in
+            let v = raw.baseAddress!.assumingMemoryBound(to: __m512i.self)
+            withUnsafeBytes(of: zeros) { none in
+                for b in stride(from: 0, to: nb, by: 2) {
+                    let two = b &+ 1 < nb
+                    for r in 0..<16 {
+                        guard r < count else {
+                            v[r] = zeros
+                            for j in 0..<(two ? 2 : 1) { (panel + q5_0PanelBlockBytes &* (b &+ j)).storeBytes(of: 0, toByteOffset: 512 &+ 4 &* r, as: Float.self) }
+                            continue
+                        }
+                        let first = block(row0 &+ r, b), second = two ? block(row0 &+ r, b &+ 1) : (codes: none.baseAddress!, qh: 0, d: 0)
+                        (panel + q5_0PanelBlockBytes &* b).storeBytes(of: Float(Float16(bitPattern: first.d)), toByteOffset: 512 &+ 4 &* r, as: Float.self)
+                        if two { (panel + q5_0PanelBlockBytes &* (b &+ 1)).storeBytes(of: Float(Float16(bitPattern: second.d)), toByteOffset: 512 &+ 4 &* r, as: Float.self) }
+                        // Bytes 0–31: block b's values 0–31, 32–63: block b + 1's; bit i of the mask adds 16 to byte i.
+                        let codes = nibbles64(first.codes, second.codes)
+                        v[r] = _mm512_mask_add_epi8(codes, UInt64(first.qh) | UInt64(second.qh) << 32, codes, sixteen)
+                    }
+                    transpose16(v, v + 16)
+                    let p = panel + q5_0PanelBlockBytes &* b
+                    for m in 0..<(two ? 16 : 8) { _mm512_storeu_si512(p + (64 &* m &+ (m < 8 ? 0 : q5_0PanelBlockBytes - 512)), v[m]) }
+                }
+            }
+        }
+    }
+
+    /// out[16t + r] = row r of the Q5_0 panel · token t's prepared Q8_0 row (at a + t·stride) for t < tokens (1…4),
+    /// equal to `dotQ5_0` of the original row bit for bit. `acc`: 256 + 64·k/32 floats, 64-byte aligned.
+    public static func gemmQ5_0Panel(_ panel: UnsafeRawPointer, _ k: Int, _ a: UnsafeRawPointer, _ stride: Int, _ tokens: Int,
+                                     _ acc: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+        let nb = k / 32, last = tokens - 1, nq = nb / 4
+        let x0 = a, x1 = a + min(1, last) &* stride, x2 = a + min(2, last) &* stride, x3 = a + min(3, last) &* stride
+        // The sidecar's quad records hold −16·Σa of each block of the first 4·⌊nb/4⌋ (PreparedDots.swift).
+        let quads = sidecarOffset(nb &* 34) &+ nb / 2 &* q8_0PairBytes
+        let sums = UnsafeMutableRawPointer(acc).assumingMemoryBound(to: __m512.self)   // token t: l_j at 4t + j
+        let blockSums = UnsafeMutableRawPointer(acc + 256).assumingMemoryBound(to: __m512i.self)   // block b: 4b + t
+        for i in 0..<16 { sums[i] = _mm512_setzero_ps() }
+        for b in 0..<nb {
+            let p = panel + q5_0PanelBlockBytes &* b, o = 34 &* b + 2
+            let y0 = x0 + o, y1 = x1 + o, y2 = x2 + o, y3 = x3 + o
+            var e = TokenSums(), f = TokenSums()
+            @inline(__always) func bcast(_ y: UnsafeRawPointer, _ off: Int) -> __m512i { _mm512_set1_epi32(y.loadUnaligned(fromByteOffset: off, as: Int32.self)) }
+            @inline(__always) func step(_ w: __m512i, _ off: Int, _ c: inout TokenSums) {
+                c.t0 = _mm512_dpbusd_epi32(c.t0, w, bcast(y0, off)); c.t1 = _mm512_dpbusd_epi32(c.t1, w, bcast(y1, off))
+                c.t2 = _mm512_dpbusd_epi32(c.t2, w, bcast(y2, off)); c.t3 = _mm512_dpbusd_epi32(c.t3, w, bcast(y3, off))
+            }
+            for g in Swift.stride(from: 0, to: 8, by: 2) {
+                step(ld512(p + 64 &* g), 4 &* g, &e); step(ld512(p + (64 &* g &+ 64)), 4 &* g &+ 4, &f)
+            }
+            let ints = blockSums + 4 &* b
+            ints[0] = _mm512_add_epi32(e.t0, f.t0); ints[1] = _mm512_add_epi32(e.t1, f.t1)
+            ints[2] = _mm512_add_epi32(e.t2, f.t2); ints[3] = _mm512_add_epi32(e.t3, f.t3)
+        }
+        for b in 0..<nb {
+            let p = panel + q5_0PanelBlockBytes &* b, o = 34 &* b, ints = blockSums + 4 &* b, j = b & 3
+            let d = _mm512_loadu_ps(p + 512)
+            @inline(__always) func fold(_ x: UnsafeRawPointer, _ t: Int) {
+                let y = x + o
+                // −16·Σa: from the quad record, or summed here for a block past the last four.
+                var offset: Int32 = 0
+                if b < 4 &* nq {
+                    offset = x.loadUnaligned(fromByteOffset: quads &+ q8_0QuadBytes &* (b >> 2) &+ 256 &+ 4 &* j, as: Int32.self)
+                } else {
+                    for i in 0..<32 { offset &-= 16 &* Int32(y.load(fromByteOffset: 2 &+ i, as: Int8.self)) }
+                }
+                let i = _mm512_add_epi32(ints[t], _mm512_set1_epi32(offset))
+                sums[4 &* t &+ j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), _mm512_mul_ps(d, _mm512_set1_ps(h16(y, 0))), sums[4 &* t &+ j])
+            }
+            fold(x0, 0); fold(x1, 1); fold(x2, 2); fold(x3, 3)
+        }
+        for t in 0..<tokens {
+            let s = sums + 4 &* t
+            _mm512_storeu_ps(out + 16 &* t, _mm512_add_ps(_mm512_add_ps(s[0], s[1]), _mm512_add_ps(s[2], s[3])))
         }
     }
 }

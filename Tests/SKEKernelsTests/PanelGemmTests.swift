@@ -15,9 +15,9 @@ struct PanelGemmTests {
         }
     }
 
-    @Test("Q4_K, Q6_K and Q4_1 have a panel GEMM on AVX-512")
+    @Test("Q4_K, Q6_K, Q4_1 and Q5_0 have a panel GEMM on AVX-512")
     func coverage() {
-        if CPUFeatures.host.supportedISALevels.contains(.avx512) { for t in [GGMLType.q4_K, .q6_K, .q4_1] { #expect(Self.kernels.contains { $0.type == t }, "\(t.name)") } }
+        if CPUFeatures.host.supportedISALevels.contains(.avx512) { for t in [GGMLType.q4_K, .q6_K, .q4_1, .q5_0] { #expect(Self.kernels.contains { $0.type == t }, "\(t.name)") } }
     }
 
     @Test("every row × token equals the one-row dot bit for bit: file order and interleaved rows, partial panels, 1–4 tokens",
@@ -25,8 +25,9 @@ struct PanelGemmTests {
     func oneRowDot(blocks: Int, rows n: Int, tokens: Int) throws {
         for kern in Self.kernels {
             let gemm = try #require(kern.prepared?.panelGemm)
-            // Small-block types: 7·blocks + 2 blocks (9, 23, 30, 37: every remainder mod 4 past the last four-block step).
-            let k = kern.type.blockSize == 256 ? 256 * blocks : 32 * (7 * blocks + 2), rowBytes = kern.type.byteCount(elements: k)!
+            // Small-block types: 9, 23, 36 or 30 blocks (every remainder mod 4 past the last four-block step; 36 also
+            // takes Q5_0's interleaved copy, which needs a multiple of four).
+            let k = kern.type.blockSize == 256 ? 256 * blocks : 32 * [1: 9, 3: 23, 4: 36, 5: 30][blocks]!, rowBytes = kern.type.byteCount(elements: k)!
             var rng = SeededRandom(seed: 0x9A7E1 &+ UInt64(n * 31 + blocks))
             for extreme in [false, true] {
                 // Extreme rows: the largest codes, scales and mins (every integer sum at its bound), x all equal
@@ -54,7 +55,7 @@ struct PanelGemmTests {
                 } }
                 // The interleaved copy (full groups of four; the rest as they are), when the type has one.
                 var layouts: [([UInt8], Int)] = [(w, 0)]
-                if let path = kern.prepared?.interleaved {
+                if let path = kern.prepared?.interleaved, rowBytes % path.rowBytesMultiple == 0 {
                     var packed = [UInt8](repeating: 0, count: w.count)
                     w.withUnsafeBytes { s in packed.withUnsafeMutableBytes { d in
                         Matmul.packInterleaved(path, w: s.baseAddress!, rows: n, rowBytes: rowBytes, into: d.baseAddress!, pool: ThreadPool(threadCount: 1))
