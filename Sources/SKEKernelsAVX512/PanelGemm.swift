@@ -31,6 +31,8 @@ extension PreparedDots {
                      blockBytes: q4_1PanelBlockBytes, blockValues: 32, fixedFloats: 512, floatsPerBlock: 64),
         .q5_0: .init(pack: { packQ5_0Panel($0, $1, $2, $3, $4, $5) }, multiply: { gemmQ5_0Panel($0, $1, $2, $3, $4, $5, $6) },
                      blockBytes: q5_0PanelBlockBytes, blockValues: 32, fixedFloats: 256, floatsPerBlock: 64),
+        .q8_0: .init(pack: { packQ8_0Panel($0, $1, $2, $3, $4, $5) }, multiply: { gemmQ8_0Panel($0, $1, $2, $3, $4, $5, $6) },
+                     blockBytes: q5_0PanelBlockBytes, blockValues: 32, fixedFloats: 256, floatsPerBlock: 64),
     ]
 
     /// Writes the panel of rows row0 ..< row0 + count (count ≤ 16) of the Q4_K tensor at w (rows of rowBytes): rows below
@@ -461,6 +463,51 @@ extension PreparedDots {
     /// equal to `dotQ5_0` of the original row bit for bit. `acc`: 256 + 64·k/32 floats, 64-byte aligned.
     public static func gemmQ5_0Panel(_ panel: UnsafeRawPointer, _ k: Int, _ a: UnsafeRawPointer, _ stride: Int, _ tokens: Int,
                                      _ acc: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+        gemmOffsetPanel(panel, k, a, stride, tokens, acc, out, shift: 0)
+    }
+
+    // Q8_0 panel: Q5_0's layout (576 bytes per block), the codes + 128 as unsigned bytes (−128·Σa added back).
+    // The arithmetic is `Q8_0Quad`'s.
+
+    /// Writes the Q8_0 panel of rows row0 ..< row0 + count (count ≤ 16) of the tensor at w (rows of rowBytes, file order:
+    /// Q8_0 has no interleaved copy, `grouped` is 0). Two blocks of a row per register, transposed 16 × 16.
+    public static func packQ8_0Panel(_ w: UnsafeRawPointer, _ rowBytes: Int, _ row0: Int, _ count: Int, _ grouped: Int,
+                                     _ panel: UnsafeMutableRawPointer) {
+        let nb = rowBytes / 34, zeros = _mm512_setzero_si512(), flip = _mm512_set1_epi8(-128)
+        var staging = (Staging(), Staging())
+        withUnsafeMutableBytes(of: &staging) { raw in
+            let v = raw.baseAddress!.assumingMemoryBound(to: __m512i.self)
+            for b in stride(from: 0, to: nb, by: 2) {
+                let two = b &+ 1 < nb
+                for r in 0..<16 {
+                    for j in 0..<(two ? 2 : 1) {
+                        let d = r < count ? h16(w + ((row0 &+ r) &* rowBytes &+ 34 &* (b &+ j)), 0) : 0
+                        (panel + q5_0PanelBlockBytes &* (b &+ j)).storeBytes(of: d, toByteOffset: 512 &+ 4 &* r, as: Float.self)
+                    }
+                    guard r < count else { v[r] = zeros; continue }
+                    // Bytes 0–31: block b's codes, 32–63: block b + 1's (or zeros), + 128.
+                    let x = w + ((row0 &+ r) &* rowBytes &+ 34 &* b)
+                    let second = two ? ld256(x + 36) : _mm256_setzero_si256()
+                    v[r] = _mm512_xor_si512(_mm512_mask_broadcast_i64x4(_mm512_castsi256_si512(ld256(x + 2)), 0xF0, second), flip)
+                }
+                transpose16(v, v + 16)
+                let p = panel + q5_0PanelBlockBytes &* b
+                for m in 0..<(two ? 16 : 8) { _mm512_storeu_si512(p + (64 &* m &+ (m < 8 ? 0 : q5_0PanelBlockBytes - 512)), v[m]) }
+            }
+        }
+    }
+
+    /// out[16t + r] = row r of the Q8_0 panel · token t's prepared Q8_0 row (at a + t·stride) for t < tokens (1…4),
+    /// equal to `dotQ8_0` of the original row bit for bit. `acc`: 256 + 64·k/32 floats, 64-byte aligned.
+    public static func gemmQ8_0Panel(_ panel: UnsafeRawPointer, _ k: Int, _ a: UnsafeRawPointer, _ stride: Int, _ tokens: Int,
+                                     _ acc: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+        gemmOffsetPanel(panel, k, a, stride, tokens, acc, out, shift: 3)
+    }
+
+    /// Q5_0's and Q8_0's panel product: unsigned codes · activations, less (16·Σa) << shift per block (Q5_0: the
+    /// codes' −16 offset; Q8_0, shift 3: the +128 of its flipped codes).
+    @inline(__always) static func gemmOffsetPanel(_ panel: UnsafeRawPointer, _ k: Int, _ a: UnsafeRawPointer, _ stride: Int, _ tokens: Int,
+                                                  _ acc: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>, shift: Int32) {
         let nb = k / 32, last = tokens - 1, nq = nb / 4
         let x0 = a, x1 = a + min(1, last) &* stride, x2 = a + min(2, last) &* stride, x3 = a + min(3, last) &* stride
         // The sidecar's quad records hold −16·Σa of each block of the first 4·⌊nb/4⌋ (PreparedDots.swift).
@@ -489,13 +536,14 @@ extension PreparedDots {
             let d = _mm512_loadu_ps(p + 512)
             @inline(__always) func fold(_ x: UnsafeRawPointer, _ t: Int) {
                 let y = x + o
-                // −16·Σa: from the quad record, or summed here for a block past the last four.
+                // −16·Σa: from the quad record, or summed here for a block past the last four; then shifted.
                 var offset: Int32 = 0
                 if b < 4 &* nq {
                     offset = x.loadUnaligned(fromByteOffset: quads &+ q8_0QuadBytes &* (b >> 2) &+ 256 &+ 4 &* j, as: Int32.self)
                 } else {
                     for i in 0..<32 { offset &-= 16 &* Int32(y.load(fromByteOffset: 2 &+ i, as: Int8.self)) }
                 }
+                offset <<= shift
                 let i = _mm512_add_epi32(ints[t], _mm512_set1_epi32(offset))
                 sums[4 &* t &+ j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), _mm512_mul_ps(d, _mm512_set1_ps(h16(y, 0))), sums[4 &* t &+ j])
             }

@@ -7,12 +7,12 @@
 // accumulator input), and the activation scales already broadcast.
 //
 // Sidecar, per pair of blocks p (blocks 2p and 2p+1; an odd last block is handled by the 256-bit kernel):
-//   Q8_0 (256 B): q[64] int8 | da[16] f32 (d₂ₚ×8, d₂ₚ₊₁×8) | s8, s128: [16] int32, −c·Σ of each lane's 4 values
+//   Q8_0 (192 B): q[64] int8 | da[16] f32 (d₂ₚ×8, d₂ₚ₊₁×8) | s8: [16] int32, −8·Σ of each lane's 4 values
 //   Q8_1 (192 B): q[64] int8 | da[16] f32 | sa[16] f32 (s₂ₚ/8 ×8, s₂ₚ₊₁/8 ×8: the block sum term spread over lanes)
 // After the k/64 pair records, one quad record per four blocks 4u…4u+3 (256 B). Q8_1 (Q4_1's kernels):
 //   lo[64] int8 (values 0–15 of each block) | hi[64] int8 (values 16–31) | da[16] f32 (d of each block ×4) |
 //   da[4] f32 (d of each block) | s[4] f32 (each block's s = d·Σa) | padding
-// and likewise for Q8_0 (Q4_0's and Q5_0's kernels, 320 B): lo | hi | da | −8·Σ of each int32 lane's eight values
+// and likewise for Q8_0 (Q4_0's, Q5_0's and Q8_0's kernels, 320 B): lo | hi | da | −8·Σ of each int32 lane's eight values
 // [16] int32 | −16·Σ of each block's 32 values [4] int32 | d of each block [4] f32 | padding.
 // Contract: `a` is the standard activation row; its sidecar starts at a + sidecarOffset(row bytes).
 // Results equal the reference within 1e-6·Σ|w·a| (integer block sums are exact).
@@ -21,7 +21,7 @@ import _Builtin_intrinsics.intel
 import SKECore
 
 public enum PreparedDots {
-    public static let q8_0PairBytes = 256
+    public static let q8_0PairBytes = 192
     public static let q8_0QuadBytes = 320
     public static let q8_1PairBytes = 192
     public static let q8_1QuadBytes = 256
@@ -52,7 +52,6 @@ public enum PreparedDots {
                 var s: Int32 = 0
                 for j in 0..<4 { s += Int32(rec.load(fromByteOffset: 4 * lane + j, as: Int8.self)) }
                 rec.storeBytes(of: -8 * s, toByteOffset: 128 + 4 * lane, as: Int32.self)
-                rec.storeBytes(of: -128 * s, toByteOffset: 192 + 4 * lane, as: Int32.self)
             }
         }
         prepareQuads(a, k, block: 34, codes: 2, record: q8_0QuadBytes, out + k / 64 * q8_0PairBytes) { rec, j, blk in
@@ -150,7 +149,7 @@ public enum PreparedDots {
                 _mm512_permutexvar_ps(_mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), h))
     }
 
-    // MARK: small-block types (Q4_0, Q8_0 with Q8_0 activations; Q5_1 with Q8_1)
+    // MARK: small-block types (Q4_0 with Q8_0 activations; Q5_1 with Q8_1)
     //
     // Each type is one `pair` step (acc + the contribution of blocks 2p and 2p+1). The one-row dot runs it along a
     // row; the four-row dot (decode) runs it along four weight rows against the same activation row, interleaved:
@@ -278,23 +277,6 @@ public enum PreparedDots {
             return _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), c.d, acc)
         }
         @inline(__always) static func last(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float { SIMDDots.dotQ4_0(w, a, 32) }
-    }
-
-    enum Q8_0Pair: PairedBlocks {
-        static var weightBlock: Int { 34 }
-        static var activationBlock: Int { 34 }
-        static var sidecarPair: Int { q8_0PairBytes }
-        /// The 64 codes + 128 as unsigned bytes (the −128·Σa term comes in through the accumulator) and the scales.
-        @inline(__always) static func unpack(_ x0: UnsafeRawPointer) -> (q: __m512i, d: __m512) {
-            let x1 = x0 + 34
-            let v = _mm512_mask_broadcast_i64x4(_mm512_castsi256_si512(ld256(x0 + 2)), 0xF0, ld256(x1 + 2))
-            return (_mm512_xor_si512(v, _mm512_set1_epi8(-128)), pairScale(x0, x1))
-        }
-        @inline(__always) static func step(_ c: (q: __m512i, d: __m512), _ s: UnsafeRawPointer, _ acc: __m512) -> __m512 {
-            let prod = _mm512_dpbusd_epi32(ld512(s + 192), c.q, ld512(s))
-            return _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(prod), _mm512_loadu_ps(s + 64)), c.d, acc)
-        }
-        @inline(__always) static func last(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer) -> Float { SIMDDots.dotQ8_0(w, a, 32) }
     }
 
     enum Q5_1Pair: PairedBlocks {
@@ -560,6 +542,54 @@ public enum PreparedDots {
         var acc = _mm_setzero_ps(), mins = _mm_setzero_ps()
     }
 
+    // MARK: Q8_0, four blocks per step: one arithmetic with the panel GEMM
+    //
+    // As Q5_0's: per block b the exact integer I_b = Σ w·a (here Σ (w + 128)·a from vpdpbusd, less 128·Σa: eight times
+    // the quad record's −16·Σa), and lane b mod 4 of four float sums takes fma(Float(I_b), d_b·da_b); the row is
+    // (l₀ + l₁) + (l₂ + l₃). Rows as lanes (PanelGemm.swift) reproduce this, where the former pair step's sixteen float
+    // lanes of partial sums they could not. Four blocks are 136 contiguous bytes: their code halves gathered with
+    // 128-bit broadcasts (block j's values 0–15 and 16–31 into lane j of lo and hi), their four d with scalar loads.
+
+    struct Q8_0Quad: QuadArithmetic {
+        static var quadBytes: Int { 136 }
+        static var activationBlock: Int { 34 }
+        static var pairRecord: Int { q8_0PairBytes }
+        static var quadRecord: Int { q8_0QuadBytes }
+        static var zero: __m128 { _mm_setzero_ps() }
+
+        /// Blocks x…x+3: codes + 128 as unsigned bytes (block j's values 0–15 in 128-bit lane j of lo, 16–31 of hi) and d.
+        @inline(__always) func unpack(_ x: UnsafeRawPointer) -> Q5_0Codes {
+            @inline(__always) func gather(_ o: Int) -> __m512i {
+                var v = _mm512_castsi128_si512(ld128(x + o))
+                v = _mm512_mask_broadcast_i32x4(v, 0x00F0, ld128(x + (34 &+ o)))
+                v = _mm512_mask_broadcast_i32x4(v, 0x0F00, ld128(x + (68 &+ o)))
+                v = _mm512_mask_broadcast_i32x4(v, 0xF000, ld128(x + (102 &+ o)))
+                return _mm512_xor_si512(v, _mm512_set1_epi8(-128))
+            }
+            let d = UInt64(x.loadUnaligned(as: UInt16.self)) | UInt64(x.loadUnaligned(fromByteOffset: 34, as: UInt16.self)) << 16
+                | UInt64(x.loadUnaligned(fromByteOffset: 68, as: UInt16.self)) << 32 | UInt64(x.loadUnaligned(fromByteOffset: 102, as: UInt16.self)) << 48
+            return Q5_0Codes(lo: gather(2), hi: gather(18), d: _mm_cvtph_ps(_mm_cvtsi64_si128(Int64(bitPattern: d))))
+        }
+
+        /// acc + fma(Float(I_j), d_j·da_j) in lane j for the four blocks `c` against the quad record at s.
+        @inline(__always) static func step(_ c: Q5_0Codes, _ s: UnsafeRawPointer, _ acc: __m128) -> __m128 {
+            let i = _mm_add_epi32(blockSums(quadDots(c.lo, c.hi, s, s + 64)), _mm_slli_epi32(ld128(s + 256), 3))
+            return _mm_fmadd_ps(_mm_cvtepi32_ps(i), _mm_mul_ps(c.d, ldf128(s + 272)), acc)
+        }
+
+        /// A Q8_0 row's four lanes with its blocks from `first` on added one by one (a quad step's operations), summed.
+        @inline(__always) static func finish(_ acc: __m128, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, from first: Int, _ nb: Int) -> Float {
+            var l = unsafeBitCast(acc, to: SIMD4<Float>.self)
+            for blk in first..<nb {
+                let x = w + 34 * blk, y = a + 34 * blk
+                var sum: Int32 = 0
+                for i in 0..<32 { sum += Int32(x.load(fromByteOffset: 2 + i, as: Int8.self)) * Int32(y.load(fromByteOffset: 2 + i, as: Int8.self)) }
+                l[blk % 4] = l[blk % 4].addingProduct(Float(sum), h16(x, 0) * h16(y, 0))
+            }
+            return laneSum(l)
+        }
+    }
+
     // MARK: the drivers of Q5_0's and Q4_1's quad steps
 
     /// A type whose kernels all step four blocks at a time with one arithmetic (Q5_0, Q4_1): `step` adds four blocks
@@ -646,17 +676,17 @@ public enum PreparedDots {
     }
 
     public static func dotQ4_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotQuad(Q4_0Quad.self, w, a, k) }
-    public static func dotQ8_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotPaired(Q8_0Pair.self, w, a, k) }
+    public static func dotQ8_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotQuads(Q8_0Quad.self, w, a, k) }
     public static func dotQ5_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float { dotPaired(Q5_1Pair.self, w, a, k) }
 
     public static func dot4RowsQ4_0(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
         dotQuad4Rows(Q4_0Quad.self, w, rowBytes, a, k, out)
     }
     public static func dot4RowsQ8_0(_ w: UnsafeRawPointer, _ rowBytes: Int, _ a: UnsafeRawPointer, _ k: Int, _ out: UnsafeMutablePointer<Float>) {
-        dotPaired4Rows(Q8_0Pair.self, w, rowBytes, a, k, out)
+        dotQuads4Rows(Q8_0Quad.self, w, rowBytes, a, k, out)
     }
     public static func dot4Q8_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ stride: Int, _ k: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
-        dotPaired4(Q8_0Pair.self, w, a, stride, k, out, outStride)
+        dotQuads4(Q8_0Quad.self, w, a, stride, k, out, outStride)
     }
     public static func dot4Q5_1(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ stride: Int, _ k: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
         dotPaired4(Q5_1Pair.self, w, a, stride, k, out, outStride)

@@ -195,10 +195,10 @@ struct ModelTests {
     /// GELU table). Short prompts must equal quantized precision bit for bit; a long prompt's first logits must stay
     /// near the float path's and pick the same token (measured max |Δ| for SmolLM2 / Gemma: 0.34 / 0.19 with AMX,
     /// 0.34 / 0.18 with SGEMM, against a bound of 2% of the largest logit, ~0.6 / ~0.5; quantized: 0.80 / 0.98).
-    /// Without AMX, linears whose weights all have a panel GEMM (Q4_K, Q6_K, Q4_1: all of SmolLM2's layer linears,
-    /// Gemma's Q4_K and Q6_K ones) run tall batches quantized (llama.cpp's arithmetic): there mixed must stay no further
-    /// from float than quantized activations are (without AMX, session 14: SmolLM2 0.71, the quantized path's own
-    /// distance; Gemma 0.60 against quantized's 0.99). With AMX the 2% bound holds for both.
+    /// Without AMX, linears whose weights all have a panel GEMM (Q4_K, Q6_K, Q4_1, Q5_0, Q8_0: since session 14 every
+    /// layer linear of both models) run tall batches quantized (llama.cpp's arithmetic): there mixed must stay no further
+    /// from float than quantized activations are (session 14, no AMX: SmolLM2 0.71 and Gemma 0.99, the quantized
+    /// path's own distances; session 13, Gemma's Q5_0/Q8_0 linears still in SGEMM: 0.60). With AMX the 2% bound holds.
     @Test("mixed activations: short prompts == quantized bit for bit; a long prompt's prefill tracks the float path", arguments: ["smollm2", "gemma3"])
     func mixedActivations(model: String) throws {
         let mixed = try E2E.engine(model, .mixed), quantized = try E2E.engine(model, .quantized), float = try E2E.engine(model, .float)

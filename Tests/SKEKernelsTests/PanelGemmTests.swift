@@ -15,9 +15,9 @@ struct PanelGemmTests {
         }
     }
 
-    @Test("Q4_K, Q6_K, Q4_1 and Q5_0 have a panel GEMM on AVX-512")
+    @Test("Q4_K, Q6_K, Q4_1, Q5_0 and Q8_0 have a panel GEMM on AVX-512")
     func coverage() {
-        if CPUFeatures.host.supportedISALevels.contains(.avx512) { for t in [GGMLType.q4_K, .q6_K, .q4_1, .q5_0] { #expect(Self.kernels.contains { $0.type == t }, "\(t.name)") } }
+        if CPUFeatures.host.supportedISALevels.contains(.avx512) { for t in [GGMLType.q4_K, .q6_K, .q4_1, .q5_0, .q8_0] { #expect(Self.kernels.contains { $0.type == t }, "\(t.name)") } }
     }
 
     @Test("every row × token equals the one-row dot bit for bit: file order and interleaved rows, partial panels, 1–4 tokens",
