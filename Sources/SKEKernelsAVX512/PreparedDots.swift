@@ -416,17 +416,17 @@ public enum PreparedDots {
         let headers = _mm512_set_epi64(0, 0, 0, 0, 0, w4(2, 13, 24, 55), w4(1, 12, 23, 54), w4(0, 11, 22, 53))
 
         /// Blocks x…x+3 unpacked: their codes with the fifth bits (low nibbles' values, high nibbles' values) and d.
-        @inline(__always) func unpack(_ x: UnsafeRawPointer) -> Q5_0Codes {
+        @inline(__always) func unpack(_ x: UnsafeRawPointer) -> QuadCodes {
             let a = ld512(x), b = ld512(x + 24)
             let h = _mm512_permutex2var_epi16(a, headers, b), h0 = _mm512_castsi512_si128(h)
             let kLow = UInt64(bitPattern: _mm_cvtsi128_si64(_mm_unpackhi_epi64(h0, h0)))
             let kHigh = UInt64(bitPattern: _mm_cvtsi128_si64(_mm512_castsi512_si128(_mm512_permutexvar_epi64(_mm512_set1_epi64(2), h))))
             let (lo, hi) = q5_0Codes(_mm512_permutex2var_epi16(a, codes, b), kLow, kHigh)
-            return Q5_0Codes(lo: lo, hi: hi, d: _mm_cvtph_ps(h0))
+            return QuadCodes(lo: lo, hi: hi, d: _mm_cvtph_ps(h0))
         }
 
         /// acc + fma(Float(I_j), d_j·da_j) in lane j for the four blocks `c` against the quad record at s.
-        @inline(__always) static func step(_ c: Q5_0Codes, _ s: UnsafeRawPointer, _ acc: __m128) -> __m128 {
+        @inline(__always) static func step(_ c: QuadCodes, _ s: UnsafeRawPointer, _ acc: __m128) -> __m128 {
             let i = blockSums(quadDots(c.lo, c.hi, s, s + 64))
             let scale = _mm_mul_ps(c.d, ldf128(s + 272))
             return _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_add_epi32(i, ld128(s + 256))), scale, acc)
@@ -450,8 +450,9 @@ public enum PreparedDots {
         }
     }
 
-    /// Four Q5_0 blocks' codes (0–31, block j in bytes 16j…16j+15 of lo and hi) and their d.
-    struct Q5_0Codes { let lo: __m512i, hi: __m512i, d: __m128 }
+    /// Four blocks' unsigned codes (block j's values 0–15 in bytes 16j…16j+15 of lo, 16–31 of hi: Q5_0's 0–31, Q8_0's
+    /// + 128) and their d.
+    struct QuadCodes { let lo: __m512i, hi: __m512i, d: __m128 }
 
     /// [Σ lanes 0–3, Σ lanes 4–7, Σ lanes 8–11, Σ lanes 12–15] of p (exact): each block's sum from `quadDots`.
     @inline(__always) static func blockSums(_ p: __m512i) -> __m128i {
@@ -558,7 +559,7 @@ public enum PreparedDots {
         static var zero: __m128 { _mm_setzero_ps() }
 
         /// Blocks x…x+3: codes + 128 as unsigned bytes (block j's values 0–15 in 128-bit lane j of lo, 16–31 of hi) and d.
-        @inline(__always) func unpack(_ x: UnsafeRawPointer) -> Q5_0Codes {
+        @inline(__always) func unpack(_ x: UnsafeRawPointer) -> QuadCodes {
             @inline(__always) func gather(_ o: Int) -> __m512i {
                 var v = _mm512_castsi128_si512(ld128(x + o))
                 v = _mm512_mask_broadcast_i32x4(v, 0x00F0, ld128(x + (34 &+ o)))
@@ -568,22 +569,27 @@ public enum PreparedDots {
             }
             let d = UInt64(x.loadUnaligned(as: UInt16.self)) | UInt64(x.loadUnaligned(fromByteOffset: 34, as: UInt16.self)) << 16
                 | UInt64(x.loadUnaligned(fromByteOffset: 68, as: UInt16.self)) << 32 | UInt64(x.loadUnaligned(fromByteOffset: 102, as: UInt16.self)) << 48
-            return Q5_0Codes(lo: gather(2), hi: gather(18), d: _mm_cvtph_ps(_mm_cvtsi64_si128(Int64(bitPattern: d))))
+            return QuadCodes(lo: gather(2), hi: gather(18), d: _mm_cvtph_ps(_mm_cvtsi64_si128(Int64(bitPattern: d))))
         }
 
         /// acc + fma(Float(I_j), d_j·da_j) in lane j for the four blocks `c` against the quad record at s.
-        @inline(__always) static func step(_ c: Q5_0Codes, _ s: UnsafeRawPointer, _ acc: __m128) -> __m128 {
+        @inline(__always) static func step(_ c: QuadCodes, _ s: UnsafeRawPointer, _ acc: __m128) -> __m128 {
             let i = _mm_add_epi32(blockSums(quadDots(c.lo, c.hi, s, s + 64)), _mm_slli_epi32(ld128(s + 256), 3))
             return _mm_fmadd_ps(_mm_cvtepi32_ps(i), _mm_mul_ps(c.d, ldf128(s + 272)), acc)
         }
 
         /// A Q8_0 row's four lanes with its blocks from `first` on added one by one (a quad step's operations), summed.
+        /// Each block's Σ w·a in 256-bit lanes: rows of 18 blocks (SmolLM2's output matrix, K = 576) spend two of them
+        /// here, and a scalar loop made that matrix's decode 40% slower.
         @inline(__always) static func finish(_ acc: __m128, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, from first: Int, _ nb: Int) -> Float {
             var l = unsafeBitCast(acc, to: SIMD4<Float>.self)
+            let flip = _mm512_set1_epi8(-128), zero = _mm512_setzero_si512()
             for blk in first..<nb {
-                let x = w + 34 * blk, y = a + 34 * blk
-                var sum: Int32 = 0
-                for i in 0..<32 { sum += Int32(x.load(fromByteOffset: 2 + i, as: Int8.self)) * Int32(y.load(fromByteOffset: 2 + i, as: Int8.self)) }
+                let x = w + 34 * blk, y = a + 34 * blk, ya = _mm512_castsi256_si512(ld256(y + 2))
+                // Σ (w + 128)·a − Σ 128·a, exact, in the low eight int32 lanes (the high ones see undefined bytes).
+                let wf = _mm512_xor_si512(_mm512_castsi256_si512(ld256(x + 2)), flip)
+                let p = _mm512_sub_epi32(_mm512_dpbusd_epi32(zero, wf, ya), _mm512_dpbusd_epi32(zero, flip, ya))
+                let sum = unsafeBitCast(_mm512_castsi512_si256(p), to: SIMD8<Int32>.self).wrappedSum()
                 l[blk % 4] = l[blk % 4].addingProduct(Float(sum), h16(x, 0) * h16(y, 0))
             }
             return laneSum(l)
