@@ -438,12 +438,8 @@ public enum PreparedDots {
             var l = unsafeBitCast(acc, to: SIMD4<Float>.self)
             for blk in first..<nb {
                 let x = w + 22 * blk, y = a + 34 * blk, qh = x.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
-                var sum: Int32 = 0
-                for i in 0..<16 {
-                    let c = Int32(x.load(fromByteOffset: 6 + i, as: UInt8.self))
-                    let q0 = (c & 15) | Int32((qh >> UInt32(i)) & 1) << 4, q1 = (c >> 4) | Int32((qh >> UInt32(i + 16)) & 1) << 4
-                    sum += (q0 - 16) * Int32(y.load(fromByteOffset: 2 + i, as: Int8.self)) + (q1 - 16) * Int32(y.load(fromByteOffset: 18 + i, as: Int8.self))
-                }
+                let codes = nibbles64(x + 6, x + 6)
+                let sum = blockDot(_mm512_mask_add_epi8(codes, UInt64(qh), codes, _mm512_set1_epi8(0x10)), y + 2, offset: 16)
                 l[blk % 4] = l[blk % 4].addingProduct(Float(sum), h16(x, 0) * h16(y, 0))
             }
             return laneSum(l)
@@ -521,11 +517,7 @@ public enum PreparedDots {
             var l = unsafeBitCast(sums.acc, to: SIMD4<Float>.self), n = unsafeBitCast(sums.mins, to: SIMD4<Float>.self)
             for blk in first..<nb {
                 let x = w + 20 * blk, y = a + 36 * blk
-                var sum: Int32 = 0
-                for i in 0..<16 {
-                    let c = Int32(x.load(fromByteOffset: 4 + i, as: UInt8.self))
-                    sum += (c & 15) * Int32(y.load(fromByteOffset: 4 + i, as: Int8.self)) + (c >> 4) * Int32(y.load(fromByteOffset: 20 + i, as: Int8.self))
-                }
+                let sum = blockDot(nibbles64(x + 4, x + 4), y + 4, offset: 0)
                 l[blk % 4] = l[blk % 4].addingProduct(Float(sum), h16(x, 0) * h16(y, 0))
                 n[blk % 4] = n[blk % 4].addingProduct(h16(x, 2), h16(y, 2))
             }
@@ -579,24 +571,29 @@ public enum PreparedDots {
         }
 
         /// A Q8_0 row's four lanes with its blocks from `first` on added one by one (a quad step's operations), summed.
-        /// Each block's Σ w·a in 256-bit lanes: rows of 18 blocks (SmolLM2's output matrix, K = 576) spend two of them
-        /// here, and a scalar loop made that matrix's decode 40% slower.
         @inline(__always) static func finish(_ acc: __m128, _ w: UnsafeRawPointer, _ a: UnsafeRawPointer, from first: Int, _ nb: Int) -> Float {
             var l = unsafeBitCast(acc, to: SIMD4<Float>.self)
-            let flip = _mm512_set1_epi8(-128), zero = _mm512_setzero_si512()
             for blk in first..<nb {
-                let x = w + 34 * blk, y = a + 34 * blk, ya = _mm512_castsi256_si512(ld256(y + 2))
-                // Σ (w + 128)·a − Σ 128·a, exact, in the low eight int32 lanes (the high ones see undefined bytes).
-                let wf = _mm512_xor_si512(_mm512_castsi256_si512(ld256(x + 2)), flip)
-                let p = _mm512_sub_epi32(_mm512_dpbusd_epi32(zero, wf, ya), _mm512_dpbusd_epi32(zero, flip, ya))
-                let sum = unsafeBitCast(_mm512_castsi512_si256(p), to: SIMD8<Int32>.self).wrappedSum()
+                let x = w + 34 * blk, y = a + 34 * blk
+                let sum = blockDot(_mm512_xor_si512(_mm512_castsi256_si512(ld256(x + 2)), _mm512_set1_epi8(-128)), y + 2, offset: -128)
                 l[blk % 4] = l[blk % 4].addingProduct(Float(sum), h16(x, 0) * h16(y, 0))
             }
             return laneSum(l)
         }
     }
 
-    // MARK: the drivers of Q5_0's and Q4_1's quad steps
+    /// Σ (q − c)·a over one block, exact: q the unsigned codes in the low 32 bytes of `codes` (the high bytes are
+    /// ignored), a the 32 activations at y, c = `offset` (as an unsigned byte: −128 is 128). The quad types' blocks past
+    /// the last four: rows of 18 blocks (SmolLM2's K = 576) end with two, and a scalar loop there made its Q8_0 output
+    /// matrix's decode 40% slower.
+    @inline(__always) static func blockDot(_ codes: __m512i, _ y: UnsafeRawPointer, offset c: Int8) -> Int32 {
+        let ya = _mm512_castsi256_si512(ld256(y)), zero = _mm512_setzero_si512()
+        var p = _mm512_dpbusd_epi32(zero, codes, ya)
+        if c != 0 { p = _mm512_sub_epi32(p, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(c), ya)) }
+        return unsafeBitCast(_mm512_castsi512_si256(p), to: SIMD8<Int32>.self).wrappedSum()
+    }
+
+    // MARK: the drivers of Q5_0's, Q4_1's and Q8_0's quad steps
 
     /// A type whose kernels all step four blocks at a time with one arithmetic (Q5_0, Q4_1): `step` adds four blocks
     /// to a row's sums, `finish` adds the blocks past the last four one by one and sums the lanes. The drivers below
