@@ -371,23 +371,7 @@ extension PreparedDots {
         let sums = UnsafeMutableRawPointer(acc).assumingMemoryBound(to: __m512.self)   // token t: l_j at 8t + j, n_j at 8t + 4 + j
         let blockSums = UnsafeMutableRawPointer(acc + 512).assumingMemoryBound(to: __m512i.self)   // block b: 4b + t
         for i in 0..<32 { sums[i] = _mm512_setzero_ps() }
-        for b in 0..<nb {
-            let p = panel + q4_1PanelBlockBytes &* b, o = 36 &* b + 4
-            let y0 = x0 + o, y1 = x1 + o, y2 = x2 + o, y3 = x3 + o
-            // Two chains per token (even and odd k-quads), added at the end: exact.
-            var e = TokenSums(), f = TokenSums()
-            @inline(__always) func bcast(_ y: UnsafeRawPointer, _ off: Int) -> __m512i { _mm512_set1_epi32(y.loadUnaligned(fromByteOffset: off, as: Int32.self)) }
-            @inline(__always) func step(_ w: __m512i, _ off: Int, _ c: inout TokenSums) {
-                c.t0 = _mm512_dpbusd_epi32(c.t0, w, bcast(y0, off)); c.t1 = _mm512_dpbusd_epi32(c.t1, w, bcast(y1, off))
-                c.t2 = _mm512_dpbusd_epi32(c.t2, w, bcast(y2, off)); c.t3 = _mm512_dpbusd_epi32(c.t3, w, bcast(y3, off))
-            }
-            for g in Swift.stride(from: 0, to: 8, by: 2) {
-                step(ld512(p + 64 &* g), 4 &* g, &e); step(ld512(p + (64 &* g &+ 64)), 4 &* g &+ 4, &f)
-            }
-            let ints = blockSums + 4 &* b
-            ints[0] = _mm512_add_epi32(e.t0, f.t0); ints[1] = _mm512_add_epi32(e.t1, f.t1)
-            ints[2] = _mm512_add_epi32(e.t2, f.t2); ints[3] = _mm512_add_epi32(e.t3, f.t3)
-        }
+        smallBlockSums(panel, panelBlock: q4_1PanelBlockBytes, (x0, x1, x2, x3), activationBlock: 36, codes: 4, nb, blockSums)
         for b in 0..<nb {
             let p = panel + q4_1PanelBlockBytes &* b, o = 36 &* b, ints = blockSums + 4 &* b, j = b & 3
             let d = _mm512_loadu_ps(p + 512), m = _mm512_loadu_ps(p + 576)
@@ -515,22 +499,7 @@ extension PreparedDots {
         let sums = UnsafeMutableRawPointer(acc).assumingMemoryBound(to: __m512.self)   // token t: l_j at 4t + j
         let blockSums = UnsafeMutableRawPointer(acc + 256).assumingMemoryBound(to: __m512i.self)   // block b: 4b + t
         for i in 0..<16 { sums[i] = _mm512_setzero_ps() }
-        for b in 0..<nb {
-            let p = panel + q5_0PanelBlockBytes &* b, o = 34 &* b + 2
-            let y0 = x0 + o, y1 = x1 + o, y2 = x2 + o, y3 = x3 + o
-            var e = TokenSums(), f = TokenSums()
-            @inline(__always) func bcast(_ y: UnsafeRawPointer, _ off: Int) -> __m512i { _mm512_set1_epi32(y.loadUnaligned(fromByteOffset: off, as: Int32.self)) }
-            @inline(__always) func step(_ w: __m512i, _ off: Int, _ c: inout TokenSums) {
-                c.t0 = _mm512_dpbusd_epi32(c.t0, w, bcast(y0, off)); c.t1 = _mm512_dpbusd_epi32(c.t1, w, bcast(y1, off))
-                c.t2 = _mm512_dpbusd_epi32(c.t2, w, bcast(y2, off)); c.t3 = _mm512_dpbusd_epi32(c.t3, w, bcast(y3, off))
-            }
-            for g in Swift.stride(from: 0, to: 8, by: 2) {
-                step(ld512(p + 64 &* g), 4 &* g, &e); step(ld512(p + (64 &* g &+ 64)), 4 &* g &+ 4, &f)
-            }
-            let ints = blockSums + 4 &* b
-            ints[0] = _mm512_add_epi32(e.t0, f.t0); ints[1] = _mm512_add_epi32(e.t1, f.t1)
-            ints[2] = _mm512_add_epi32(e.t2, f.t2); ints[3] = _mm512_add_epi32(e.t3, f.t3)
-        }
+        smallBlockSums(panel, panelBlock: q5_0PanelBlockBytes, (x0, x1, x2, x3), activationBlock: 34, codes: 2, nb, blockSums)
         for b in 0..<nb {
             let p = panel + q5_0PanelBlockBytes &* b, o = 34 &* b, ints = blockSums + 4 &* b, j = b & 3
             let d = _mm512_loadu_ps(p + 512)
@@ -552,6 +521,31 @@ extension PreparedDots {
         for t in 0..<tokens {
             let s = sums + 4 &* t
             _mm512_storeu_ps(out + 16 &* t, _mm512_add_ps(_mm512_add_ps(s[0], s[1]), _mm512_add_ps(s[2], s[3])))
+        }
+    }
+
+    /// The integer pass of the small-block panels (Q4_1, Q5_0, Q8_0): blockSums[4b + t] = Σ over block b's 32 values of
+    /// the panel's unsigned codes (k-quad g at 64g, lane r = row r) · token t's activations (its standard block at
+    /// x_t + activationBlock·b, the int8 codes from `codes` on), exact; stored for the fold after the last block.
+    @inline(__always) static func smallBlockSums(_ panel: UnsafeRawPointer, panelBlock: Int,
+                                                 _ x: (UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer),
+                                                 activationBlock: Int, codes: Int, _ nb: Int, _ blockSums: UnsafeMutablePointer<__m512i>) {
+        for b in 0..<nb {
+            let p = panel + panelBlock &* b, o = activationBlock &* b &+ codes
+            let y0 = x.0 + o, y1 = x.1 + o, y2 = x.2 + o, y3 = x.3 + o
+            // Two chains per token (even and odd k-quads), added at the end: exact.
+            var e = TokenSums(), f = TokenSums()
+            @inline(__always) func bcast(_ y: UnsafeRawPointer, _ off: Int) -> __m512i { _mm512_set1_epi32(y.loadUnaligned(fromByteOffset: off, as: Int32.self)) }
+            @inline(__always) func step(_ w: __m512i, _ off: Int, _ c: inout TokenSums) {
+                c.t0 = _mm512_dpbusd_epi32(c.t0, w, bcast(y0, off)); c.t1 = _mm512_dpbusd_epi32(c.t1, w, bcast(y1, off))
+                c.t2 = _mm512_dpbusd_epi32(c.t2, w, bcast(y2, off)); c.t3 = _mm512_dpbusd_epi32(c.t3, w, bcast(y3, off))
+            }
+            for g in Swift.stride(from: 0, to: 8, by: 2) {
+                step(ld512(p + 64 &* g), 4 &* g, &e); step(ld512(p + (64 &* g &+ 64)), 4 &* g &+ 4, &f)
+            }
+            let ints = blockSums + 4 &* b
+            ints[0] = _mm512_add_epi32(e.t0, f.t0); ints[1] = _mm512_add_epi32(e.t1, f.t1)
+            ints[2] = _mm512_add_epi32(e.t2, f.t2); ints[3] = _mm512_add_epi32(e.t3, f.t3)
         }
     }
 }
