@@ -354,9 +354,7 @@ extension PreparedDots {
                         guard r < count else { v[r] = zeros; continue }
                         v[r] = nibbles64(block(row0 &+ r, b).codes, two ? block(row0 &+ r, b &+ 1).codes : none.baseAddress!)
                     }
-                    transpose16(v, v + 16)
-                    let p = panel + q4_1PanelBlockBytes &* b
-                    for m in 0..<(two ? 16 : 8) { _mm512_storeu_si512(p + (64 &* m &+ (m < 8 ? 0 : q4_1PanelBlockBytes - 512)), v[m]) }
+                    storeTwoBlocks(v, panel, b, two: two, blockBytes: q4_1PanelBlockBytes)
                 }
             }
         }
@@ -435,9 +433,7 @@ extension PreparedDots {
                         let codes = nibbles64(first.codes, second.codes)
                         v[r] = _mm512_mask_add_epi8(codes, UInt64(first.qh) | UInt64(second.qh) << 32, codes, sixteen)
                     }
-                    transpose16(v, v + 16)
-                    let p = panel + q5_0PanelBlockBytes &* b
-                    for m in 0..<(two ? 16 : 8) { _mm512_storeu_si512(p + (64 &* m &+ (m < 8 ? 0 : q5_0PanelBlockBytes - 512)), v[m]) }
+                    storeTwoBlocks(v, panel, b, two: two, blockBytes: q5_0PanelBlockBytes)
                 }
             }
         }
@@ -474,9 +470,7 @@ extension PreparedDots {
                     let second = two ? ld256(x + 36) : _mm256_setzero_si256()
                     v[r] = _mm512_xor_si512(_mm512_mask_broadcast_i64x4(_mm512_castsi256_si512(ld256(x + 2)), 0xF0, second), flip)
                 }
-                transpose16(v, v + 16)
-                let p = panel + q5_0PanelBlockBytes &* b
-                for m in 0..<(two ? 16 : 8) { _mm512_storeu_si512(p + (64 &* m &+ (m < 8 ? 0 : q5_0PanelBlockBytes - 512)), v[m]) }
+                storeTwoBlocks(v, panel, b, two: two, blockBytes: q5_0PanelBlockBytes)
             }
         }
     }
@@ -547,6 +541,15 @@ extension PreparedDots {
             ints[0] = _mm512_add_epi32(e.t0, f.t0); ints[1] = _mm512_add_epi32(e.t1, f.t1)
             ints[2] = _mm512_add_epi32(e.t2, f.t2); ints[3] = _mm512_add_epi32(e.t3, f.t3)
         }
+    }
+
+    /// Transposes the 16 staged rows (row r at v[r]: two blocks' 64 codes) and stores dword m — k-quad m of block b for
+    /// m < 8, k-quad m − 8 of block b + 1 otherwise (when `two`) — at 64·(k-quad) of that block's panel (blockBytes each).
+    @inline(__always) static func storeTwoBlocks(_ v: UnsafeMutablePointer<__m512i>, _ panel: UnsafeMutableRawPointer, _ b: Int, two: Bool,
+                                                 blockBytes: Int) {
+        transpose16(v, v + 16)
+        let p = panel + blockBytes &* b
+        for m in 0..<(two ? 16 : 8) { _mm512_storeu_si512(p + (64 &* m &+ (m < 8 ? 0 : blockBytes &- 512)), v[m]) }
     }
 }
 #endif
