@@ -85,8 +85,11 @@ public final class Executor: @unchecked Sendable {
     struct PanelPart {
         let kernel: PanelGemmKernel, w: UnsafeRawPointer, rowBytes: Int, grouped: Int, k: Int, xq: UnsafeRawPointer, stride: Int
         @inline(__always) func pack(_ r0: Int, _ count: Int, _ panel: UnsafeMutableRawPointer) { kernel.pack(w, rowBytes, r0, count, grouped, panel) }
-        /// Requests rows r0 ..< r0 + count into L2 (a panel's rows are contiguous in either layout).
-        @inline(__always) func prefetch(_ r0: Int, _ count: Int) { corePrefetchL2(w + r0 &* rowBytes, bytes: count &* rowBytes) }
+        /// Requests slice `i` of `n` of rows r0 ..< r0 + count into L2 (a panel's rows are contiguous in either layout).
+        @inline(__always) func prefetch(_ r0: Int, _ count: Int, slice i: Int, of n: Int) {
+            let bytes = count &* rowBytes, lo = (bytes &* i / n) & ~63, hi = i &+ 1 == n ? bytes : (bytes &* (i &+ 1) / n) & ~63
+            corePrefetchL2(w + (r0 &* rowBytes &+ lo), bytes: hi &- lo)
+        }
         @inline(__always) func multiply(_ panel: UnsafeRawPointer, _ t0: Int, _ tc: Int, _ acc: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
             kernel.multiply(panel, k, xq + t0 &* stride, stride, tc, acc, out)
         }
@@ -592,16 +595,20 @@ public final class Executor: @unchecked Sendable {
         let out = f(l.out), rowsPerPanel = PanelGemmKernel.rows
         switch l.finish {
         case .glu(let gelu):
-            let width = l.parts[0].weight.rows, gate = panels[0]!, up = panels[1]!
-            // The next panel's rows are requested before this one is multiplied (its weights come from memory).
-            ThreadPool.forEachClaimedAhead((width + rowsPerPanel - 1) / rowsPerPanel, thread: th, of: n, ticket: rowTicket, ahead: { p in
+            let width = l.parts[0].weight.rows, gate = panels[0]!, up = panels[1]!, panelCount = (width + rowsPerPanel - 1) / rowsPerPanel
+            // The next panel's rows (its weights come from memory) are requested while this one is multiplied, a slice
+            // per group of four tokens: requested all at once they mostly waited for fill buffers, and packing then
+            // stalled on its loads (24% of a Qwen3-shaped pp128 at one thread).
+            var next = panelCount
+            ThreadPool.forEachClaimedAhead(panelCount, thread: th, of: n, ticket: rowTicket, ahead: { next = $0 }) { p in
                 let r0 = p &* rowsPerPanel, count = min(rowsPerPanel, width &- r0)
-                gate.prefetch(r0, count); up.prefetch(r0, count)
-            }) { p in
-                let r0 = p &* rowsPerPanel, count = min(rowsPerPanel, width &- r0)
+                // `ahead` ran just before this body only if a next panel was claimed.
+                let n0 = next &* rowsPerPanel, nextCount = next < panelCount ? min(rowsPerPanel, width &- n0) : 0
+                next = panelCount
                 gate.pack(r0, count, first); up.pack(r0, count, second)
                 for t0 in stride(from: 0, to: r, by: 4) {
-                    let tc = min(4, r &- t0)
+                    let tc = min(4, r &- t0), slice = t0 / 4, slices = (r + 3) / 4
+                    gate.prefetch(n0, nextCount, slice: slice, of: slices); up.prefetch(n0, nextCount, slice: slice, of: slices)
                     gate.multiply(first, t0, tc, acc, tile); up.multiply(second, t0, tc, acc, tile2)
                     for t in 0..<tc { gluValues(gate: tile + 16 &* t, up: tile2 + 16 &* t, out + ((t0 &+ t) &* width &+ r0), count: count, gelu: gelu) }
                 }
@@ -616,11 +623,13 @@ public final class Executor: @unchecked Sendable {
                 while p >= (width + rowsPerPanel - 1) / rowsPerPanel { p &-= (width + rowsPerPanel - 1) / rowsPerPanel; pi &+= 1; width = l.parts[pi].weight.rows }
                 return (pi, width, p &* rowsPerPanel)
             }
-            ThreadPool.forEachClaimedAhead(total, thread: th, of: n, ticket: rowTicket, ahead: { item in
-                let (pi, width, r0) = locate(item)
-                panels[pi]?.prefetch(r0, min(rowsPerPanel, width &- r0))
-            }) { item in
+            var next = total
+            ThreadPool.forEachClaimedAhead(total, thread: th, of: n, ticket: rowTicket, ahead: { next = $0 }) { item in
                 let (pi, width, r0) = locate(item), count = min(rowsPerPanel, width &- r0)
+                // The next item's rows, a slice per group of four tokens (see the GLU case).
+                let (npi, nwidth, n0) = next < total ? locate(next) : (0, 0, 0), nextPart = next < total ? panels[npi] : nil
+                let nextCount = min(rowsPerPanel, nwidth &- n0)
+                next = total
                 let y = residual == nil ? f(l.parts[pi].y) : out
                 guard let part = panels[pi] else {
                     let dots = dots4![pi], groups = r / 4
@@ -645,6 +654,7 @@ public final class Executor: @unchecked Sendable {
                 part.pack(r0, count, first)
                 for t0 in stride(from: 0, to: r, by: 4) {
                     let tc = min(4, r &- t0)
+                    nextPart?.prefetch(n0, nextCount, slice: t0 / 4, of: (r + 3) / 4)
                     part.multiply(first, t0, tc, acc, tile)
                     for t in 0..<tc {
                         let o = (t0 &+ t) &* width &+ r0
