@@ -632,6 +632,7 @@ public final class Executor: @unchecked Sendable {
                 next = total
                 let y = residual == nil ? f(l.parts[pi].y) : out
                 guard let part = panels[pi] else {
+                    nextPart?.prefetch(n0, nextCount, slice: 0, of: 1)
                     let dots = dots4![pi], groups = r / 4
                     for grp in 0..<groups {
                         for row in r0..<(r0 &+ count) {
