@@ -129,16 +129,15 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
-    /// `forEachClaimed`, claiming one item ahead: `ahead(next)` runs before `body(item)` for the item this slot will
-    /// take next, so that a body can start bringing the next item's data in while it computes this one.
+    /// `forEachClaimed`, claiming one item ahead: body(item, next) also learns the item this slot takes after this one
+    /// (nil when there is none), so that it can bring that item's data in while it computes this one.
     @inline(__always)
     public static func forEachClaimedAhead(_ count: Int, thread: Int, of threads: Int, ticket: borrowing Atomic<Int>,
-                                           ahead: (Int) -> Void, _ body: (Int) -> Void) {
+                                           _ body: (_ item: Int, _ next: Int?) -> Void) {
         var item = thread
         while item < count {
             let next = threads &+ ticket.wrappingAdd(1, ordering: .relaxed).oldValue
-            if next < count { ahead(next) }
-            body(item)
+            body(item, next < count ? next : nil)
             item = next
         }
     }

@@ -27,7 +27,7 @@ public enum ActivationPrecision: String, Sendable, CaseIterable {
     case float
     /// Batches of at least `Plan.sgemmMinimumRows` tokens (prefill) in float through SGEMM (bf16 AMX tiles where the
     /// CPU has them), smaller ones (decode) quantized: the fastest of both. Without AMX, a linear whose weight types all
-    /// have a panel GEMM (Q4_K, Q6_K) runs its tall batches quantized through the panels too (the runtime's choice:
+    /// have a panel GEMM (Q4_K, Q6_K, Q4_1, Q5_0, Q8_0) runs its tall batches quantized through the panels too (the runtime's choice:
     /// int8 multiply-adds outrun f32 FMAs there).
     case mixed
 

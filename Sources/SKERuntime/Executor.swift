@@ -559,27 +559,34 @@ public final class Executor: @unchecked Sendable {
         case .store, .addResidual:
             let residual = residualInput(l)
             forEachPartChunk(l, th, n) { pi, width, rows in
-                let dots = d4[pi]
                 let y = residual == nil ? f(l.parts[pi].y) : out
                 for r0 in stride(from: rows.lowerBound, to: rows.upperBound, by: 16) {
-                    let r1 = min(r0 + 16, rows.upperBound)
-                    for grp in 0..<groups {
-                        for row in r0..<r1 {
-                            if let residual {
-                                dots.four(row, 4 * grp, tmp, 1)
-                                for i in 0..<4 { let o = (4 * grp + i) * width + row; y[o] = residual[o] + tmp[i] }
-                            } else {
-                                dots.four(row, 4 * grp, y + 4 * grp * width + row, width)
-                            }
-                        }
-                    }
-                    for t in rest..<r {
-                        for row in r0..<r1 {
-                            let o = t * width + row, v = dots.one(row, t)
-                            if let residual { y[o] = residual[o] + v } else { y[o] = v }
-                        }
-                    }
+                    dotRows(d4[pi], r0..<min(r0 + 16, rows.upperBound), r, width, y, residual, tmp)
                 }
+            }
+        }
+    }
+
+    /// Rows `rows` (≤ 16) of one part for all r tokens through its four-token dots (the last r mod 4 tokens one by one):
+    /// y[t·width + row] = [residual +] the dot; `tmp`: 4 floats. The group of four tokens' activation rows stays in L1
+    /// across the rows, each weight block unpacked once per four tokens.
+    @inline(__always) func dotRows(_ dots: TokenDots, _ rows: Range<Int>, _ r: Int, _ width: Int, _ y: UnsafeMutablePointer<Float>,
+                                   _ residual: UnsafeMutablePointer<Float>?, _ tmp: UnsafeMutablePointer<Float>) {
+        let groups = r / 4
+        for grp in 0..<groups {
+            for row in rows {
+                if let residual {
+                    dots.four(row, 4 &* grp, tmp, 1)
+                    for i in 0..<4 { let o = (4 &* grp &+ i) &* width &+ row; y[o] = residual[o] + tmp[i] }
+                } else {
+                    dots.four(row, 4 &* grp, y + (4 &* grp &* width &+ row), width)
+                }
+            }
+        }
+        for t in (4 &* groups)..<r {
+            for row in rows {
+                let o = t &* width &+ row, v = dots.one(row, t)
+                if let residual { y[o] = residual[o] + v } else { y[o] = v }
             }
         }
     }
@@ -587,8 +594,8 @@ public final class Executor: @unchecked Sendable {
     /// `linearDots` for a quantized batch of `Plan.sgemmMinimumRows` tokens or more whose every part has a panel GEMM:
     /// each thread claims 16-row panels (of the parts' rows side by side, or the gate's and up's same rows for a GLU),
     /// unpacks each once for the batch and multiplies it with the tokens four at a time; a part without a panel GEMM
-    /// (Gemma's Q5_0 or Q8_0 beside a Q6_K, in file order) takes its four-token dots over the same 16 rows. Every result is the one-row
-    /// dot's bit for bit.
+    /// (a Q5_1 beside a Q4_K, say; in file order) takes its four-token dots over the same 16 rows. Every result is the
+    /// one-row dot's bit for bit.
     func linearPanels(_ l: LinearStep, _ panels: [PanelPart?], _ dots4: [TokenDots]?, _ r: Int, _ th: Int, _ n: Int) {
         let ws = panelWorkspace! + th &* panelStride, first = ws, second = ws + panelBytes
         let acc = (ws + 2 &* panelBytes).assumingMemoryBound(to: Float.self), tile = acc + panelAccumulatorFloats, tile2 = tile + 64
@@ -599,12 +606,9 @@ public final class Executor: @unchecked Sendable {
             // The next panel's rows (its weights come from memory) are requested while this one is multiplied, a slice
             // per group of four tokens: requested all at once they mostly waited for fill buffers, and packing then
             // stalled on its loads (24% of a Qwen3-shaped pp128 at one thread).
-            var next = panelCount
-            ThreadPool.forEachClaimedAhead(panelCount, thread: th, of: n, ticket: rowTicket, ahead: { next = $0 }) { p in
+            ThreadPool.forEachClaimedAhead(panelCount, thread: th, of: n, ticket: rowTicket) { p, next in
                 let r0 = p &* rowsPerPanel, count = min(rowsPerPanel, width &- r0)
-                // `ahead` ran just before this body only if a next panel was claimed.
-                let n0 = next &* rowsPerPanel, nextCount = next < panelCount ? min(rowsPerPanel, width &- n0) : 0
-                next = panelCount
+                let n0 = (next ?? 0) &* rowsPerPanel, nextCount = next == nil ? 0 : min(rowsPerPanel, width &- n0)
                 gate.pack(r0, count, first); up.pack(r0, count, second)
                 for t0 in stride(from: 0, to: r, by: 4) {
                     let tc = min(4, r &- t0), slice = t0 / 4, slices = (r + 3) / 4
@@ -623,34 +627,15 @@ public final class Executor: @unchecked Sendable {
                 while p >= (width + rowsPerPanel - 1) / rowsPerPanel { p &-= (width + rowsPerPanel - 1) / rowsPerPanel; pi &+= 1; width = l.parts[pi].weight.rows }
                 return (pi, width, p &* rowsPerPanel)
             }
-            var next = total
-            ThreadPool.forEachClaimedAhead(total, thread: th, of: n, ticket: rowTicket, ahead: { next = $0 }) { item in
+            ThreadPool.forEachClaimedAhead(total, thread: th, of: n, ticket: rowTicket) { item, next in
                 let (pi, width, r0) = locate(item), count = min(rowsPerPanel, width &- r0)
                 // The next item's rows, a slice per group of four tokens (see the GLU case).
-                let (npi, nwidth, n0) = next < total ? locate(next) : (0, 0, 0), nextPart = next < total ? panels[npi] : nil
+                let (npi, nwidth, n0) = next.map(locate) ?? (0, 0, 0), nextPart = next == nil ? nil : panels[npi]
                 let nextCount = min(rowsPerPanel, nwidth &- n0)
-                next = total
                 let y = residual == nil ? f(l.parts[pi].y) : out
                 guard let part = panels[pi] else {
                     nextPart?.prefetch(n0, nextCount, slice: 0, of: 1)
-                    let dots = dots4![pi], groups = r / 4
-                    for grp in 0..<groups {
-                        for row in r0..<(r0 &+ count) {
-                            if let residual {
-                                dots.four(row, 4 &* grp, tile, 1)
-                                for i in 0..<4 { let o = (4 &* grp &+ i) &* width &+ row; y[o] = residual[o] + tile[i] }
-                            } else {
-                                dots.four(row, 4 &* grp, y + (4 &* grp &* width &+ row), width)
-                            }
-                        }
-                    }
-                    for t in (4 &* groups)..<r {
-                        for row in r0..<(r0 &+ count) {
-                            let o = t &* width &+ row, v = dots.one(row, t)
-                            if let residual { y[o] = residual[o] + v } else { y[o] = v }
-                        }
-                    }
-                    return
+                    return dotRows(dots4![pi], r0..<(r0 &+ count), r, width, y, residual, tile)
                 }
                 part.pack(r0, count, first)
                 for t0 in stride(from: 0, to: r, by: 4) {

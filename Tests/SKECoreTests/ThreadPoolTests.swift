@@ -19,27 +19,28 @@ struct ThreadPoolTests {
         #expect((0..<count).allSatisfy { hits[$0] == 20 })
     }
 
-    /// Claimed items (decode rows, SGEMM/AMX blocks, panels): every item once per region; the look-ahead form announces
-    /// each item to the slot that then runs it, before it runs, and nothing else.
-    @Test("forEachClaimed and forEachClaimedAhead run every item exactly once; ahead(i) precedes body(i) on the same slot",
+    /// Claimed items (decode rows, SGEMM/AMX blocks, panels): every item once per region; the look-ahead form tells each
+    /// body the item its slot runs next (nil after the slot's last).
+    @Test("forEachClaimed and forEachClaimedAhead run every item exactly once; next is the slot's next item",
           arguments: [1, 2, 3, 5], [0, 1, 7, 100])
     func claimed(threads: Int, count: Int) {
         let pool = ThreadPool(threadCount: threads)
         let ticket = Atomic<Int>(0)
-        let hits = UnsafeMutablePointer<Int>.allocate(capacity: count + 1), announced = UnsafeMutablePointer<Int>.allocate(capacity: count + 1)
-        let slotOf = UnsafeMutablePointer<Int>.allocate(capacity: count + 1)
-        defer { hits.deallocate(); announced.deallocate(); slotOf.deallocate() }
+        let hits = UnsafeMutablePointer<Int>.allocate(capacity: count + 1)
+        // Per slot: the item its last body said comes next (−1: none run yet, −2: nil).
+        let expected = UnsafeMutablePointer<Int>.allocate(capacity: threads)
+        defer { hits.deallocate(); expected.deallocate() }
         for lookAhead in [false, true] {
-            hits.initialize(repeating: 0, count: count + 1); announced.initialize(repeating: -1, count: count + 1)
-            slotOf.initialize(repeating: -1, count: count + 1)
+            hits.initialize(repeating: 0, count: count + 1); expected.initialize(repeating: -1, count: threads)
             let bad = Atomic<Int>(0)
             ticket.store(0, ordering: .relaxed)
             pool.run { th, n in
                 if lookAhead {
-                    ThreadPool.forEachClaimedAhead(count, thread: th, of: n, ticket: ticket, ahead: { announced[$0] = th }) { i in
-                        hits[i] += 1; slotOf[i] = th
-                        // Each slot's first item (i == th) is not announced; every later one was, by this slot.
-                        if i != th && announced[i] != th { bad.add(1, ordering: .relaxed) }
+                    ThreadPool.forEachClaimedAhead(count, thread: th, of: n, ticket: ticket) { i, next in
+                        hits[i] += 1
+                        // The slot's first item is its own index; every later one is the one announced before it.
+                        if expected[th] == -1 ? i != th : expected[th] != i { bad.add(1, ordering: .relaxed) }
+                        expected[th] = next ?? -2
                     }
                 } else {
                     ThreadPool.forEachClaimed(count, thread: th, of: n, ticket: ticket) { i in hits[i] += 1 }
@@ -47,7 +48,8 @@ struct ThreadPoolTests {
             }
             #expect((0..<count).allSatisfy { hits[$0] == 1 }, "look-ahead \(lookAhead)")
             #expect(bad.load(ordering: .relaxed) == 0)
-            if lookAhead { #expect((0..<count).allSatisfy { announced[$0] == -1 || announced[$0] == slotOf[$0] }) }
+            // Every slot that ran an item ended on nil.
+            if lookAhead { #expect((0..<threads).allSatisfy { expected[$0] == -1 || expected[$0] == -2 }) }
         }
     }
 
