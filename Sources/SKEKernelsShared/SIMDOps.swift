@@ -4,6 +4,7 @@
 //   softmax  x [N, C] → y [N, C]                 exp via the reference's own libm call per element
 //   dot / axpy                                   the inner loops of attention over a KV cache
 //   attentionDecode  q [T, NH, HS], K/V cache [TK, NKV, HS] → out [T, NH, HS], one score row at a time
+//   attentionGroup   the same for prefill: four query rows of one K/V head per pass over K and V, bit for bit the above
 // Contract: equal to SKEKernels' reference ops within 1e-5 relative (only summation order differs).
 // Not done: vectorised exp/tanh (softmax and soft-capping call libm per element), RoPE (pairwise, cheap).
 #if arch(x86_64)
@@ -223,100 +224,275 @@ public enum SIMDOps {
                                        out: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>,
                                        heads nh: Int, kvHeads nkv: Int, headSize hs: Int, scale: Float, window: Int, softCap: Float,
                                        headRange: Range<Int>) {
+        let s = AttentionShape(heads: nh, kvHeads: nkv, headSize: hs, scale: scale, window: window, softCap: softCap, cacheLength: tk)
         if half {
-            attend(q: q, positions: positions, tokens: t, kCache: kCache.assumingMemoryBound(to: Float16.self), vCache: vCache.assumingMemoryBound(to: Float16.self),
-                   cacheLength: tk, out: out, row: row, heads: nh, kvHeads: nkv, headSize: hs, scale: scale, window: window, softCap: softCap,
-                   headRange: headRange)
+            attend(q: q, positions: positions, tokens: t, kCache: kCache.assumingMemoryBound(to: Float16.self),
+                   vCache: vCache.assumingMemoryBound(to: Float16.self), out: out, row: row, s, headRange: headRange)
         } else {
-            attend(q: q, positions: positions, tokens: t, kCache: kCache.assumingMemoryBound(to: Float.self), vCache: vCache.assumingMemoryBound(to: Float.self),
-                   cacheLength: tk, out: out, row: row, heads: nh, kvHeads: nkv, headSize: hs, scale: scale, window: window, softCap: softCap,
-                   headRange: headRange)
+            attend(q: q, positions: positions, tokens: t, kCache: kCache.assumingMemoryBound(to: Float.self),
+                   vCache: vCache.assumingMemoryBound(to: Float.self), out: out, row: row, s, headRange: headRange)
         }
+    }
+
+    /// Prefill attention for the query rows (t, h), t in `tokens`, h in `headRange` (heads of one K/V head, h / group
+    /// the same for all), t-major: four rows at a time read each K and V row once and widen it once for all four, which
+    /// one row at a time read and widened it four times. Every row's result equals `attentionDecode`'s bit for bit: each
+    /// score, each probability and each output lane sees the same operations in the same order (see `attendGroup`).
+    /// q [T, NH, HS] and out [T, NH, HS] are indexed by t as `positions` is; `rows` holds four score rows `rowStride`
+    /// (≥ TK) floats apart.
+    public static func attentionGroup(q: UnsafePointer<Float>, positions: UnsafePointer<Int32>, tokens: Range<Int>, headRange: Range<Int>,
+                                      kCache: UnsafeRawPointer, vCache: UnsafeRawPointer, half: Bool, cacheLength tk: Int,
+                                      out: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>, rowStride: Int,
+                                      heads nh: Int, kvHeads nkv: Int, headSize hs: Int, scale: Float, window: Int, softCap: Float) {
+        let s = AttentionShape(heads: nh, kvHeads: nkv, headSize: hs, scale: scale, window: window, softCap: softCap, cacheLength: tk)
+        if half {
+            attendGroup(q: q, positions: positions, tokens: tokens, headRange: headRange, kCache: kCache.assumingMemoryBound(to: Float16.self),
+                        vCache: vCache.assumingMemoryBound(to: Float16.self), out: out, rows: rows, rowStride: rowStride, s)
+        } else {
+            attendGroup(q: q, positions: positions, tokens: tokens, headRange: headRange, kCache: kCache.assumingMemoryBound(to: Float.self),
+                        vCache: vCache.assumingMemoryBound(to: Float.self), out: out, rows: rows, rowStride: rowStride, s)
+        }
+    }
+
+    struct AttentionShape {
+        let heads: Int, kvHeads: Int, headSize: Int, scale: Float, window: Int, softCap: Float, cacheLength: Int
+        var group: Int { heads / kvHeads }
+        /// The positions a query at `pos` sees (empty when first > last).
+        @inline(__always) func visible(_ pos: Int) -> (first: Int, last: Int) {
+            (window > 0 ? Swift.max(0, pos - window + 1) : 0, Swift.min(cacheLength - 1, pos))
+        }
+        /// Positions prefetched ahead of the one being read. The cache rows of one head sit kvHeads·headSize values
+        /// apart, a stride the hardware prefetcher picks up late: each K row was a cache miss.
+        static let ahead = 8
+    }
+
+    /// Requests K and V cache row `j` of K/V head `kh`.
+    @inline(__always)
+    static func prefetchRows<C: KVScalar>(_ kCache: UnsafePointer<C>, _ vCache: UnsafePointer<C>, _ j: Int, _ kh: Int, _ s: AttentionShape) {
+        let k = UnsafeRawPointer(kCache + (j * s.kvHeads + kh) * s.headSize), v = UnsafeRawPointer(vCache + (j * s.kvHeads + kh) * s.headSize)
+        var l = 0
+        while l < s.headSize * MemoryLayout<C>.stride { prefetch(k + l); prefetch(v + l); l += 64 }
     }
 
     @inline(__always)
     static func attend<C: KVScalar>(q: UnsafePointer<Float>, positions: UnsafePointer<Int32>, tokens t: Int,
-                                       kCache: UnsafePointer<C>, vCache: UnsafePointer<C>, cacheLength tk: Int,
-                                       out: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>,
-                                       heads nh: Int, kvHeads nkv: Int, headSize hs: Int, scale: Float, window: Int, softCap: Float,
-                                       headRange: Range<Int>) {
-        let group = nh / nkv
-#if SKE_VNNI
-        withUnsafeTemporaryAllocation(of: Vec.self, capacity: 16) { buffer in
-            attendRows(q: q, positions: positions, tokens: t, kCache: kCache, vCache: vCache, cacheLength: tk, out: out, row: row,
-                       heads: nh, kvHeads: nkv, headSize: hs, scale: scale, window: window, softCap: softCap, headRange: headRange,
-                       group: group, partials: buffer.baseAddress!)
+                                    kCache: UnsafePointer<C>, vCache: UnsafePointer<C>, out: UnsafeMutablePointer<Float>,
+                                    row: UnsafeMutablePointer<Float>, _ s: AttentionShape, headRange: Range<Int>) {
+        withPartials(16) { partials in
+            for i in 0..<t {
+                for h in headRange {
+                    attendRow(q + (i * s.heads + h) * s.headSize, Int(positions[i]), h / s.group, kCache, vCache,
+                              out + (i * s.heads + h) * s.headSize, row, s, partials)
+                }
+            }
         }
+    }
+
+    /// Scratch vectors for the sixteen-position score groups (AVX-512 only; nil on AVX2, which has none).
+    @inline(__always)
+    static func withPartials(_ count: Int, _ body: (UnsafeMutablePointer<Vec>?) -> Void) {
+#if SKE_VNNI
+        withUnsafeTemporaryAllocation(of: Vec.self, capacity: count) { body($0.baseAddress!) }
 #else
-        attendRows(q: q, positions: positions, tokens: t, kCache: kCache, vCache: vCache, cacheLength: tk, out: out, row: row,
-                   heads: nh, kvHeads: nkv, headSize: hs, scale: scale, window: window, softCap: softCap, headRange: headRange,
-                   group: group, partials: nil)
+        body(nil)
 #endif
     }
 
+    /// One query row `qi` at position `pos` against K/V head `kh`: scores into `row`, softmax, weighted sum of V into `o`.
     @inline(__always)
-    static func attendRows<C: KVScalar>(q: UnsafePointer<Float>, positions: UnsafePointer<Int32>, tokens t: Int,
-                                        kCache: UnsafePointer<C>, vCache: UnsafePointer<C>, cacheLength tk: Int,
-                                        out: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>,
-                                        heads nh: Int, kvHeads nkv: Int, headSize hs: Int, scale: Float, window: Int, softCap: Float,
-                                        headRange: Range<Int>, group: Int, partials: UnsafeMutablePointer<Vec>?) {
+    static func attendRow<C: KVScalar>(_ qi: UnsafePointer<Float>, _ pos: Int, _ kh: Int, _ kCache: UnsafePointer<C>, _ vCache: UnsafePointer<C>,
+                                       _ o: UnsafeMutablePointer<Float>, _ row: UnsafeMutablePointer<Float>, _ s: AttentionShape,
+                                       _ partials: UnsafeMutablePointer<Vec>?) {
+        let (first, last) = s.visible(pos)
+        for d in 0..<s.headSize { o[d] = 0 }
+        guard first <= last else { return }
+        for j in first..<Swift.min(first + AttentionShape.ahead, last + 1) { prefetchRows(kCache, vCache, j, kh, s) }
+        var m = -Float.infinity
+        scores(qi, kh, kCache, vCache, from: first, through: last, row, &m, s, partials)
+        probabilities(row, first, last, m, C.self)
+        weightedSum(row, first...last, vCache + kh * s.headSize, s.kvHeads * s.headSize, o, s.headSize)
+    }
+
+    /// row[j] = (q·K[j])·scale (soft-capped) for j in j0...last, m = the running maximum. j0 sits a multiple of 16
+    /// positions after the row's first: sixteen positions at a time on AVX-512 (`dot`'s vector part per position, then
+    /// the sixteen horizontal sums as lanes of one vector: `sums16`, the same values bit for bit), then one at a time.
+    @inline(__always)
+    static func scores<C: KVScalar>(_ qi: UnsafePointer<Float>, _ kh: Int, _ kCache: UnsafePointer<C>, _ vCache: UnsafePointer<C>,
+                                    from j0: Int, through last: Int, _ row: UnsafeMutablePointer<Float>, _ m: inout Float,
+                                    _ s: AttentionShape, _ partials: UnsafeMutablePointer<Vec>?) {
+        let hs = s.headSize, ahead = AttentionShape.ahead
+        var j0 = j0
 #if SKE_VNNI
         let partials = partials!
-#endif
-        for i in 0..<t {
-            let pos = Int(positions[i])
-            let first = window > 0 ? Swift.max(0, pos - window + 1) : 0, last = Swift.min(tk - 1, pos)
-            for h in headRange {
-                let kh = h / group, qi = q + (i * nh + h) * hs, o = out + (i * nh + h) * hs
-                for d in 0..<hs { o[d] = 0 }
-                guard first <= last else { continue }
-                // The cache rows of one head sit nkv·hs values apart, a stride the hardware prefetcher picks up
-                // late: each K row was a cache miss. Prefetch K and V rows `ahead` positions in advance.
-                let ahead = 8, rowBytes = hs * MemoryLayout<C>.stride
-                @inline(__always) func prefetchRows(_ j: Int) {
-                    let k = UnsafeRawPointer(kCache + (j * nkv + kh) * hs), v = UnsafeRawPointer(vCache + (j * nkv + kh) * hs)
-                    var l = 0
-                    while l < rowBytes { prefetch(k + l); prefetch(v + l); l += 64 }
+        if hs % (4 * Vec.scalarCount) == 0 {
+            while j0 + 16 <= last + 1 {
+                for p in 0..<16 {
+                    let j = j0 + p
+                    if j + ahead <= last { prefetchRows(kCache, vCache, j + ahead, kh, s) }
+                    partials[p] = dotVector(qi, kCache + (j * s.kvHeads + kh) * hs, hs)
                 }
-                for j in first..<Swift.min(first + ahead, last + 1) { prefetchRows(j) }
-                var m = -Float.infinity
+                store(sums16(partials) * Vec(repeating: s.scale), row + j0)
+                if s.softCap > 0 { for j in j0..<(j0 + 16) { row[j] = s.softCap * tanhf(row[j] / s.softCap) } }
+                for j in j0..<(j0 + 16) { m = Swift.max(m, row[j]) }
+                j0 += 16
+            }
+        }
+#endif
+        var j = j0
+        while j <= last {
+            if j + ahead <= last { prefetchRows(kCache, vCache, j + ahead, kh, s) }
+            var x = dot(qi, kCache + (j * s.kvHeads + kh) * hs, hs) * s.scale
+            if s.softCap > 0 { x = s.softCap * tanhf(x / s.softCap) }
+            row[j] = x
+            m = Swift.max(m, x)
+            j += 1
+        }
+    }
+
+    /// Scores → probabilities in place over first...last (max m); rounded to f16 when they will meet an f16 V cache,
+    /// as llama.cpp's do.
+    @inline(__always)
+    static func probabilities<C: KVScalar>(_ row: UnsafeMutablePointer<Float>, _ first: Int, _ last: Int, _ m: Float, _: C.Type) {
+        let inv = 1 / expShiftedSum(row, row, first...last, m)
+        if C.self == Float16.self {
+            for j in first...last { row[j] = Float(Float16(row[j] * inv)) }
+        } else {
+            for j in first...last { row[j] *= inv }
+        }
+    }
+
+    @inline(__always)
+    static func attendGroup<C: KVScalar>(q: UnsafePointer<Float>, positions: UnsafePointer<Int32>, tokens: Range<Int>, headRange: Range<Int>,
+                                         kCache: UnsafePointer<C>, vCache: UnsafePointer<C>, out: UnsafeMutablePointer<Float>,
+                                         rows: UnsafeMutablePointer<Float>, rowStride: Int, _ s: AttentionShape) {
+        let hs = s.headSize, nh = s.heads, kh = headRange.lowerBound / s.group, n = tokens.count * headRange.count
+        withPartials(64) { partials in
+            var i = 0
+            while i < n {
+                let count = Swift.min(4, n - i)
+                // Row r of this four: (t, h) of item i + r; rows past `count` repeat row 0 (same inputs, same outputs).
+                @inline(__always) func item(_ r: Int) -> (q: UnsafePointer<Float>, o: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>, pos: Int) {
+                    let e = i + (r < count ? r : 0), t = tokens.lowerBound + e / headRange.count, h = headRange.lowerBound + e % headRange.count
+                    return (q + (t * nh + h) * hs, out + (t * nh + h) * hs, rows + (r < count ? r : 0) * rowStride, Int(positions[t]))
+                }
+                let a = item(0), b = item(1), c = item(2), d = item(3)
+                let (first, la) = s.visible(a.pos), lb = s.visible(b.pos), lc = s.visible(c.pos), ld = s.visible(d.pos)
+                if s.softCap > 0 || hs % (4 * Vec.scalarCount) != 0 || lb.first != first || lc.first != first || ld.first != first
+                    || Swift.min(la, lb.last, lc.last, ld.last) < first {
+                    attendRow(a.q, a.pos, kh, kCache, vCache, a.o, a.row, s, partials)
+                    if count > 1 { attendRow(b.q, b.pos, kh, kCache, vCache, b.o, b.row, s, partials) }
+                    if count > 2 { attendRow(c.q, c.pos, kh, kCache, vCache, c.o, c.row, s, partials) }
+                    if count > 3 { attendRow(d.q, d.pos, kh, kCache, vCache, d.o, d.row, s, partials) }
+                    i += count
+                    continue
+                }
+                let lasts = (la, lb.last, lc.last, ld.last), common = Swift.min(la, lb.last, lc.last, ld.last)
+                let top = Swift.max(la, lb.last, lc.last, ld.last), ahead = AttentionShape.ahead
+                for j in first..<Swift.min(first + ahead, top + 1) { prefetchRows(kCache, vCache, j, kh, s) }
+                // Scores over the positions all four see, each K row read once; then each row's own remainder.
+                var m = (-Float.infinity, -Float.infinity, -Float.infinity, -Float.infinity)
                 var j0 = first
 #if SKE_VNNI
-                // Sixteen positions at a time: `dot`'s vector part per position, then the sixteen horizontal sums
-                // (SIMD.sum() adds lanes 0…15 in order) as lanes of one vector — a transpose and 15 vector adds
-                // instead of ~50 instructions per position. Same values bit for bit.
-                if hs % (4 * Vec.scalarCount) == 0 {
-                    while j0 + 16 <= last + 1 {
-                        for p in 0..<16 {
-                            let j = j0 + p
-                            if j + ahead <= last { prefetchRows(j + ahead) }
-                            partials[p] = dotVector(qi, kCache + (j * nkv + kh) * hs, hs)
-                        }
-                        let s = sums16(partials) * Vec(repeating: scale)
-                        store(s, row + j0)
-                        if softCap > 0 { for j in j0..<(j0 + 16) { row[j] = softCap * tanhf(row[j] / softCap) } }
-                        for j in j0..<(j0 + 16) { m = Swift.max(m, row[j]) }
-                        j0 += 16
+                let partials = partials!, sv = Vec(repeating: s.scale)
+                while j0 + 16 <= common + 1 {
+                    for p in 0..<16 {
+                        let j = j0 + p
+                        if j + ahead <= top { prefetchRows(kCache, vCache, j + ahead, kh, s) }
+                        (partials[p], partials[16 + p], partials[32 + p], partials[48 + p]) =
+                            dotVectors4(a.q, b.q, c.q, d.q, kCache + (j * s.kvHeads + kh) * hs, hs)
                     }
+                    store(sums16(partials) * sv, a.row + j0); store(sums16(partials + 16) * sv, b.row + j0)
+                    store(sums16(partials + 32) * sv, c.row + j0); store(sums16(partials + 48) * sv, d.row + j0)
+                    for j in j0..<(j0 + 16) {
+                        m.0 = Swift.max(m.0, a.row[j]); m.1 = Swift.max(m.1, b.row[j])
+                        m.2 = Swift.max(m.2, c.row[j]); m.3 = Swift.max(m.3, d.row[j])
+                    }
+                    j0 += 16
                 }
+                // The positions left before `common` go one at a time (and jointly) unless some row takes one more
+                // sixteen-position group, which the row-by-row remainder below then does.
+                let together = top + 1 < j0 + 16
+#else
+                let together = true
 #endif
-                for j in j0..<(last + 1) {
-                    if j + ahead <= last { prefetchRows(j + ahead) }
-                    var s = dot(qi, kCache + (j * nkv + kh) * hs, hs) * scale
-                    if softCap > 0 { s = softCap * tanhf(s / softCap) }
-                    row[j] = s
-                    m = Swift.max(m, s)
+                while together && j0 <= common {
+                    if j0 + ahead <= top { prefetchRows(kCache, vCache, j0 + ahead, kh, s) }
+                    let (x0, x1, x2, x3) = dotVectors4(a.q, b.q, c.q, d.q, kCache + (j0 * s.kvHeads + kh) * hs, hs)
+                    a.row[j0] = x0.sum() * s.scale; b.row[j0] = x1.sum() * s.scale
+                    c.row[j0] = x2.sum() * s.scale; d.row[j0] = x3.sum() * s.scale
+                    m.0 = Swift.max(m.0, a.row[j0]); m.1 = Swift.max(m.1, b.row[j0])
+                    m.2 = Swift.max(m.2, c.row[j0]); m.3 = Swift.max(m.3, d.row[j0])
+                    j0 += 1
                 }
-                let sum = expShiftedSum(row, row, first...last, m)
-                let inv = 1 / sum
-                if C.self == Float16.self {
-                    // llama.cpp's arithmetic: probabilities meet the f16 V cache as f16.
-                    for j in first...last { row[j] = Float(Float16(row[j] * inv)) }
-                } else {
-                    for j in first...last { row[j] *= inv }
-                }
-                weightedSum(row, first...last, vCache + kh * hs, nkv * hs, o, hs)
+                scores(a.q, kh, kCache, vCache, from: j0, through: lasts.0, a.row, &m.0, s, partials)
+                if count > 1 { scores(b.q, kh, kCache, vCache, from: j0, through: lasts.1, b.row, &m.1, s, partials) }
+                if count > 2 { scores(c.q, kh, kCache, vCache, from: j0, through: lasts.2, c.row, &m.2, s, partials) }
+                if count > 3 { scores(d.q, kh, kCache, vCache, from: j0, through: lasts.3, d.row, &m.3, s, partials) }
+                probabilities(a.row, first, lasts.0, m.0, C.self)
+                if count > 1 { probabilities(b.row, first, lasts.1, m.1, C.self) }
+                if count > 2 { probabilities(c.row, first, lasts.2, m.2, C.self) }
+                if count > 3 { probabilities(d.row, first, lasts.3, m.3, C.self) }
+                // Weighted sums of V: the positions all four see with each V row read once, then each row's own.
+                let v = vCache + kh * hs, vs = s.kvHeads * hs
+                // Rows past `count` alias row 0: zeroed with it, and they store what it stores.
+                for e in 0..<hs { a.o[e] = 0; b.o[e] = 0; c.o[e] = 0; d.o[e] = 0 }
+                weightedSum4(a.row, b.row, c.row, d.row, first...common, v, vs, a.o, b.o, c.o, d.o, hs)
+                if lasts.0 > common { weightedSum(a.row, (common + 1)...lasts.0, v, vs, a.o, hs) }
+                if count > 1 && lasts.1 > common { weightedSum(b.row, (common + 1)...lasts.1, v, vs, b.o, hs) }
+                if count > 2 && lasts.2 > common { weightedSum(c.row, (common + 1)...lasts.2, v, vs, c.o, hs) }
+                if count > 3 && lasts.3 > common { weightedSum(d.row, (common + 1)...lasts.3, v, vs, d.o, hs) }
+                i += count
             }
+        }
+    }
+
+    /// `dotVector` of four rows against one b (n a multiple of 4·w): b's vectors loaded and widened once for all four.
+    @inline(__always)
+    static func dotVectors4<C: KVScalar>(_ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ a2: UnsafePointer<Float>, _ a3: UnsafePointer<Float>,
+                                         _ b: UnsafePointer<C>, _ n: Int) -> (Vec, Vec, Vec, Vec) {
+        let w = Vec.scalarCount
+        var s00 = Vec(), s01 = Vec(), s02 = Vec(), s03 = Vec(), s10 = Vec(), s11 = Vec(), s12 = Vec(), s13 = Vec()
+        var s20 = Vec(), s21 = Vec(), s22 = Vec(), s23 = Vec(), s30 = Vec(), s31 = Vec(), s32 = Vec(), s33 = Vec()
+        var i = 0
+        while i + 4 * w <= n {
+            let b0 = C.vector(b + i), b1 = C.vector(b + i + w), b2 = C.vector(b + i + 2 * w), b3 = C.vector(b + i + 3 * w)
+            s00.addProduct(load(a0 + i), b0); s01.addProduct(load(a0 + i + w), b1); s02.addProduct(load(a0 + i + 2 * w), b2); s03.addProduct(load(a0 + i + 3 * w), b3)
+            s10.addProduct(load(a1 + i), b0); s11.addProduct(load(a1 + i + w), b1); s12.addProduct(load(a1 + i + 2 * w), b2); s13.addProduct(load(a1 + i + 3 * w), b3)
+            s20.addProduct(load(a2 + i), b0); s21.addProduct(load(a2 + i + w), b1); s22.addProduct(load(a2 + i + 2 * w), b2); s23.addProduct(load(a2 + i + 3 * w), b3)
+            s30.addProduct(load(a3 + i), b0); s31.addProduct(load(a3 + i + w), b1); s32.addProduct(load(a3 + i + 2 * w), b2); s33.addProduct(load(a3 + i + 3 * w), b3)
+            i += 4 * w
+        }
+        return ((s00 + s01) + (s02 + s03), (s10 + s11) + (s12 + s13), (s20 + s21) + (s22 + s23), (s30 + s31) + (s32 + s33))
+    }
+
+    /// `weightedSum` of four probability rows into four outputs over one js (n a multiple of 4·w): each V row loaded and
+    /// widened once for all four; per output lane the same fused multiply-adds in the same order (j ascending).
+    @inline(__always)
+    static func weightedSum4<C: KVScalar>(_ p0: UnsafePointer<Float>, _ p1: UnsafePointer<Float>, _ p2: UnsafePointer<Float>, _ p3: UnsafePointer<Float>,
+                                          _ js: ClosedRange<Int>, _ v: UnsafePointer<C>, _ stride: Int,
+                                          _ o0: UnsafeMutablePointer<Float>, _ o1: UnsafeMutablePointer<Float>,
+                                          _ o2: UnsafeMutablePointer<Float>, _ o3: UnsafeMutablePointer<Float>, _ n: Int) {
+        let w = Vec.scalarCount
+        var c = 0
+        while c + 4 * w <= n {
+            var a00 = load(o0 + c), a01 = load(o0 + c + w), a02 = load(o0 + c + 2 * w), a03 = load(o0 + c + 3 * w)
+            var a10 = load(o1 + c), a11 = load(o1 + c + w), a12 = load(o1 + c + 2 * w), a13 = load(o1 + c + 3 * w)
+            var a20 = load(o2 + c), a21 = load(o2 + c + w), a22 = load(o2 + c + 2 * w), a23 = load(o2 + c + 3 * w)
+            var a30 = load(o3 + c), a31 = load(o3 + c + w), a32 = load(o3 + c + 2 * w), a33 = load(o3 + c + 3 * w)
+            for j in js {
+                let vj = v + j * stride + c
+                let v0 = C.vector(vj), v1 = C.vector(vj + w), v2 = C.vector(vj + 2 * w), v3 = C.vector(vj + 3 * w)
+                let x0 = Vec(repeating: p0[j]), x1 = Vec(repeating: p1[j]), x2 = Vec(repeating: p2[j]), x3 = Vec(repeating: p3[j])
+                a00.addProduct(x0, v0); a01.addProduct(x0, v1); a02.addProduct(x0, v2); a03.addProduct(x0, v3)
+                a10.addProduct(x1, v0); a11.addProduct(x1, v1); a12.addProduct(x1, v2); a13.addProduct(x1, v3)
+                a20.addProduct(x2, v0); a21.addProduct(x2, v1); a22.addProduct(x2, v2); a23.addProduct(x2, v3)
+                a30.addProduct(x3, v0); a31.addProduct(x3, v1); a32.addProduct(x3, v2); a33.addProduct(x3, v3)
+            }
+            store(a00, o0 + c); store(a01, o0 + c + w); store(a02, o0 + c + 2 * w); store(a03, o0 + c + 3 * w)
+            store(a10, o1 + c); store(a11, o1 + c + w); store(a12, o1 + c + 2 * w); store(a13, o1 + c + 3 * w)
+            store(a20, o2 + c); store(a21, o2 + c + w); store(a22, o2 + c + 2 * w); store(a23, o2 + c + 3 * w)
+            store(a30, o3 + c); store(a31, o3 + c + w); store(a32, o3 + c + 2 * w); store(a33, o3 + c + 3 * w)
+            c += 4 * w
         }
     }
 }

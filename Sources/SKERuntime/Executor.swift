@@ -381,11 +381,25 @@ public final class Executor: @unchecked Sendable {
             let pq = f(q), py = f(y), k = kCache[layer], v = vCache[layer], nh = p.heads, hs = p.headSize
             // llama.cpp multiplies the f16 K cache by q converted to f16 (done here, in the query's own buffer, which only
             // attention reads); the kernel meets an f16 V cache with f16 probabilities.
-            let half = kvHalf
+            let half = kvHalf, nkv = p.kvHeads, group = nh / nkv, ctx = plan.limits.contextLength
+            // Prefill: items of `block` tokens × one K/V head's `group` query heads, a multiple of four rows, which
+            // attentionGroup takes four at a time over each K and V row.
+            let block = 4 / gcd(group, 4)
             return Region(parallel: { [unowned(unsafe) self] th, n in
                 let row = scratch(th)
-                // Round-robin over (token, head) items: a causal row's cost grows with its token, so contiguous
-                // ranges gave the last thread most of the work in prefill.
+                // Round-robin over items: a causal row's cost grows with its token, so contiguous ranges gave the
+                // last thread most of the work in prefill.
+                if tokens > 1 {
+                    for item in stride(from: th, to: (tokens + block - 1) / block * nkv, by: n) {
+                        let t0 = item / nkv * block, t1 = Swift.min(tokens, t0 + block), heads = (item % nkv * group)..<(item % nkv * group + group)
+                        if half {
+                            for t in t0..<t1 { let qt = pq + (t * nh + heads.lowerBound) * hs; for d in 0..<(group * hs) { qt[d] = Float(Float16(qt[d])) } }
+                        }
+                        FastOps.attentionGroup(q: pq, positions: positions, tokens: t0..<t1, heads: heads, kCache: k, vCache: v, half: half,
+                                               cacheLength: start + tokens, out: py, rows: row, rowStride: ctx, p, level: plan.level)
+                    }
+                    return
+                }
                 for item in stride(from: th, to: tokens * nh, by: n) {
                     let t = item / nh, h = item % nh
                     if half { let qh = pq + (t * nh + h) * hs; for d in 0..<hs { qh[d] = Float(Float16(qh[d])) } }
@@ -817,3 +831,6 @@ public final class Executor: @unchecked Sendable {
         }
     }
 }
+
+/// Greatest common divisor of two positive integers.
+private func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }

@@ -68,6 +68,54 @@ struct FastOpsTests {
         }
     }
 
+    static let groups: [AttentionParameters] = [
+        AttentionParameters(heads: 16, kvHeads: 8, headSize: 128),          // Qwen3-shaped: groups of 2
+        AttentionParameters(heads: 9, kvHeads: 3, headSize: 64),            // SmolLM2: groups of 3
+        AttentionParameters(heads: 4, kvHeads: 1, headSize: 256, window: 21), // Gemma 3: one K/V head, a sliding window
+        AttentionParameters(heads: 3, kvHeads: 3, headSize: 64, window: 40),
+        AttentionParameters(heads: 2, kvHeads: 2, headSize: 7, softCap: 30), // no four-row path: row by row
+    ]
+
+    /// Prefill attention takes four query rows per pass over K and V; each row must equal decode attention's bit for
+    /// bit (KV-cache decode == full recompute rests on it). Items as the executor deals them (a multiple of four rows
+    /// of one K/V head, the last one short), 37 tokens after 6 cached positions: sixteen-position groups, rows whose
+    /// visible ranges end apart, windows that start apart.
+    @Test("prefill attention, four rows per pass, == decode attention row by row, bit for bit, every ISA path", arguments: groups)
+    func group(_ p: AttentionParameters) {
+        let start = 6, t = 37, tk = start + t, hs = p.headSize, group = p.heads / p.kvHeads
+        var rng = SeededRandom(seed: UInt64(p.heads * 100 + hs))
+        let q = (0..<(t * p.heads * hs)).map { _ in Float(Float16(rng.normal())) }
+        let k = (0..<(tk * p.kvHeads * hs)).map { _ in rng.normal() }, v = (0..<(tk * p.kvHeads * hs)).map { _ in rng.normal() }
+        let kh = k.map { Float16($0) }, vh = v.map { Float16($0) }
+        let pos = (0..<t).map { Int32(start + $0) }
+        let block = [1: 4, 2: 2, 3: 4, 4: 1][group]!
+        for level in isaLevels {
+            for half in [false, true] {
+                var expected = [Float](repeating: .nan, count: q.count), got = expected
+                var row = [Float](repeating: 0, count: tk), rows = [Float](repeating: 0, count: 4 * (tk + 3))
+                let run = { (kb: UnsafeRawBufferPointer, vb: UnsafeRawBufferPointer) in
+                    q.withUnsafeBufferPointer { qb in pos.withUnsafeBufferPointer { pb in expected.withUnsafeMutableBufferPointer { eb in
+                        for i in 0..<t {
+                            FastOps.attentionDecode(q: qb.baseAddress! + i * p.heads * hs, positions: pb.baseAddress! + i, tokens: 1,
+                                                    kCache: kb.baseAddress!, vCache: vb.baseAddress!, half: half, cacheLength: tk,
+                                                    out: eb.baseAddress! + i * p.heads * hs, row: &row, p, level: level)
+                        }
+                    } } }
+                    for t0 in stride(from: 0, to: t, by: block) {
+                        for g in 0..<p.kvHeads {
+                            FastOps.attentionGroup(q: q, positions: pos, tokens: t0..<min(t, t0 + block), heads: (g * group)..<(g * group + group),
+                                                   kCache: kb.baseAddress!, vCache: vb.baseAddress!, half: half, cacheLength: tk,
+                                                   out: &got, rows: &rows, rowStride: tk + 3, p, level: level)
+                        }
+                    }
+                }
+                if half { kh.withUnsafeBytes { kb in vh.withUnsafeBytes { vb in run(kb, vb) } } } else { k.withUnsafeBytes { kb in v.withUnsafeBytes { vb in run(kb, vb) } } }
+                let same = zip(got, expected).allSatisfy { $0.bitPattern == $1.bitPattern }
+                #expect(same, "\(half ? "f16" : "f32") \(level): max |Δ| \(zip(got, expected).map { abs($0 - $1) }.max()!)")
+            }
+        }
+    }
+
 #if arch(x86_64)
     /// Softmax's vector eˣ (x ≤ 0) against libm's expf over a dense sweep of [−100, 0]: within 2 ulp where the result
     /// is a normal float, 0 below the floor (where expf is subnormal or 0), exactly 1 at 0.

@@ -64,4 +64,35 @@ public enum FastOps {
                              vCache: vCache.assumingMemoryBound(to: Float16.self), cacheLength: tk, out: out, row: row, p, heads: range)
         }
     }
+
+    /// Prefill attention for the query rows (t, h), t in `tokens`, h in `heads` (heads of one K/V head), bit for bit
+    /// `attentionDecode` of each row: the SIMD paths take four rows per pass over K and V. q, out and `positions` are
+    /// indexed by t; `rows` holds four score rows `rowStride` (≥ cacheLength) floats apart.
+    public static func attentionGroup(q: UnsafePointer<Float>, positions: UnsafePointer<Int32>, tokens: Range<Int>, heads: Range<Int>,
+                                      kCache: UnsafeRawPointer, vCache: UnsafeRawPointer, half: Bool, cacheLength tk: Int,
+                                      out: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>, rowStride: Int,
+                                      _ p: AttentionParameters, level: CPUFeatures.ISALevel = QuantTraits.activeLevel) {
+        precondition(heads.isEmpty || (heads.lowerBound / (p.heads / p.kvHeads) == (heads.upperBound - 1) / (p.heads / p.kvHeads)),
+                     "attentionGroup: heads \(heads) span more than one K/V head")
+        let (scale, cap) = (Float(p.scale), Float(p.softCap))
+        switch level {
+        #if arch(x86_64)
+        case .avx2:
+            SKEKernelsAVX2.SIMDOps.attentionGroup(q: q, positions: positions, tokens: tokens, headRange: heads, kCache: kCache, vCache: vCache,
+                                                  half: half, cacheLength: tk, out: out, rows: rows, rowStride: rowStride, heads: p.heads,
+                                                  kvHeads: p.kvHeads, headSize: p.headSize, scale: scale, window: p.window, softCap: cap)
+            return
+        case .avx512:
+            SKEKernelsAVX512.SIMDOps.attentionGroup(q: q, positions: positions, tokens: tokens, headRange: heads, kCache: kCache, vCache: vCache,
+                                                    half: half, cacheLength: tk, out: out, rows: rows, rowStride: rowStride, heads: p.heads,
+                                                    kvHeads: p.kvHeads, headSize: p.headSize, scale: scale, window: p.window, softCap: cap)
+            return
+        #endif
+        default: break
+        }
+        for t in tokens {
+            attentionDecode(q: q + t * p.heads * p.headSize, positions: positions + t, tokens: 1, kCache: kCache, vCache: vCache, half: half,
+                            cacheLength: tk, out: out + t * p.heads * p.headSize, row: rows, p, heads: heads, level: level)
+        }
+    }
 }
