@@ -22,6 +22,11 @@ public final class Executor: @unchecked Sendable {
     let kCache: [UnsafeMutableRawPointer], vCache: [UnsafeMutableRawPointer]
     let kvHalf: Bool
     let positions: UnsafeMutablePointer<Int32>
+    /// Each distinct rope configuration's angle table [maxTokens, dims] (Rope.angles) at the batch's positions, filled
+    /// once per run: every layer's Q and K rotation reads it (it was two cos/sin calls per pair, per layer, twice).
+    let ropeConfigs: [RopeParameters], ropeAngles: [UnsafeMutablePointer<Float>]
+    /// Per step, the index of the angle table its rotation reads (−1: none).
+    let ropeTableOfStep: [Int]
     let outputRowIndex: UnsafeMutablePointer<Int32>
     let f32Dot: DotRow
     /// Current batch geometry (set by `run`).
@@ -146,9 +151,23 @@ public final class Executor: @unchecked Sendable {
         repackCandidates = repack ? RowSource.Store.candidates(plan, fileOrder: releaseOriginals) : []
         self.releaseOriginals = releaseOriginals
         let cache = plan.cacheRowValues.flatMap { [max(ctx * $0, 1) * kvBytes, max(ctx * $0, 1) * kvBytes] }
+        var configs: [RopeParameters] = []
+        ropeTableOfStep = plan.steps.map { step in
+            let rope: RopeParameters?
+            switch step {
+            case .rope(_, _, _, _, let p): rope = p
+            case .kvWrite(_, _, _, _, let p, _): rope = p
+            default: rope = nil
+            }
+            guard let p = rope else { return -1 }
+            if let i = configs.firstIndex(where: { $0.base == p.base && $0.freqScale == p.freqScale && $0.dims == p.dims }) { return i }
+            configs.append(p)
+            return configs.count - 1
+        }
+        ropeConfigs = configs
         let blocks = [max(plan.arenaBytes, 64), threads * scratchStride * 4] + cache
             + [plan.limits.maxTokens * 4, plan.limits.maxOutputs * 4, tileFloats * 4, tileFloats * 4, workspaceFloats * 4, amxBytes,
-               threads * panelStride]
+               threads * panelStride] + configs.map { plan.limits.maxTokens * max($0.dims, 2) * 4 }
         arena = try Arena(capacity: Arena.capacity(forBlocks: blocks))
         base = try arena.allocate(blocks[0], label: "activations")
         threadScratch = try arena.allocate(Float.self, count: threads * scratchStride, label: "thread scratch")
@@ -165,6 +184,11 @@ public final class Executor: @unchecked Sendable {
         sgemmWorkspace = try arena.allocate(Float.self, count: workspaceFloats, label: "sgemm workspace")
         amxWorkspace = amxBytes > 0 ? try arena.allocate(amxBytes, label: "amx workspace") : nil
         panelWorkspace = panelStride > 0 ? try arena.allocate(threads * panelStride, label: "panel workspace") : nil
+        var angles: [UnsafeMutablePointer<Float>] = []
+        for (i, p) in configs.enumerated() {
+            angles.append(try arena.allocate(Float.self, count: plan.limits.maxTokens * max(p.dims, 2), label: "rope angles \(i)"))
+        }
+        ropeAngles = angles
         f32Dot = QuantTraits.kernels(.f32, level: plan.level)!.dot
         bindKernels()
     }
@@ -296,6 +320,7 @@ public final class Executor: @unchecked Sendable {
         if tokens == 1 && start > 0 && !repackCandidates.isEmpty { repackForDecode() }
         let tok = (base + plan.tokensOffset).assumingMemoryBound(to: Int32.self)
         for i in 0..<tokens { tok[i] = ids[i]; positions[i] = Int32(start + i) }
+        for (p, table) in zip(ropeConfigs, ropeAngles) { Rope.angles(positions, tokens: tokens, p, into: table) }
         for i in 0..<outputs { outputRowIndex[i] = outputRows[i] }
         for i in plan.steps.indices { execute(plan.steps[i], i) }
     }
@@ -320,19 +345,19 @@ public final class Executor: @unchecked Sendable {
             let px = f(x), py = f(y), b = bias.floats
             for t in 0..<rowCount(rows) { for i in 0..<cols { py[t * cols + i] = px[t * cols + i] + b[i] } }
         case .rope(let x, let y, let cols, let hs, let p):
-            Rope.forward(x: f(x), y: f(y), tokens: tokens, heads: cols / hs, headSize: hs, positions: positions, p)
+            Rope.rotate(f(x), f(y), tokens: tokens, heads: cols / hs, headSize: hs, angles: ropeAngles[ropeTableOfStep[index]], p)
         case .kvWrite(let x, let layer, let value, let cols, let rope, let hs):
             let cache = value ? vCache[layer] : kCache[layer]
             let n = tokens * cols
             if kvHalf {
                 // Rotate in place (only this step reads the K projection), then store as f16.
-                if let rope { Rope.forward(x: f(x), y: f(x), tokens: tokens, heads: cols / hs, headSize: hs, positions: positions, rope) }
+                if let rope { Rope.rotate(f(x), f(x), tokens: tokens, heads: cols / hs, headSize: hs, angles: ropeAngles[ropeTableOfStep[index]], rope) }
                 let src = f(x), dst = cache.assumingMemoryBound(to: Float16.self) + start * cols
                 for i in 0..<n { dst[i] = Float16(src[i]) }
             } else {
                 let dst = cache.assumingMemoryBound(to: Float.self) + start * cols
                 if let rope {
-                    Rope.forward(x: f(x), y: dst, tokens: tokens, heads: cols / hs, headSize: hs, positions: positions, rope)
+                    Rope.rotate(f(x), dst, tokens: tokens, heads: cols / hs, headSize: hs, angles: ropeAngles[ropeTableOfStep[index]], rope)
                 } else {
                     dst.update(from: f(x), count: n)
                 }

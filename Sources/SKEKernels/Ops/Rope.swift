@@ -28,28 +28,48 @@ public enum Rope {
         _ x: UnsafePointer<F>, _ y: UnsafeMutablePointer<F>, tokens t: Int, heads h: Int, headSize hs: Int,
         positions: UnsafePointer<Int32>, _ p: RopeParameters, sign: F = 1
     ) {
-        let dims = p.dims, half = dims / 2
-        let thetaScale = F.pow(F(p.base), -2 / F(dims))
         // The angles depend on the token only: cos/sin once per token, shared by its heads.
-        withUnsafeTemporaryAllocation(of: F.self, capacity: 2 * Swift.max(half, 1)) { cs in
-            let cosines = cs.baseAddress!, sines = cosines + half
+        withUnsafeTemporaryAllocation(of: F.self, capacity: Swift.max(p.dims, 2)) { cs in
             for ti in 0..<t {
-                var theta = F(positions[ti]) * F(p.freqScale)
+                angles(positions + ti, tokens: 1, p, into: cs.baseAddress!, sign: sign)
+                rotate(x + ti * h * hs, y + ti * h * hs, tokens: 1, heads: h, headSize: hs, angles: cs.baseAddress!, p)
+            }
+        }
+    }
+
+    /// The rotation's cosines and sines at each position: table [T, dims], per token dims/2 cosines then dims/2 sines
+    /// (times `sign`). A model's layers rotate Q and K at the same positions: the executor computes this once per batch.
+    @inlinable @_specialize(where F == Float)
+    public static func angles<F: Real & BinaryFloatingPoint>(_ positions: UnsafePointer<Int32>, tokens t: Int, _ p: RopeParameters,
+                                                             into table: UnsafeMutablePointer<F>, sign: F = 1) {
+        let half = p.dims / 2, thetaScale = F.pow(F(p.base), -2 / F(p.dims))
+        for ti in 0..<t {
+            let cosines = table + ti * p.dims, sines = cosines + half
+            var theta = F(positions[ti]) * F(p.freqScale)
+            for i in 0..<half {
+                cosines[i] = F.cos(theta); sines[i] = F.sin(theta) * sign
+                theta *= thetaScale
+            }
+        }
+    }
+
+    /// Rotates x [T, H, HS] into y (y = x allowed) by `angles` [T, dims] (see `angles`).
+    @inlinable @_specialize(where F == Float)
+    public static func rotate<F: Real & BinaryFloatingPoint>(_ x: UnsafePointer<F>, _ y: UnsafeMutablePointer<F>, tokens t: Int, heads h: Int,
+                                                             headSize hs: Int, angles table: UnsafePointer<F>, _ p: RopeParameters) {
+        let dims = p.dims, half = dims / 2
+        for ti in 0..<t {
+            let cosines = table + ti * dims, sines = cosines + half
+            for hi in 0..<h {
+                let xo = x + (ti * h + hi) * hs, yo = y + (ti * h + hi) * hs
                 for i in 0..<half {
-                    cosines[i] = F.cos(theta); sines[i] = F.sin(theta) * sign
-                    theta *= thetaScale
+                    let c = cosines[i], s = sines[i]
+                    let (a, b) = p.layout == .normal ? (2 * i, 2 * i + 1) : (i, i + half)
+                    let x0 = xo[a], x1 = xo[b]
+                    yo[a] = x0 * c - x1 * s
+                    yo[b] = x0 * s + x1 * c
                 }
-                for hi in 0..<h {
-                    let xo = x + (ti * h + hi) * hs, yo = y + (ti * h + hi) * hs
-                    for i in 0..<half {
-                        let c = cosines[i], s = sines[i]
-                        let (a, b) = p.layout == .normal ? (2 * i, 2 * i + 1) : (i, i + half)
-                        let x0 = xo[a], x1 = xo[b]
-                        yo[a] = x0 * c - x1 * s
-                        yo[b] = x0 * s + x1 * c
-                    }
-                    if dims < hs && xo != UnsafePointer(yo) { for j in dims..<hs { yo[j] = xo[j] } }
-                }
+                if dims < hs && xo != UnsafePointer(yo) { for j in dims..<hs { yo[j] = xo[j] } }
             }
         }
     }
