@@ -18,6 +18,7 @@ extension Bench {
         @Option(name: .short, help: "Generated tokens for the tg test (0 = skip).") var n: Int = 64
         @Option(name: .short, help: "Thread counts, comma separated.") var t: String = "\(ThreadPool.usableCores)"
         @Option(name: .short, help: "Repetitions (the mean and deviation are reported).") var r: Int = 3
+        @Option(name: .short, help: "Tokens already in the KV cache when each test starts (llama-bench's -d): tests read \"pp128 @ d1024\".") var d: Int = 0
         @Option(help: "quantized, float or mixed.") var activations: String = "mixed"
         @Flag(name: .customLong("no-mmap"), help: "Read the weights into memory instead of mapping the file (llama.cpp's --no-mmap; the --ttft rows always map).") var noMmap = false
         @Flag(name: .customLong("ttft"), help: "Also time model open → first token for the .gguf and its .bump.") var ttft = false
@@ -25,7 +26,9 @@ extension Bench {
 
         struct Row: Codable {
             var test: String, threads: Int, tokensPerSecond: Double, stddev: Double
-            var weightBytesPerToken: Int?, readGBps: Double?, rooflineFraction: Double?
+            /// Decode rows: bytes one token reads — the weights, and the K/V cache rows attention reads (at the mean
+            /// position of the run); the roofline is their sum over the read bandwidth.
+            var weightBytesPerToken: Int?, kvBytesPerToken: Int? = nil, readGBps: Double?, rooflineFraction: Double?
         }
         struct TTFT: Codable { var source: String; var milliseconds: Double }
         struct Report: Codable {
@@ -46,15 +49,21 @@ extension Bench {
                 var rows: [Row] = [], prefillPath = ""
                 for th in threads {
                     var o = EngineOptions()
-                    o.threads = th; o.precision = precision; o.contextLength = max(p, n, 1) + 1; o.batchSize = max(p, 1)
+                    o.threads = th; o.precision = precision; o.contextLength = d + max(p, n, 1) + 1; o.batchSize = max(p, d > 0 ? 128 : 1)
                     let e = try Engine(file: file, options: o)
                     prefillPath = e.executor.batchArithmetic
                     let rng = (0..<max(p, n)).map { Int32(($0 * 7919 + 13) % e.vocabulary) }
-                    /// Mean and deviation of `r` timed runs of `body` (after a warm-up); `after` sees each run's rate, untimed.
+                    // The depth's tokens, evaluated once; each run rewinds to them (untimed).
+                    if d > 0 { e.reset(); try e.evaluate((0..<d).map { Int32(($0 * 104_729 + 7) % e.vocabulary) }) { _, _ in } }
+                    let at = d > 0 ? " @ d\(d)" : ""
+                    /// Mean and deviation of `r` timed runs of `body` (after a warm-up), each from the cache rewound to the
+                    /// depth; `after` sees each run's rate, untimed.
                     func measure(_ body: () throws -> Int, after: (Double) throws -> Void = { _ in }) throws -> (Double, Double) {
+                        e.rewind(to: d)
                         _ = try body()   // warm-up
                         var rates: [Double] = []
                         for _ in 0..<max(1, r) {
+                            e.rewind(to: d)
                             let t0 = monotonicNanoseconds()
                             let tokens = try body()
                             rates.append(Double(tokens) / (Double(monotonicNanoseconds() - t0) / 1e9))
@@ -65,19 +74,19 @@ extension Bench {
                         return (mean, sd)
                     }
                     if p > 0 {
-                        let (m, sd) = try measure { e.reset(); try e.evaluate(Array(rng.prefix(p))) { _, _ in }; return p }
-                        rows.append(Row(test: "pp\(p)", threads: th, tokensPerSecond: m, stddev: sd))
+                        let (m, sd) = try measure { try e.evaluate(Array(rng.prefix(p))) { _, _ in }; return p }
+                        rows.append(Row(test: "pp\(p)\(at)", threads: th, tokensPerSecond: m, stddev: sd))
                     }
                     if n > 0 {
                         // The roofline: each repetition's decode rate against the read bandwidth probed right after it
                         // (this VM's bandwidth drifts by tens of percent within a minute; a probe taken once, before or
                         // after all repetitions, mixes that drift into the ratio). Reported: the mean of the ratios.
-                        let bytes = weightBytesPerToken(e)
+                        // Bytes per token: the weights, plus at a depth the K/V cache rows attention reads (the mean over the run).
+                        let weights = weightBytesPerToken(e), kv = kvBytesPerToken(e, positions: d + (n + 1) / 2), bytes = weights + kv
                         let pool = ThreadPool(threadCount: th)
                         let probe = try MemoryProbe.Buffer()
                         var bandwidths: [Double] = [], ratios: [Double] = []
                         let (m, sd) = try measure {
-                            e.reset()
                             for i in 0..<n { try e.evaluate([rng[i]]) { _, _ in } }
                             return n
                         } after: { rate in
@@ -85,7 +94,7 @@ extension Bench {
                             bandwidths.append(bw); ratios.append(rate * Double(bytes) / (bw * 1e9))
                         }
                         let bw = bandwidths.reduce(0, +) / Double(bandwidths.count)
-                        rows.append(Row(test: "tg\(n)", threads: th, tokensPerSecond: m, stddev: sd, weightBytesPerToken: bytes, readGBps: bw,
+                        rows.append(Row(test: "tg\(n)\(at)", threads: th, tokensPerSecond: m, stddev: sd, weightBytesPerToken: weights, kvBytesPerToken: kv, readGBps: bw,
                                         rooflineFraction: ratios.reduce(0, +) / Double(ratios.count)))
                     }
                 }
@@ -116,14 +125,21 @@ extension Bench {
                     return try printJSON(Report(model: model.path, activations: activations, prefillPath: prefillPath, rows: rows, timeToFirstToken: ttftRows))
                 }
                 print("model: \(model.path)   activations: \(activations)   prefill: \(prefillPath)\n")
-                print("| test   | threads |        t/s |   ± | weight bytes/token | read GB/s | of roofline |")
-                print("|--------|---------|------------|-----|--------------------|-----------|-------------|")
+                let width = rows.map(\.test.count).max().map { max($0, 6) } ?? 6
+                print("| \("test".padding(toLength: width, withPad: " ", startingAt: 0)) | threads |        t/s |   ± | bytes/token (weights + KV) | read GB/s | of roofline |")
+                print("|-\(String(repeating: "-", count: width))-|---------|------------|-----|----------------------------|-----------|-------------|")
                 for row in rows {
-                    print("| \(row.test.padding(toLength: 6, withPad: " ", startingAt: 0)) | \(String(row.threads).leftPadded(7)) | \(formatFixed(row.tokensPerSecond, 2).leftPadded(10)) | \(formatFixed(row.stddev, 1).leftPadded(3)) | "
-                          + "\((row.weightBytesPerToken.map(formatBytes) ?? "").leftPadded(18)) | \((row.readGBps.map { formatFixed($0, 1) } ?? "").leftPadded(9)) | \((row.rooflineFraction.map { formatFixed($0 * 100, 1) + "%" } ?? "").leftPadded(11)) |")
+                    print("| \(row.test.padding(toLength: width, withPad: " ", startingAt: 0)) | \(String(row.threads).leftPadded(7)) | \(formatFixed(row.tokensPerSecond, 2).leftPadded(10)) | \(formatFixed(row.stddev, 1).leftPadded(3)) | "
+                          + "\((row.weightBytesPerToken.map { formatBytes($0) + " + " + formatBytes(row.kvBytesPerToken ?? 0) } ?? "").leftPadded(26)) | \((row.readGBps.map { formatFixed($0, 1) } ?? "").leftPadded(9)) | \((row.rooflineFraction.map { formatFixed($0 * 100, 1) + "%" } ?? "").leftPadded(11)) |")
                 }
                 for x in ttftRows { print("time to first token from \(x.source): \(formatFixed(x.milliseconds, 1)) ms") }
             }
+        }
+
+        /// Bytes of K and V cache one decode step reads with `positions` cached: each layer's rows once (heads that share
+        /// a K/V head share its rows), f16 unless float precision.
+        func kvBytesPerToken(_ e: Engine, positions: Int) -> Int {
+            e.plan.cacheRowValues.reduce(0) { $0 + 2 * positions * $1 } * (e.plan.precision == .float ? 4 : 2)
         }
 
         /// Bytes of weights one decode step reads: every matmul weight once, the embedding row aside.
