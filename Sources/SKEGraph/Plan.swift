@@ -121,8 +121,6 @@ public struct Plan: Sendable {
     public let separateBytes: Int
     /// Per-thread float scratch (attention score rows, dequantized weight rows), values per thread.
     public let threadScratchFloats: Int
-    /// Score rows of context length in each thread's scratch: prefill attention takes four query rows at a time.
-    public static let attentionScoreRows = 4
     /// The widest matmul input (K), for the SGEMM weight panels.
     public let maxInputWidth: Int
     public let tokensOffset: Int
@@ -268,7 +266,7 @@ public enum Lowering {
             }
         }
         return Plan(steps: steps, limits: g.limits, arenaBytes: planned.plannedBytes, separateBytes: planned.separateBytes,
-                    threadScratchFloats: max(Plan.attentionScoreRows * g.limits.contextLength, 2 * maxK) + 16, maxInputWidth: maxK,
+                    threadScratchFloats: max(FastOps.attentionGroupScratchFloats(rowStride: g.limits.contextLength), 2 * maxK) + 16, maxInputWidth: maxK,
                     tokensOffset: off(g.nodes.first { if case .tokens = $0.op { return true }; return false }!.id),
                     logitsOffset: off(g.output), vocabulary: g.nodes[g.output].shape.last!,
                     cacheRowValues: g.cacheRowValues, fusion: fusion, precision: precision, level: level)

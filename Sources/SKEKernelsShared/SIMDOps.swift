@@ -223,8 +223,9 @@ public enum SIMDOps {
                                        kCache: UnsafeRawPointer, vCache: UnsafeRawPointer, half: Bool, cacheLength tk: Int,
                                        out: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>,
                                        heads nh: Int, kvHeads nkv: Int, headSize hs: Int, scale: Float, window: Int, softCap: Float,
-                                       headRange: Range<Int>) {
-        let s = AttentionShape(heads: nh, kvHeads: nkv, headSize: hs, scale: scale, window: window, softCap: softCap, cacheLength: tk)
+                                       headRange: Range<Int>, kvRowStride: Int, kvHeadStride: Int) {
+        let s = AttentionShape(heads: nh, kvHeads: nkv, headSize: hs, scale: scale, window: window, softCap: softCap, cacheLength: tk,
+                               rowStride: kvRowStride, headStride: kvHeadStride)
         if half {
             attend(q: q, positions: positions, tokens: t, kCache: kCache.assumingMemoryBound(to: Float16.self),
                    vCache: vCache.assumingMemoryBound(to: Float16.self), out: out, row: row, s, headRange: headRange)
@@ -239,12 +240,14 @@ public enum SIMDOps {
     /// one row at a time read and widened it four times. Every row's result equals `attentionDecode`'s bit for bit: each
     /// score, each probability and each output lane sees the same operations in the same order (see `attendGroup`).
     /// q [T, NH, HS] and out [T, NH, HS] are indexed by t as `positions` is; `rows` holds four score rows `rowStride`
-    /// (≥ TK) floats apart.
+    /// (≥ TK) floats apart, then `groupWorkspaceFloats` floats of workspace.
     public static func attentionGroup(q: UnsafePointer<Float>, positions: UnsafePointer<Int32>, tokens: Range<Int>, headRange: Range<Int>,
                                       kCache: UnsafeRawPointer, vCache: UnsafeRawPointer, half: Bool, cacheLength tk: Int,
                                       out: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>, rowStride: Int,
-                                      heads nh: Int, kvHeads nkv: Int, headSize hs: Int, scale: Float, window: Int, softCap: Float) {
-        let s = AttentionShape(heads: nh, kvHeads: nkv, headSize: hs, scale: scale, window: window, softCap: softCap, cacheLength: tk)
+                                      heads nh: Int, kvHeads nkv: Int, headSize hs: Int, scale: Float, window: Int, softCap: Float,
+                                      kvRowStride: Int, kvHeadStride: Int) {
+        let s = AttentionShape(heads: nh, kvHeads: nkv, headSize: hs, scale: scale, window: window, softCap: softCap, cacheLength: tk,
+                               rowStride: kvRowStride, headStride: kvHeadStride)
         if half {
             attendGroup(q: q, positions: positions, tokens: tokens, headRange: headRange, kCache: kCache.assumingMemoryBound(to: Float16.self),
                         vCache: vCache.assumingMemoryBound(to: Float16.self), out: out, rows: rows, rowStride: rowStride, s)
@@ -254,22 +257,28 @@ public enum SIMDOps {
         }
     }
 
+    /// Workspace `attentionGroup` needs after its four score rows: 64 vectors of 16 floats, 64-byte aligned.
+    public static let groupWorkspaceFloats = 64 * 16 + 16
+
     struct AttentionShape {
         let heads: Int, kvHeads: Int, headSize: Int, scale: Float, window: Int, softCap: Float, cacheLength: Int
+        /// Position j of K/V head kh sits at j·rowStride + kh·headStride (SKEKernels' KVLayout).
+        let rowStride: Int, headStride: Int
         var group: Int { heads / kvHeads }
+        @inline(__always) func offset(_ j: Int, _ kh: Int) -> Int { j &* rowStride &+ kh &* headStride }
         /// The positions a query at `pos` sees (empty when first > last).
         @inline(__always) func visible(_ pos: Int) -> (first: Int, last: Int) {
             (window > 0 ? Swift.max(0, pos - window + 1) : 0, Swift.min(cacheLength - 1, pos))
         }
-        /// Positions prefetched ahead of the one being read. The cache rows of one head sit kvHeads·headSize values
-        /// apart, a stride the hardware prefetcher picks up late: each K row was a cache miss.
-        static let ahead = 8
+        /// Positions prefetched ahead of the one being read. With a position-major cache the rows of one head sit
+        /// kvHeads·headSize values apart, a stride the hardware prefetcher picks up late: each K row was a cache miss.
+        static let ahead = 16
     }
 
     /// Requests K and V cache row `j` of K/V head `kh`.
     @inline(__always)
     static func prefetchRows<C: KVScalar>(_ kCache: UnsafePointer<C>, _ vCache: UnsafePointer<C>, _ j: Int, _ kh: Int, _ s: AttentionShape) {
-        let k = UnsafeRawPointer(kCache + (j * s.kvHeads + kh) * s.headSize), v = UnsafeRawPointer(vCache + (j * s.kvHeads + kh) * s.headSize)
+        let k = UnsafeRawPointer(kCache + s.offset(j, kh)), v = UnsafeRawPointer(vCache + s.offset(j, kh))
         var l = 0
         while l < s.headSize * MemoryLayout<C>.stride { prefetch(k + l); prefetch(v + l); l += 64 }
     }
@@ -310,7 +319,7 @@ public enum SIMDOps {
         var m = -Float.infinity
         scores(qi, kh, kCache, vCache, from: first, through: last, row, &m, s, partials)
         probabilities(row, first, last, m, C.self)
-        weightedSum(row, first...last, vCache + kh * s.headSize, s.kvHeads * s.headSize, o, s.headSize)
+        weightedSum(row, first...last, vCache + kh * s.headStride, s.rowStride, o, s.headSize)
     }
 
     /// row[j] = (q·K[j])·scale (soft-capped) for j in j0...last, m = the running maximum. j0 sits a multiple of 16
@@ -329,7 +338,7 @@ public enum SIMDOps {
                 for p in 0..<16 {
                     let j = j0 + p
                     if j + ahead <= last { prefetchRows(kCache, vCache, j + ahead, kh, s) }
-                    partials[p] = dotVector(qi, kCache + (j * s.kvHeads + kh) * hs, hs)
+                    partials[p] = dotVector(qi, kCache + s.offset(j, kh), hs)
                 }
                 store(sums16(partials) * Vec(repeating: s.scale), row + j0)
                 if s.softCap > 0 { for j in j0..<(j0 + 16) { row[j] = s.softCap * tanhf(row[j] / s.softCap) } }
@@ -341,7 +350,7 @@ public enum SIMDOps {
         var j = j0
         while j <= last {
             if j + ahead <= last { prefetchRows(kCache, vCache, j + ahead, kh, s) }
-            var x = dot(qi, kCache + (j * s.kvHeads + kh) * hs, hs) * s.scale
+            var x = dot(qi, kCache + s.offset(j, kh), hs) * s.scale
             if s.softCap > 0 { x = s.softCap * tanhf(x / s.softCap) }
             row[j] = x
             m = Swift.max(m, x)
@@ -366,7 +375,15 @@ public enum SIMDOps {
                                          kCache: UnsafePointer<C>, vCache: UnsafePointer<C>, out: UnsafeMutablePointer<Float>,
                                          rows: UnsafeMutablePointer<Float>, rowStride: Int, _ s: AttentionShape) {
         let hs = s.headSize, nh = s.heads, kh = headRange.lowerBound / s.group, n = tokens.count * headRange.count
-        withPartials(64) { partials in
+        // The four rows' sixteen-position partial vectors: workspace after the score rows (64 vectors on the stack
+        // would be a heap allocation per call: withUnsafeTemporaryAllocation only trusts the stack up to 1 KiB).
+#if SKE_VNNI
+        let partials: UnsafeMutablePointer<Vec>? = UnsafeMutableRawPointer(bitPattern: (Int(bitPattern: rows + 4 * rowStride) + 63) & ~63)!
+            .assumingMemoryBound(to: Vec.self)
+#else
+        let partials: UnsafeMutablePointer<Vec>? = nil
+#endif
+        do {
             var i = 0
             while i < n {
                 let count = Swift.min(4, n - i)
@@ -399,7 +416,7 @@ public enum SIMDOps {
                         let j = j0 + p
                         if j + ahead <= top { prefetchRows(kCache, vCache, j + ahead, kh, s) }
                         (partials[p], partials[16 + p], partials[32 + p], partials[48 + p]) =
-                            dotVectors4(a.q, b.q, c.q, d.q, kCache + (j * s.kvHeads + kh) * hs, hs)
+                            dotVectors4(a.q, b.q, c.q, d.q, kCache + s.offset(j, kh), hs)
                     }
                     store(sums16(partials) * sv, a.row + j0); store(sums16(partials + 16) * sv, b.row + j0)
                     store(sums16(partials + 32) * sv, c.row + j0); store(sums16(partials + 48) * sv, d.row + j0)
@@ -417,7 +434,7 @@ public enum SIMDOps {
 #endif
                 while together && j0 <= common {
                     if j0 + ahead <= top { prefetchRows(kCache, vCache, j0 + ahead, kh, s) }
-                    let (x0, x1, x2, x3) = dotVectors4(a.q, b.q, c.q, d.q, kCache + (j0 * s.kvHeads + kh) * hs, hs)
+                    let (x0, x1, x2, x3) = dotVectors4(a.q, b.q, c.q, d.q, kCache + s.offset(j0, kh), hs)
                     a.row[j0] = x0.sum() * s.scale; b.row[j0] = x1.sum() * s.scale
                     c.row[j0] = x2.sum() * s.scale; d.row[j0] = x3.sum() * s.scale
                     m.0 = Swift.max(m.0, a.row[j0]); m.1 = Swift.max(m.1, b.row[j0])
@@ -433,7 +450,7 @@ public enum SIMDOps {
                 if count > 2 { probabilities(c.row, first, lasts.2, m.2, C.self) }
                 if count > 3 { probabilities(d.row, first, lasts.3, m.3, C.self) }
                 // Weighted sums of V: the positions all four see with each V row read once, then each row's own.
-                let v = vCache + kh * hs, vs = s.kvHeads * hs
+                let v = vCache + kh * s.headStride, vs = s.rowStride
                 // Rows past `count` alias row 0: zeroed with it, and they store what it stores.
                 for e in 0..<hs { a.o[e] = 0; b.o[e] = 0; c.o[e] = 0; d.o[e] = 0 }
                 weightedSum4(a.row, b.row, c.row, d.row, first...common, v, vs, a.o, b.o, c.o, d.o, hs)

@@ -17,9 +17,13 @@ public final class Executor: @unchecked Sendable {
     let arena: Arena
     let base: UnsafeMutableRawPointer
     let threadScratch: UnsafeMutablePointer<Float>
-    /// K/V cache per layer [ctx, NKV·HS]: f16 (llama.cpp's default, half the bytes) in quantized and mixed precision,
-    /// f32 in float precision (the float32 reference's arithmetic).
+    /// K/V cache per layer, head-major [NKV, ctx, HS] (KVLayout.headMajor: one head's positions are one stream for the
+    /// hardware prefetcher; position-major rows of a head sat NKV·HS apart, and long-context decode waited on them):
+    /// f16 (llama.cpp's default, half the bytes) in quantized and mixed precision, f32 in float precision (the float32
+    /// reference's arithmetic).
     let kCache: [UnsafeMutableRawPointer], vCache: [UnsafeMutableRawPointer]
+    /// Per layer, the head size of its cache rows (from the layer's attention step; a K/V write step may not carry it).
+    let cacheHeadSize: [Int]
     let kvHalf: Bool
     let positions: UnsafeMutablePointer<Int32>
     /// Each distinct rope configuration's angle table [maxTokens, dims] (Rope.angles) at the batch's positions, filled
@@ -177,6 +181,9 @@ public final class Executor: @unchecked Sendable {
             v.append(try arena.allocate(max(ctx * row, 1) * kvBytes, label: "V cache \(l)"))
         }
         kCache = k; vCache = v
+        var heads = plan.cacheRowValues
+        for step in plan.steps { if case .attention(_, _, let layer, let p) = step { heads[layer] = p.headSize } }
+        cacheHeadSize = heads
         positions = try arena.allocate(Int32.self, count: plan.limits.maxTokens, label: "positions")
         outputRowIndex = try arena.allocate(Int32.self, count: plan.limits.maxOutputs, label: "output rows")
         sgemmGate = try arena.allocate(Float.self, count: tileFloats, label: "glu gate tile")
@@ -346,20 +353,20 @@ public final class Executor: @unchecked Sendable {
             for t in 0..<rowCount(rows) { for i in 0..<cols { py[t * cols + i] = px[t * cols + i] + b[i] } }
         case .rope(let x, let y, let cols, let hs, let p):
             Rope.rotate(f(x), f(y), tokens: tokens, heads: cols / hs, headSize: hs, angles: ropeAngles[ropeTableOfStep[index]], p)
-        case .kvWrite(let x, let layer, let value, let cols, let rope, let hs):
-            let cache = value ? vCache[layer] : kCache[layer]
-            let n = tokens * cols
-            if kvHalf {
-                // Rotate in place (only this step reads the K projection), then store as f16.
-                if let rope { Rope.rotate(f(x), f(x), tokens: tokens, heads: cols / hs, headSize: hs, angles: ropeAngles[ropeTableOfStep[index]], rope) }
-                let src = f(x), dst = cache.assumingMemoryBound(to: Float16.self) + start * cols
-                for i in 0..<n { dst[i] = Float16(src[i]) }
-            } else {
-                let dst = cache.assumingMemoryBound(to: Float.self) + start * cols
-                if let rope {
-                    Rope.rotate(f(x), dst, tokens: tokens, heads: cols / hs, headSize: hs, angles: ropeAngles[ropeTableOfStep[index]], rope)
-                } else {
-                    dst.update(from: f(x), count: n)
+        case .kvWrite(let x, let layer, let value, let cols, let rope, _):
+            // Rotate in place (only this step reads the K projection), then store each token's heads at their rows of
+            // the head-major cache [NKV, CTX, HS] (f16 unless float precision).
+            let cache = value ? vCache[layer] : kCache[layer], src = f(x), ctx = plan.limits.contextLength, hs = cacheHeadSize[layer]
+            if let rope { Rope.rotate(src, src, tokens: tokens, heads: cols / hs, headSize: hs, angles: ropeAngles[ropeTableOfStep[index]], rope) }
+            for t in 0..<tokens {
+                for kh in 0..<(cols / hs) {
+                    let from = src + t * cols + kh * hs, at = (kh * ctx + start + t) * hs
+                    if kvHalf {
+                        let dst = cache.assumingMemoryBound(to: Float16.self) + at
+                        for i in 0..<hs { dst[i] = Float16(from[i]) }
+                    } else {
+                        (cache.assumingMemoryBound(to: Float.self) + at).update(from: from, count: hs)
+                    }
                 }
             }
         case .attention:
@@ -407,29 +414,26 @@ public final class Executor: @unchecked Sendable {
             // llama.cpp multiplies the f16 K cache by q converted to f16 (done here, in the query's own buffer, which only
             // attention reads); the kernel meets an f16 V cache with f16 probabilities.
             let half = kvHalf, nkv = p.kvHeads, group = nh / nkv, ctx = plan.limits.contextLength
-            // Prefill: items of `block` tokens × one K/V head's `group` query heads, a multiple of four rows, which
-            // attentionGroup takes four at a time over each K and V row.
-            let block = 4 / gcd(group, 4)
+            // Items of `block` tokens × `chunk` query heads of one K/V head, which attentionGroup takes four rows at a
+            // time over each K and V row (heads sharing a K/V head read its cache rows once, not once each).
+            // Prefill: all of a K/V head's heads, and tokens to make a multiple of four rows. Decode: at least as many
+            // items as threads where the K/V heads are fewer (Gemma 3: one), else one per K/V head.
+            let layout = KVLayout.headMajor(p, context: ctx)
+            let block = 4 / gcd(group, 4), splits = Swift.min(group, (pool.threadCount + nkv - 1) / nkv)
+            let chunk = (group + splits - 1) / splits, chunks = (group + chunk - 1) / chunk
             return Region(parallel: { [unowned(unsafe) self] th, n in
                 let row = scratch(th)
+                let (tb, hc) = tokens > 1 ? (block, group) : (1, chunk), perHead = tokens > 1 ? 1 : chunks
                 // Round-robin over items: a causal row's cost grows with its token, so contiguous ranges gave the
                 // last thread most of the work in prefill.
-                if tokens > 1 {
-                    for item in stride(from: th, to: (tokens + block - 1) / block * nkv, by: n) {
-                        let t0 = item / nkv * block, t1 = Swift.min(tokens, t0 + block), heads = (item % nkv * group)..<(item % nkv * group + group)
-                        if half {
-                            for t in t0..<t1 { let qt = pq + (t * nh + heads.lowerBound) * hs; for d in 0..<(group * hs) { qt[d] = Float(Float16(qt[d])) } }
-                        }
-                        FastOps.attentionGroup(q: pq, positions: positions, tokens: t0..<t1, heads: heads, kCache: k, vCache: v, half: half,
-                                               cacheLength: start + tokens, out: py, rows: row, rowStride: ctx, p, level: plan.level)
+                for item in stride(from: th, to: (tokens + tb - 1) / tb * nkv * perHead, by: n) {
+                    let t0 = item / (nkv * perHead) * tb, t1 = Swift.min(tokens, t0 + tb), c = item % (nkv * perHead)
+                    let h0 = c / perHead * group + c % perHead * hc, heads = h0..<Swift.min(h0 + hc, c / perHead * group + group)
+                    if half {
+                        for t in t0..<t1 { let qt = pq + (t * nh + h0) * hs; for d in 0..<(heads.count * hs) { qt[d] = Float(Float16(qt[d])) } }
                     }
-                    return
-                }
-                for item in stride(from: th, to: tokens * nh, by: n) {
-                    let t = item / nh, h = item % nh
-                    if half { let qh = pq + (t * nh + h) * hs; for d in 0..<hs { qh[d] = Float(Float16(qh[d])) } }
-                    FastOps.attentionDecode(q: pq + t * nh * hs, positions: positions + t, tokens: 1, kCache: k, vCache: v, half: half, cacheLength: start + tokens,
-                                            out: py + t * nh * hs, row: row, p, heads: h..<(h + 1), level: plan.level)
+                    FastOps.attentionGroup(q: pq, positions: positions, tokens: t0..<t1, heads: heads, kCache: k, vCache: v, half: half,
+                                           cacheLength: start + tokens, out: py, rows: row, rowStride: ctx, p, layout: layout, level: plan.level)
                 }
             })
         case .linear(let l):

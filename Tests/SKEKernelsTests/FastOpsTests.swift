@@ -76,11 +76,11 @@ struct FastOpsTests {
         AttentionParameters(heads: 2, kvHeads: 2, headSize: 7, softCap: 30), // no four-row path: row by row
     ]
 
-    /// Prefill attention takes four query rows per pass over K and V; each row must equal decode attention's bit for
+    /// The executor's attention takes four query rows per pass over K and V; each row must equal attentionDecode's bit for
     /// bit (KV-cache decode == full recompute rests on it). Items as the executor deals them (a multiple of four rows
     /// of one K/V head, the last one short), 37 tokens after 6 cached positions: sixteen-position groups, rows whose
-    /// visible ranges end apart, windows that start apart.
-    @Test("prefill attention, four rows per pass, == decode attention row by row, bit for bit, every ISA path", arguments: groups)
+    /// visible ranges end apart, windows that start apart; the cache position-major and head-major (the executor's).
+    @Test("attention four rows per pass (prefill and decode) == attention row by row, bit for bit, every ISA path and cache layout", arguments: groups)
     func group(_ p: AttentionParameters) {
         let start = 6, t = 37, tk = start + t, hs = p.headSize, group = p.heads / p.kvHeads
         var rng = SeededRandom(seed: UInt64(p.heads * 100 + hs))
@@ -92,7 +92,7 @@ struct FastOpsTests {
         for level in isaLevels {
             for half in [false, true] {
                 var expected = [Float](repeating: .nan, count: q.count), got = expected
-                var row = [Float](repeating: 0, count: tk), rows = [Float](repeating: 0, count: 4 * (tk + 3))
+                var row = [Float](repeating: 0, count: tk), rows = [Float](repeating: 0, count: FastOps.attentionGroupScratchFloats(rowStride: tk + 3))
                 let run = { (kb: UnsafeRawBufferPointer, vb: UnsafeRawBufferPointer) in
                     q.withUnsafeBufferPointer { qb in pos.withUnsafeBufferPointer { pb in expected.withUnsafeMutableBufferPointer { eb in
                         for i in 0..<t {
@@ -112,6 +112,26 @@ struct FastOpsTests {
                 if half { kh.withUnsafeBytes { kb in vh.withUnsafeBytes { vb in run(kb, vb) } } } else { k.withUnsafeBytes { kb in v.withUnsafeBytes { vb in run(kb, vb) } } }
                 let same = zip(got, expected).allSatisfy { $0.bitPattern == $1.bitPattern }
                 #expect(same, "\(half ? "f16" : "f32") \(level): max |Δ| \(zip(got, expected).map { abs($0 - $1) }.max()!)")
+                // The executor's head-major cache [NKV, CTX, HS] (CTX > TK): the same values, the same results.
+                let ctx = tk + 5, layout = KVLayout.headMajor(p, context: ctx)
+                func headMajor<C: BinaryFloatingPoint>(_ c: [C]) -> [C] {
+                    var out = [C](repeating: 0, count: p.kvHeads * ctx * hs)
+                    for j in 0..<tk { for g in 0..<p.kvHeads { for e in 0..<hs { out[j * layout.rowStride + g * layout.headStride + e] = c[(j * p.kvHeads + g) * hs + e] } } }
+                    return out
+                }
+                var heads = [Float](repeating: .nan, count: q.count)
+                let runHeadMajor = { (kb: UnsafeRawBufferPointer, vb: UnsafeRawBufferPointer) in
+                    for t0 in stride(from: 0, to: t, by: block) {
+                        for g in 0..<p.kvHeads {
+                            FastOps.attentionGroup(q: q, positions: pos, tokens: t0..<min(t, t0 + block), heads: (g * group)..<(g * group + group),
+                                                   kCache: kb.baseAddress!, vCache: vb.baseAddress!, half: half, cacheLength: tk,
+                                                   out: &heads, rows: &rows, rowStride: tk + 3, p, layout: layout, level: level)
+                        }
+                    }
+                }
+                if half { headMajor(kh).withUnsafeBytes { kb in headMajor(vh).withUnsafeBytes { vb in runHeadMajor(kb, vb) } } }
+                else { headMajor(k).withUnsafeBytes { kb in headMajor(v).withUnsafeBytes { vb in runHeadMajor(kb, vb) } } }
+                #expect(zip(heads, expected).allSatisfy { $0.bitPattern == $1.bitPattern }, "head-major \(half ? "f16" : "f32") \(level)")
             }
         }
     }

@@ -7,8 +7,8 @@
 //   q [B, T, NH, HS], k, v [B, T, NKV, HS] → out [B, T, NH, HS]
 //   Saved for backward: att [B, NH, T, T] (the softmax probabilities; entries outside the mask are 0).
 //   Backward accumulates dq, dk, dv (+=); with soft-capping it recomputes the raw scores from q and k.
-// Inference (`decode`): q [T, NH, HS] at positions, K/V cache [TK, NKV, HS]; scores are built for one query
-//   row at a time in a caller-provided row buffer [TK] — never the full [T, TK] block.
+// Inference (`decode`): q [T, NH, HS] at positions, K/V cache [TK, NKV, HS] or head-major [NKV, CTX, HS] (`KVLayout`);
+//   scores are built for one query row at a time in a caller-provided row buffer [TK] — never the full [T, TK] block.
 // Mask: key j is visible to query i iff pos_j ≤ pos_i and (window == 0 or pos_i − pos_j < window), the rule
 //   llama.cpp uses for Gemma's sliding layers. Soft-cap: s ← cap·tanh(s/cap) (cap 0 = off).
 // Not done: f16 KV cache, flash-style tiling over keys, multi-threading (the graph splits heads over threads).
@@ -27,6 +27,16 @@ public struct AttentionParameters: Sendable {
     @inlinable public func visible(query: Int, key: Int) -> Bool {
         key <= query && (window == 0 || query - key < window)
     }
+}
+
+/// Where a K/V cache keeps position j of K/V head kh: values j·rowStride + kh·headStride ..< + HS.
+public struct KVLayout: Sendable, Equatable {
+    public var rowStride: Int, headStride: Int
+    public init(rowStride: Int, headStride: Int) { self.rowStride = rowStride; self.headStride = headStride }
+    /// [TK, NKV, HS]: one position's heads together (a K/V projection's rows as they come).
+    public static func positionMajor(_ p: AttentionParameters) -> KVLayout { KVLayout(rowStride: p.kvHeads * p.headSize, headStride: p.headSize) }
+    /// [NKV, CTX, HS]: each head's positions contiguous, so reading one head's rows is a stream (the executor's caches).
+    public static func headMajor(_ p: AttentionParameters, context: Int) -> KVLayout { KVLayout(rowStride: p.headSize, headStride: context * p.headSize) }
 }
 
 public enum Attention {
@@ -132,15 +142,15 @@ public enum Attention {
     public static func decode<F: Real & BinaryFloatingPoint, C: BinaryFloatingPoint>(
         q: UnsafePointer<F>, positions: UnsafePointer<Int32>, tokens t: Int,
         kCache: UnsafePointer<C>, vCache: UnsafePointer<C>, cacheLength tk: Int, out: UnsafeMutablePointer<F>,
-        row: UnsafeMutablePointer<F>, _ p: AttentionParameters, heads: Range<Int>? = nil
+        row: UnsafeMutablePointer<F>, _ p: AttentionParameters, heads: Range<Int>? = nil, layout: KVLayout? = nil
     ) {
-        let nh = p.heads, nkv = p.kvHeads, hs = p.headSize, group = nh / nkv
+        let nh = p.heads, nkv = p.kvHeads, hs = p.headSize, group = nh / nkv, kv = layout ?? .positionMajor(p)
         let scale = F(p.scale), cap = F(p.softCap)
         for i in 0..<t {
             let pos = Int(positions[i])
             for h in heads ?? 0..<nh {
                 let kh = h / group
-                attendRow(q: q + (i * nh + h) * hs, keys: kCache + kh * hs, values: vCache + kh * hs, stride: nkv * hs, count: tk,
+                attendRow(q: q + (i * nh + h) * hs, keys: kCache + kh * kv.headStride, values: vCache + kh * kv.headStride, stride: kv.rowStride, count: tk,
                           visible: { p.visible(query: pos, key: $0) }, headSize: hs, scale: scale, cap: cap, row: row, out: out + (i * nh + h) * hs)
             }
         }

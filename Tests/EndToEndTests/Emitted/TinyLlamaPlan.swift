@@ -7,7 +7,7 @@ import SKEKernels
 public enum TinyLlamaPlan {
     public static let layout = PlanLayout(
         limits: GraphLimits(maxTokens: 8, maxOutputs: 1, contextLength: 32),
-        arenaBytes: 13824, separateBytes: 69312, threadScratchFloats: 208,
+        arenaBytes: 13824, separateBytes: 69312, threadScratchFloats: 1184,
         maxInputWidth: 96, tokensOffset: 0, logitsOffset: 256, vocabulary: 64,
         cacheRowValues: [32, 32], fusion: ["glu", "qkv", "residual", "norm", "rope"], precision: .quantized)
 
