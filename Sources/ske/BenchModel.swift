@@ -136,10 +136,13 @@ extension Bench {
             }
         }
 
-        /// Bytes of K and V cache one decode step reads with `positions` cached: each layer's rows once (heads that share
-        /// a K/V head share its rows), f16 unless float precision.
+        /// Bytes of K and V cache one decode step reads with `positions` cached: each layer's visible rows once (heads
+        /// that share a K/V head share its rows; a sliding-window layer reads its window), f16 unless float precision.
         func kvBytesPerToken(_ e: Engine, positions: Int) -> Int {
-            e.plan.cacheRowValues.reduce(0) { $0 + 2 * positions * $1 } * (e.plan.precision == .float ? 4 : 2)
+            e.plan.steps.reduce(0) { total, step in
+                guard case .attention(_, _, _, let p) = step else { return total }
+                return total + 2 * (p.window > 0 ? min(p.window, positions) : positions) * p.kvHeads * p.headSize
+            } * (e.plan.precision == .float ? 4 : 2)
         }
 
         /// Bytes of weights one decode step reads: every matmul weight once, the embedding row aside.
