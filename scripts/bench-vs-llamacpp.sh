@@ -4,7 +4,8 @@
 # threads, then the ratios. Usage: scripts/bench-vs-llamacpp.sh [MODEL.gguf ...]  (default: SmolLM2, Gemma 3 and the
 # Qwen3-shaped model as Q4_K_M and Q8_0 made by `ske quantize`). Environment: THREADS (default 1,2), ACTIVATIONS
 # (mixed or quantized, default mixed), MMAP (1: both map the file, the default; 0: both read the weights into memory,
-# llama-bench -lm none and ske --no-mmap).
+# llama-bench -lm none and ske --no-mmap), DEPTH (tokens already in the KV cache when each test starts, both
+# engines' -d; default 0).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -27,6 +28,7 @@ THREADS=${THREADS:-1,2}
 # (llama.cpp's: activations quantized everywhere).
 ACTIVATIONS=${ACTIVATIONS:-mixed}
 MMAP=${MMAP:-1}
+DEPTH=${DEPTH:-0}
 ske_mmap=(); llama_load=auto
 if [ "$MMAP" = 0 ]; then ske_mmap=(--no-mmap); llama_load=none; fi
 out=$(mktemp -d)
@@ -36,8 +38,8 @@ stolen() { awk '/^cpu /{print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat 2>/dev/nu
 for m in "${models[@]}"; do
   name=$(basename "$m" .gguf)
   read -r s0 t0 < <(stolen)
-  "$LB" -m "$m" -p 128 -n 64 -t "$THREADS" -r 3 -lm "$llama_load" -o json > "$out/$name.llama.json" 2>/dev/null
-  .build/release/ske bench model -m "$m" -p 128 -n 64 -t "$THREADS" -r 3 --activations "$ACTIVATIONS" "${ske_mmap[@]}" --json > "$out/$name.ske.json"
+  "$LB" -m "$m" -p 128 -n 64 -d "$DEPTH" -t "$THREADS" -r 3 -lm "$llama_load" -o json > "$out/$name.llama.json" 2>/dev/null
+  .build/release/ske bench model -m "$m" -p 128 -n 64 -d "$DEPTH" -t "$THREADS" -r 3 --activations "$ACTIVATIONS" "${ske_mmap[@]}" --json > "$out/$name.ske.json"
   read -r s1 t1 < <(stolen)
   echo "== $name: CPU time stolen by the host during the run: $(( t1 > t0 ? 100 * (s1 - s0) / (t1 - t0) : 0 ))%" >&2
 done
@@ -53,8 +55,9 @@ for f in sorted(os.listdir(d)):
     llama = json.load(open(os.path.join(d, f)))
     ske = json.load(open(os.path.join(d, name + ".ske.json")))
     for row in ske["rows"]:
-        kind, n = row["test"][:2], int(row["test"][2:])
-        peer = [r for r in llama if r["n_threads"] == row["threads"] and
+        test, _, at = row["test"].partition(" @ d")
+        kind, n, depth = test[:2], int(test[2:]), int(at or 0)
+        peer = [r for r in llama if r["n_threads"] == row["threads"] and r.get("n_depth", 0) == depth and
                 ((kind == "pp" and r["n_prompt"] == n and r["n_gen"] == 0) or (kind == "tg" and r["n_gen"] == n and r["n_prompt"] == 0))]
         if not peer: continue
         lt = peer[0]["avg_ts"]
