@@ -65,6 +65,6 @@ for f in sorted(os.listdir(d)):
         print(f'| {name} | {row["test"]} | {row["threads"]} | {lt:.1f} | {row["tokensPerSecond"]:.1f} | {row["tokensPerSecond"] / lt:.2f} | {roof} |')
     paths.append(f'{name} {ske.get("prefillPath", "?")}')
 print('\nske prefill (pp128) arithmetic: ' + '; '.join(paths))
-print('(mixed precision: amx-bf16 where the CPU and kernel have AMX; else int8-panels for linears of Q4_K/Q6_K weights and f32-sgemm for the others)')
+print('(mixed precision: amx-bf16 where the CPU and kernel have AMX; else int8-panels for linears whose weights all have a panel GEMM: Q4_K, Q6_K, Q4_1, Q5_0, Q8_0; f32-sgemm for the others)')
 PY
 rm -rf "$out"

@@ -132,6 +132,22 @@ struct FastOpsTests {
                 if half { headMajor(kh).withUnsafeBytes { kb in headMajor(vh).withUnsafeBytes { vb in runHeadMajor(kb, vb) } } }
                 else { headMajor(k).withUnsafeBytes { kb in headMajor(v).withUnsafeBytes { vb in runHeadMajor(kb, vb) } } }
                 #expect(zip(heads, expected).allSatisfy { $0.bitPattern == $1.bitPattern }, "head-major \(half ? "f16" : "f32") \(level)")
+                // Decode's items: one token, a K/V head's heads split in two (two threads, fewer K/V heads than threads).
+                var decode = [Float](repeating: .nan, count: q.count)
+                let chunk = (group + 1) / 2
+                let runDecode = { (kb: UnsafeRawBufferPointer, vb: UnsafeRawBufferPointer) in
+                    for i in 0..<t {
+                        for g in 0..<p.kvHeads {
+                            for h0 in stride(from: g * group, to: (g + 1) * group, by: chunk) {
+                                FastOps.attentionGroup(q: q, positions: pos, tokens: i..<(i + 1), heads: h0..<min(h0 + chunk, (g + 1) * group),
+                                                       kCache: kb.baseAddress!, vCache: vb.baseAddress!, half: half, cacheLength: tk,
+                                                       out: &decode, rows: &rows, rowStride: tk + 3, p, level: level)
+                            }
+                        }
+                    }
+                }
+                if half { kh.withUnsafeBytes { kb in vh.withUnsafeBytes { vb in runDecode(kb, vb) } } } else { k.withUnsafeBytes { kb in v.withUnsafeBytes { vb in runDecode(kb, vb) } } }
+                #expect(zip(decode, expected).allSatisfy { $0.bitPattern == $1.bitPattern }, "decode items \(half ? "f16" : "f32") \(level)")
             }
         }
     }
