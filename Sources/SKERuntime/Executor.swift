@@ -426,8 +426,8 @@ public final class Executor: @unchecked Sendable {
                 let (tb, hc) = tokens > 1 ? (block, group) : (1, chunk), perHead = tokens > 1 ? 1 : chunks
                 // Round-robin over items: a causal row's cost grows with its token, so contiguous ranges gave the
                 // last thread most of the work in prefill.
-                // Items K/V-head-major: a thread's consecutive items read the same head's rows, from L2 after the first
-                // (at a depth of 2048, token-major items re-read every head's 1 MB of K and V from memory each time).
+                // Items K/V-head-major, so a thread's consecutive items read the same head's rows (measured at a depth of
+                // 2048: no difference from token-major items beyond noise).
                 let blocks = (tokens + tb - 1) / tb
                 for item in stride(from: th, to: blocks * nkv * perHead, by: n) {
                     let t0 = item % blocks * tb, t1 = Swift.min(tokens, t0 + tb), c = item / blocks

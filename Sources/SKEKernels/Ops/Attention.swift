@@ -11,7 +11,8 @@
 //   scores are built for one query row at a time in a caller-provided row buffer [TK] — never the full [T, TK] block.
 // Mask: key j is visible to query i iff pos_j ≤ pos_i and (window == 0 or pos_i − pos_j < window), the rule
 //   llama.cpp uses for Gemma's sliding layers. Soft-cap: s ← cap·tanh(s/cap) (cap 0 = off).
-// Not done: f16 KV cache, flash-style tiling over keys, multi-threading (the graph splits heads over threads).
+// Not done: flash-style tiling over keys, multi-threading (the executor splits rows over threads; SIMDOps.attentionGroup
+// takes four rows of one K/V head per pass).
 import RealModule
 
 public struct AttentionParameters: Sendable {
