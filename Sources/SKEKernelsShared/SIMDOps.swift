@@ -403,9 +403,9 @@ public enum SIMDOps {
                     i += count
                     continue
                 }
-                // The joint passes for rows a…d; `wide` false when only a and b are real (the padding rows c, d —
-                // aliases of a — are then skipped instead of computed: decode of two heads per K/V head).
-                @inline(__always) func joint(_ wide: Bool) {
+                // The joint passes for rows a…d, of which the first `real` (2, 3 or 4) are real: the padding rows —
+                // aliases of a — are skipped instead of computed (decode of two or three heads per K/V head).
+                @inline(__always) func joint(_ real: Int) {
                     let lasts = (la, lb.last, lc.last, ld.last), common = Swift.min(la, lb.last, lc.last, ld.last)
                     let top = Swift.max(la, lb.last, lc.last, ld.last), ahead = AttentionShape.ahead
                     for j in first..<Swift.min(first + ahead, top + 1) { prefetchRows(kCache, vCache, j, kh, s) }
@@ -419,10 +419,11 @@ public enum SIMDOps {
                             let j = j0 + p
                             if j + ahead <= top { prefetchRows(kCache, vCache, j + ahead, kh, s) }
                             (partials[p], partials[16 + p], partials[32 + p], partials[48 + p]) =
-                                dotVectors4(a.q, b.q, c.q, d.q, kCache + s.offset(j, kh), hs, wide)
+                                dotVectors4(a.q, b.q, c.q, d.q, kCache + s.offset(j, kh), hs, real)
                         }
                         store(sums16(partials) * sv, a.row + j0); store(sums16(partials + 16) * sv, b.row + j0)
-                        if wide { store(sums16(partials + 32) * sv, c.row + j0); store(sums16(partials + 48) * sv, d.row + j0) }
+                        if real > 2 { store(sums16(partials + 32) * sv, c.row + j0) }
+                            if real > 3 { store(sums16(partials + 48) * sv, d.row + j0) }
                         for j in j0..<(j0 + 16) {
                             m.0 = Swift.max(m.0, a.row[j]); m.1 = Swift.max(m.1, b.row[j])
                             m.2 = Swift.max(m.2, c.row[j]); m.3 = Swift.max(m.3, d.row[j])
@@ -437,9 +438,10 @@ public enum SIMDOps {
     #endif
                     while together && j0 <= common {
                         if j0 + ahead <= top { prefetchRows(kCache, vCache, j0 + ahead, kh, s) }
-                        let (x0, x1, x2, x3) = dotVectors4(a.q, b.q, c.q, d.q, kCache + s.offset(j0, kh), hs, wide)
+                        let (x0, x1, x2, x3) = dotVectors4(a.q, b.q, c.q, d.q, kCache + s.offset(j0, kh), hs, real)
                         a.row[j0] = x0.sum() * s.scale; b.row[j0] = x1.sum() * s.scale
-                        if wide { c.row[j0] = x2.sum() * s.scale; d.row[j0] = x3.sum() * s.scale }
+                        if real > 2 { c.row[j0] = x2.sum() * s.scale }
+                        if real > 3 { d.row[j0] = x3.sum() * s.scale }
                         m.0 = Swift.max(m.0, a.row[j0]); m.1 = Swift.max(m.1, b.row[j0])
                         m.2 = Swift.max(m.2, c.row[j0]); m.3 = Swift.max(m.3, d.row[j0])
                         j0 += 1
@@ -456,23 +458,23 @@ public enum SIMDOps {
                     let v = vCache + kh * s.headStride, vs = s.rowStride
                     // Rows past `count` alias row 0: zeroed with it, and they store what it stores.
                     for e in 0..<hs { a.o[e] = 0; b.o[e] = 0; c.o[e] = 0; d.o[e] = 0 }
-                    weightedSum4(a.row, b.row, c.row, d.row, first...common, v, vs, a.o, b.o, c.o, d.o, hs, wide)
+                    weightedSum4(a.row, b.row, c.row, d.row, first...common, v, vs, a.o, b.o, c.o, d.o, hs, real)
                     if lasts.0 > common { weightedSum(a.row, (common + 1)...lasts.0, v, vs, a.o, hs) }
                     if count > 1 && lasts.1 > common { weightedSum(b.row, (common + 1)...lasts.1, v, vs, b.o, hs) }
                     if count > 2 && lasts.2 > common { weightedSum(c.row, (common + 1)...lasts.2, v, vs, c.o, hs) }
                     if count > 3 && lasts.3 > common { weightedSum(d.row, (common + 1)...lasts.3, v, vs, d.o, hs) }
                 }
-                if count > 2 { joint(true) } else { joint(false) }
+                if count > 3 { joint(4) } else if count == 3 { joint(3) } else { joint(2) }
                 i += count
             }
         }
     }
 
     /// `dotVector` of four rows against one b (n a multiple of 4·w): b's vectors loaded and widened once for all four
-    /// (`wide` false: rows a0 and a1 only; the last two results are then zeros).
+    /// (`real` < 4: rows past the first `real` are skipped; their results are then zeros).
     @inline(__always)
     static func dotVectors4<C: KVScalar>(_ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ a2: UnsafePointer<Float>, _ a3: UnsafePointer<Float>,
-                                         _ b: UnsafePointer<C>, _ n: Int, _ wide: Bool = true) -> (Vec, Vec, Vec, Vec) {
+                                         _ b: UnsafePointer<C>, _ n: Int, _ real: Int = 4) -> (Vec, Vec, Vec, Vec) {
         let w = Vec.scalarCount
         var s00 = Vec(), s01 = Vec(), s02 = Vec(), s03 = Vec(), s10 = Vec(), s11 = Vec(), s12 = Vec(), s13 = Vec()
         var s20 = Vec(), s21 = Vec(), s22 = Vec(), s23 = Vec(), s30 = Vec(), s31 = Vec(), s32 = Vec(), s33 = Vec()
@@ -481,10 +483,8 @@ public enum SIMDOps {
             let b0 = C.vector(b + i), b1 = C.vector(b + i + w), b2 = C.vector(b + i + 2 * w), b3 = C.vector(b + i + 3 * w)
             s00.addProduct(load(a0 + i), b0); s01.addProduct(load(a0 + i + w), b1); s02.addProduct(load(a0 + i + 2 * w), b2); s03.addProduct(load(a0 + i + 3 * w), b3)
             s10.addProduct(load(a1 + i), b0); s11.addProduct(load(a1 + i + w), b1); s12.addProduct(load(a1 + i + 2 * w), b2); s13.addProduct(load(a1 + i + 3 * w), b3)
-            if wide {
-                s20.addProduct(load(a2 + i), b0); s21.addProduct(load(a2 + i + w), b1); s22.addProduct(load(a2 + i + 2 * w), b2); s23.addProduct(load(a2 + i + 3 * w), b3)
-                s30.addProduct(load(a3 + i), b0); s31.addProduct(load(a3 + i + w), b1); s32.addProduct(load(a3 + i + 2 * w), b2); s33.addProduct(load(a3 + i + 3 * w), b3)
-            }
+            if real > 2 { s20.addProduct(load(a2 + i), b0); s21.addProduct(load(a2 + i + w), b1); s22.addProduct(load(a2 + i + 2 * w), b2); s23.addProduct(load(a2 + i + 3 * w), b3) }
+            if real > 3 { s30.addProduct(load(a3 + i), b0); s31.addProduct(load(a3 + i + w), b1); s32.addProduct(load(a3 + i + 2 * w), b2); s33.addProduct(load(a3 + i + 3 * w), b3) }
             i += 4 * w
         }
         return ((s00 + s01) + (s02 + s03), (s10 + s11) + (s12 + s13), (s20 + s21) + (s22 + s23), (s30 + s31) + (s32 + s33))
@@ -492,12 +492,12 @@ public enum SIMDOps {
 
     /// `weightedSum` of four probability rows into four outputs over one js (n a multiple of 4·w): each V row loaded and
     /// widened once for all four; per output lane the same fused multiply-adds in the same order (j ascending).
-    /// `wide` false: rows 0 and 1 only (o2 and o3 untouched).
+    /// `real` < 4: the rows past the first `real` are skipped (their outputs untouched).
     @inline(__always)
     static func weightedSum4<C: KVScalar>(_ p0: UnsafePointer<Float>, _ p1: UnsafePointer<Float>, _ p2: UnsafePointer<Float>, _ p3: UnsafePointer<Float>,
                                           _ js: ClosedRange<Int>, _ v: UnsafePointer<C>, _ stride: Int,
                                           _ o0: UnsafeMutablePointer<Float>, _ o1: UnsafeMutablePointer<Float>,
-                                          _ o2: UnsafeMutablePointer<Float>, _ o3: UnsafeMutablePointer<Float>, _ n: Int, _ wide: Bool = true) {
+                                          _ o2: UnsafeMutablePointer<Float>, _ o3: UnsafeMutablePointer<Float>, _ n: Int, _ real: Int = 4) {
         let w = Vec.scalarCount
         var c = 0
         while c + 4 * w <= n {
@@ -511,17 +511,13 @@ public enum SIMDOps {
                 let x0 = Vec(repeating: p0[j]), x1 = Vec(repeating: p1[j]), x2 = Vec(repeating: p2[j]), x3 = Vec(repeating: p3[j])
                 a00.addProduct(x0, v0); a01.addProduct(x0, v1); a02.addProduct(x0, v2); a03.addProduct(x0, v3)
                 a10.addProduct(x1, v0); a11.addProduct(x1, v1); a12.addProduct(x1, v2); a13.addProduct(x1, v3)
-                if wide {
-                    a20.addProduct(x2, v0); a21.addProduct(x2, v1); a22.addProduct(x2, v2); a23.addProduct(x2, v3)
-                    a30.addProduct(x3, v0); a31.addProduct(x3, v1); a32.addProduct(x3, v2); a33.addProduct(x3, v3)
-                }
+                if real > 2 { a20.addProduct(x2, v0); a21.addProduct(x2, v1); a22.addProduct(x2, v2); a23.addProduct(x2, v3) }
+                if real > 3 { a30.addProduct(x3, v0); a31.addProduct(x3, v1); a32.addProduct(x3, v2); a33.addProduct(x3, v3) }
             }
             store(a00, o0 + c); store(a01, o0 + c + w); store(a02, o0 + c + 2 * w); store(a03, o0 + c + 3 * w)
             store(a10, o1 + c); store(a11, o1 + c + w); store(a12, o1 + c + 2 * w); store(a13, o1 + c + 3 * w)
-            if wide {
-                store(a20, o2 + c); store(a21, o2 + c + w); store(a22, o2 + c + 2 * w); store(a23, o2 + c + 3 * w)
-                store(a30, o3 + c); store(a31, o3 + c + w); store(a32, o3 + c + 2 * w); store(a33, o3 + c + 3 * w)
-            }
+            if real > 2 { store(a20, o2 + c); store(a21, o2 + c + w); store(a22, o2 + c + 2 * w); store(a23, o2 + c + 3 * w) }
+            if real > 3 { store(a30, o3 + c); store(a31, o3 + c + w); store(a32, o3 + c + 2 * w); store(a33, o3 + c + 3 * w) }
             c += 4 * w
         }
     }
