@@ -412,7 +412,7 @@ public enum SIMDOps {
                     // Scores over the positions all four see, each K row read once; then each row's own remainder.
                     var m = (-Float.infinity, -Float.infinity, -Float.infinity, -Float.infinity)
                     var j0 = first
-    #if SKE_VNNI
+#if SKE_VNNI
                     let partials = partials!, sv = Vec(repeating: s.scale)
                     while j0 + 16 <= common + 1 {
                         for p in 0..<16 {
@@ -423,7 +423,7 @@ public enum SIMDOps {
                         }
                         store(sums16(partials) * sv, a.row + j0); store(sums16(partials + 16) * sv, b.row + j0)
                         if real > 2 { store(sums16(partials + 32) * sv, c.row + j0) }
-                            if real > 3 { store(sums16(partials + 48) * sv, d.row + j0) }
+                        if real > 3 { store(sums16(partials + 48) * sv, d.row + j0) }
                         for j in j0..<(j0 + 16) {
                             m.0 = Swift.max(m.0, a.row[j]); m.1 = Swift.max(m.1, b.row[j])
                             m.2 = Swift.max(m.2, c.row[j]); m.3 = Swift.max(m.3, d.row[j])
@@ -433,9 +433,9 @@ public enum SIMDOps {
                     // The positions left before `common` go one at a time (and jointly) unless some row takes one more
                     // sixteen-position group, which the row-by-row remainder below then does.
                     let together = top + 1 < j0 + 16
-    #else
+#else
                     let together = true
-    #endif
+#endif
                     while together && j0 <= common {
                         if j0 + ahead <= top { prefetchRows(kCache, vCache, j0 + ahead, kh, s) }
                         let (x0, x1, x2, x3) = dotVectors4(a.q, b.q, c.q, d.q, kCache + s.offset(j0, kh), hs, real)
@@ -456,7 +456,8 @@ public enum SIMDOps {
                     if count > 3 { probabilities(d.row, first, lasts.3, m.3, C.self) }
                     // Weighted sums of V: the positions all four see with each V row read once, then each row's own.
                     let v = vCache + kh * s.headStride, vs = s.rowStride
-                    // Rows past `count` alias row 0: zeroed with it, and they store what it stores.
+                    // Rows past `count` alias row 0: zeroed with it; a padding row the kernels do not skip (b when
+                    // count is 1) stores what row 0 stores.
                     for e in 0..<hs { a.o[e] = 0; b.o[e] = 0; c.o[e] = 0; d.o[e] = 0 }
                     weightedSum4(a.row, b.row, c.row, d.row, first...common, v, vs, a.o, b.o, c.o, d.o, hs, real)
                     if lasts.0 > common { weightedSum(a.row, (common + 1)...lasts.0, v, vs, a.o, hs) }
