@@ -22,8 +22,9 @@ public final class Executor: @unchecked Sendable {
     /// f16 (llama.cpp's default, half the bytes) in quantized and mixed precision, f32 in float precision (the float32
     /// reference's arithmetic).
     let kCache: [UnsafeMutableRawPointer], vCache: [UnsafeMutableRawPointer]
-    /// Per layer, the head size of its cache rows (from the layer's attention step; a K/V write step may not carry it).
-    let cacheHeadSize: [Int]
+    /// Per layer, its caches' layout and head size (from the layer's attention step; a K/V write step may not carry
+    /// the head size): the K/V write and attention both address the cache through it.
+    let cacheLayout: [(layout: KVLayout, headSize: Int)]
     let kvHalf: Bool
     let positions: UnsafeMutablePointer<Int32>
     /// Each distinct rope configuration's angle table [maxTokens, dims] (Rope.angles) at the batch's positions, filled
@@ -181,9 +182,11 @@ public final class Executor: @unchecked Sendable {
             v.append(try arena.allocate(max(ctx * row, 1) * kvBytes, label: "V cache \(l)"))
         }
         kCache = k; vCache = v
-        var heads = plan.cacheRowValues
-        for step in plan.steps { if case .attention(_, _, let layer, let p) = step { heads[layer] = p.headSize } }
-        cacheHeadSize = heads
+        var layouts = plan.cacheRowValues.map { (layout: KVLayout(rowStride: $0, headStride: ctx * $0), headSize: $0) }
+        for step in plan.steps {
+            if case .attention(_, _, let layer, let p) = step { layouts[layer] = (KVLayout.headMajor(p, context: ctx), p.headSize) }
+        }
+        cacheLayout = layouts
         positions = try arena.allocate(Int32.self, count: plan.limits.maxTokens, label: "positions")
         outputRowIndex = try arena.allocate(Int32.self, count: plan.limits.maxOutputs, label: "output rows")
         sgemmGate = try arena.allocate(Float.self, count: tileFloats, label: "glu gate tile")
@@ -356,11 +359,11 @@ public final class Executor: @unchecked Sendable {
         case .kvWrite(let x, let layer, let value, let cols, let rope, _):
             // Rotate in place (only this step reads the K projection), then store each token's heads at their rows of
             // the head-major cache [NKV, CTX, HS] (f16 unless float precision).
-            let cache = value ? vCache[layer] : kCache[layer], src = f(x), ctx = plan.limits.contextLength, hs = cacheHeadSize[layer]
+            let cache = value ? vCache[layer] : kCache[layer], src = f(x), (kv, hs) = cacheLayout[layer]
             if let rope { Rope.rotate(src, src, tokens: tokens, heads: cols / hs, headSize: hs, angles: ropeAngles[ropeTableOfStep[index]], rope) }
             for t in 0..<tokens {
                 for kh in 0..<(cols / hs) {
-                    let from = src + t * cols + kh * hs, at = (kh * ctx + start + t) * hs
+                    let from = src + t * cols + kh * hs, at = kv.offset(position: start + t, head: kh)
                     if kvHalf {
                         let dst = cache.assumingMemoryBound(to: Float16.self) + at
                         for i in 0..<hs { dst[i] = Float16(from[i]) }
@@ -409,7 +412,7 @@ public final class Executor: @unchecked Sendable {
                 FastOps.rmsNorm(x: px + range.lowerBound * hs, weight: w.floats, y: py + range.lowerBound * hs, rows: range.count, cols: hs, eps: eps, level: plan.level)
             })
         case .attention(let q, let y, let layer, let p):
-            // Causal attention of T queries over the cache (positions 0..<start+T), dealt over (token, head) pairs.
+            // Causal attention of T queries over the cache (positions 0..<start+T).
             let pq = f(q), py = f(y), k = kCache[layer], v = vCache[layer], nh = p.heads, hs = p.headSize
             // llama.cpp multiplies the f16 K cache by q converted to f16 (done here, in the query's own buffer, which only
             // attention reads); the kernel meets an f16 V cache with f16 probabilities.
@@ -418,12 +421,12 @@ public final class Executor: @unchecked Sendable {
             // time over each K and V row (heads sharing a K/V head read its cache rows once, not once each).
             // Prefill: all of a K/V head's heads, and tokens to make a multiple of four rows. Decode: at least as many
             // items as threads where the K/V heads are fewer (Gemma 3: one), else one per K/V head.
-            let layout = KVLayout.headMajor(p, context: ctx)
+            let layout = cacheLayout[layer].layout
             let block = 4 / gcd(group, 4), splits = Swift.min(group, (pool.threadCount + nkv - 1) / nkv)
-            let chunk = (group + splits - 1) / splits, chunks = (group + chunk - 1) / chunk
+            let chunk = (group + splits - 1) / splits
             return Region(parallel: { [unowned(unsafe) self] th, n in
                 let row = scratch(th)
-                let (tb, hc) = tokens > 1 ? (block, group) : (1, chunk), perHead = tokens > 1 ? 1 : chunks
+                let (tb, hc) = tokens > 1 ? (block, group) : (1, chunk), perHead = (group + hc - 1) / hc
                 // Round-robin over items: a causal row's cost grows with its token, so contiguous ranges gave the
                 // last thread most of the work in prefill.
                 // Items K/V-head-major, so a thread's consecutive items read the same head's rows (measured at a depth of

@@ -34,6 +34,8 @@ public struct AttentionParameters: Sendable {
 public struct KVLayout: Sendable, Equatable {
     public var rowStride: Int, headStride: Int
     public init(rowStride: Int, headStride: Int) { self.rowStride = rowStride; self.headStride = headStride }
+    /// Where position j of K/V head kh starts, in values.
+    @inlinable public func offset(position j: Int, head kh: Int) -> Int { j * rowStride + kh * headStride }
     /// [TK, NKV, HS]: one position's heads together (a K/V projection's rows as they come).
     public static func positionMajor(_ p: AttentionParameters) -> KVLayout { KVLayout(rowStride: p.kvHeads * p.headSize, headStride: p.headSize) }
     /// [NKV, CTX, HS]: each head's positions contiguous, so reading one head's rows is a stream (the executor's caches).

@@ -99,7 +99,7 @@ public enum FastOps {
             SKEKernelsAVX512.SIMDOps.attentionGroup(q: q, positions: positions, tokens: tokens, headRange: heads, kCache: kCache, vCache: vCache,
                                                     half: half, cacheLength: tk, out: out, rows: rows, rowStride: rowStride, heads: p.heads,
                                                     kvHeads: p.kvHeads, headSize: p.headSize, scale: scale, window: p.window, softCap: cap,
-                                                  kvRowStride: kv.rowStride, kvHeadStride: kv.headStride)
+                                                    kvRowStride: kv.rowStride, kvHeadStride: kv.headStride)
             return
         #endif
         default: break
