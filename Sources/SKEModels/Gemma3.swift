@@ -8,8 +8,8 @@ import SKEKernels
 public enum Gemma3: Architecture {
     public static let name = "gemma3"
     /// llama.cpp: `hparams.set_swa_pattern(6)` and `rope_freq_base_train_swa = 10000` for Gemma 3.
-    static let swaPattern = 6
-    static let localRopeBase = 10_000.0
+    public static let swaPattern = 6
+    public static let localRopeBase = 10_000.0
 
     public static func build(_ c: ModelConfig, _ b: GraphBuilder) throws -> Int {
         let hs = c.headSize

@@ -1,0 +1,243 @@
+// llama.cpp's forward pass, op for op, in llama.cpp's arithmetic (SKEKernels.GGMLOrder): the graph llama.cpp
+// builds for llama, qwen3 and gemma3 (its node order, the rows it keeps for the last layer), its f16 K/V cache with
+// V stored transposed, its padded attention width (n_kv = cells used rounded up to 256), and for each op the kernel
+// ggml-cpu picks for the batch at hand. Its logits equal llama.cpp's bit for bit (ReplicaTests: first-position
+// logits and 32 greedy steps of shared/reference/generation), which the fast engine's cannot: its kernels sum in
+// other orders, and one last-bit difference flips an activation's Q8 rounding somewhere in the stack.
+//
+// What it settles: that the engine's model wiring (layouts, norms, rope, masks, GQA, scales) is llama.cpp's, with
+// the arithmetic as the only remaining difference. Slow (scalar): seconds per token; a reference, not a runtime path.
+// Settings replicated: llama.cpp's defaults as the reference ran them (n_ctx = n_batch = n_ubatch = 512, flash
+// attention off, f16 K/V), one ubatch per call.
+import SKECore
+import SKEFormats
+import SKEKernels
+import SKEModels
+
+public final class LlamaCppReplica {
+    public let file: any TensorFile
+    public let config: ModelConfig
+    /// KV cells (llama.cpp's n_ctx).
+    public let cells: Int
+    /// Positions evaluated so far.
+    public private(set) var position = 0
+    let pool: ThreadPool
+    let gemma: Bool, neox: Bool, qkNorm: Bool
+    /// Per layer: K [kvHead][cell][headSize] and V transposed [kvHead][headSize][cell], as f16.
+    var keys: [[Float16]], values: [[Float16]]
+    let geluTable: [Float]
+
+    public static let architectures = ["llama", "qwen3", "gemma3"]
+
+    public init(file: any TensorFile, cells: Int = 512, threads: Int? = nil) throws {
+        self.file = file
+        config = try ModelRegistry.config(of: file)
+        guard Self.architectures.contains(config.architecture) else {
+            throw ModelError.unsupportedArchitecture(config.architecture, supported: Self.architectures)
+        }
+        guard cells % 256 == 0, cells > 0 else { throw RuntimeError.invalidOption("the replica's KV cells must be a multiple of 256 (llama.cpp pads n_kv to 256)") }
+        self.cells = cells
+        gemma = config.architecture == "gemma3"
+        neox = config.architecture != "llama"
+        qkNorm = config.architecture != "llama"
+        pool = threads.map { ThreadPool(threadCount: $0) } ?? ThreadPool.shared
+        let kv = config.kvHeads * config.headSize * cells
+        keys = Array(repeating: [Float16](repeating: 0, count: kv), count: config.layers)
+        values = keys
+        geluTable = gemma ? GGMLOrder.geluTable : []
+        for t in file.tensors where t.dims.count == 2 && t.name != "token_embd.weight" {
+            guard GGMLOrder.supports(t.type, rows: t.dims[1]) else { throw GGMLOrder.OrderError.unsupportedWeight(t.name, t.type) }
+        }
+        if file.tensor(named: "output.weight") == nil, let e = file.tensor(named: "token_embd.weight"), !GGMLOrder.supports(e.type, rows: e.dims[1]) {
+            throw GGMLOrder.OrderError.unsupportedWeight(e.name, e.type)
+        }
+    }
+
+    public convenience init(path: String, cells: Int = 512, threads: Int? = nil) throws {
+        try self.init(file: try ModelFile.open(path), cells: cells, threads: threads)
+    }
+
+    /// Empties the cache (its cells zeroed, as llama.cpp clears its buffer).
+    public func reset() {
+        for l in keys.indices { keys[l].withUnsafeMutableBufferPointer { $0.update(repeating: 0) }; values[l].withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
+        position = 0
+    }
+
+    /// Evaluates `ids` as one llama.cpp ubatch after the cached positions; returns the last token's logits.
+    public func logits(after ids: [Int32]) throws -> [Float] {
+        let c = config, T = ids.count, E = c.embedding, hs = c.headSize
+        guard T > 0 else { throw RuntimeError.emptyInput }
+        guard T <= 512 else { throw RuntimeError.invalidOption("the replica evaluates one llama.cpp ubatch (at most 512 tokens) per call") }
+        guard position + T <= cells else { throw RuntimeError.contextFull(needed: position + T, context: cells) }
+        if let bad = ids.first(where: { $0 < 0 || Int($0) >= c.vocabulary }) { throw RuntimeError.invalidToken(bad, vocabulary: c.vocabulary) }
+        let used = position + T
+        let nKV = min(cells, max(256, (used + 255) / 256 * 256))
+        var x = ids.map { embed(Int($0)) }                                           // [T][E]
+        if gemma { let s = Float(E).squareRoot(); x = x.map { $0.map { $0 * s } } }
+        for l in 0..<c.layers {
+            let h = x.map { norm($0, "blk.\(l).attn_norm.weight") }
+            var q = try linear("blk.\(l).attn_q.weight", h), k = try linear("blk.\(l).attn_k.weight", h)
+            let v = try linear("blk.\(l).attn_v.weight", h)
+            if qkNorm {
+                q = q.map { headNorm($0, "blk.\(l).attn_q_norm.weight") }
+                k = k.map { headNorm($0, "blk.\(l).attn_k_norm.weight") }
+            }
+            let sliding = gemma && c.slidingWindow > 0 && l % Gemma3.swaPattern < Gemma3.swaPattern - 1
+            let base = Float(sliding ? Gemma3.localRopeBase : c.ropeBase), scale = sliding ? 1 : Float(c.ropeFreqScale)
+            for t in 0..<T {
+                let cache = GGMLOrder.ropeCache(position: position + t, dims: c.ropeDims, base: base, freqScale: scale)
+                rope(&q[t], heads: c.heads, cache); rope(&k[t], heads: c.kvHeads, cache)
+            }
+            if gemma { let s = 1 / Float(hs).squareRoot(); q = q.map { $0.map { $0 * s } } }
+            store(layer: l, k: k, v: v)
+            var a = attend(layer: l, q: q, nKV: nKV, scale: gemma ? 1 : 1 / Float(hs).squareRoot(), window: sliding ? c.slidingWindow : 0)
+            a = try linear("blk.\(l).attn_output.weight", a)
+            var residual = x
+            if l == c.layers - 1 { a = [a[T - 1]]; residual = [x[T - 1]] }               // llama.cpp's out_ids rows
+            if gemma { a = a.map { norm($0, "blk.\(l).post_attention_norm.weight") } }
+            x = zip(a, residual).map { zip($0, $1).map(+) }
+            let h2 = x.map { norm($0, "blk.\(l).ffn_norm.weight") }
+            let g = try linear("blk.\(l).ffn_gate.weight", h2), u = try linear("blk.\(l).ffn_up.weight", h2)
+            let glu = zip(g, u).map { gate, up in
+                geluTable.withUnsafeBufferPointer { tb in
+                    zip(gate, up).map { gemma ? GGMLOrder.geglu($0, $1, table: tb.baseAddress!) : GGMLOrder.silu($0) * $1 }
+                }
+            }
+            var f = try linear("blk.\(l).ffn_down.weight", glu)
+            if gemma { f = f.map { norm($0, "blk.\(l).post_ffw_norm.weight") } }
+            x = zip(f, x).map { zip($0, $1).map(+) }
+        }
+        position = used
+        let out = norm(x[0], "output_norm.weight")
+        return try linear(file.tensor(named: "output.weight") != nil ? "output.weight" : "token_embd.weight", [out])[0]
+    }
+
+    // MARK: ops
+
+    func weight(_ name: String) throws -> (TensorInfo, UnsafeRawPointer) {
+        guard let t = file.tensor(named: name) else { throw RuntimeError.invalidOption("the model has no tensor '\(name)', which its architecture needs") }
+        return (t, file.data(for: t).baseAddress!)
+    }
+
+    func floats(_ name: String) -> [Float] {
+        let t = file.tensor(named: name)!, p = file.data(for: t).baseAddress!
+        return (0..<t.dims[0]).map { p.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) }
+    }
+
+    /// `get_rows`: the row dequantized as ggml does (the reference dequantizers: the same single roundings).
+    func embed(_ id: Int) -> [Float] {
+        let t = file.tensor(named: "token_embd.weight")!, rowBytes = t.dims[0] / t.type.blockSize * t.type.blockBytes
+        var y = [Float](repeating: 0, count: t.dims[0])
+        let kernels = QuantTraits.kernels(t.type, level: .reference)!
+        y.withUnsafeMutableBufferPointer { kernels.dequantize(file.data(for: t).baseAddress! + id * rowBytes, $0.baseAddress!, t.dims[0]) }
+        return y
+    }
+
+    func norm(_ x: [Float], _ w: String) -> [Float] {
+        let wt = floats(w)
+        var y = [Float](repeating: 0, count: x.count)
+        GGMLOrder.rmsNorm(x, wt, &y, x.count, eps: config.eps)
+        return y
+    }
+
+    /// RMSNorm over each head of a Q or K row (llama.cpp reshapes to [head size, heads] and norms rows).
+    func headNorm(_ x: [Float], _ w: String) -> [Float] {
+        let wt = floats(w), hs = config.headSize
+        var y = [Float](repeating: 0, count: x.count)
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in
+                for h in 0..<(x.count / hs) { GGMLOrder.rmsNorm(xp.baseAddress! + h * hs, wt, yp.baseAddress! + h * hs, hs, eps: config.eps) }
+            }
+        }
+        return y
+    }
+
+    func rope(_ x: inout [Float], heads: Int, _ cache: [(cos: Float, sin: Float)]) {
+        let hs = config.headSize, half = config.ropeDims / 2
+        for h in 0..<heads {
+            for i in 0..<half {
+                let i0 = neox ? h * hs + i : h * hs + 2 * i, i1 = neox ? i0 + half : i0 + 1
+                var a = x[i0], b = x[i1]
+                GGMLOrder.rotate(&a, &b, cache[i])
+                x[i0] = a; x[i1] = b
+            }
+        }
+    }
+
+    /// x [T][k] · W → [T][rows]: each token's row quantized to W's activation format, each output by the kernel
+    /// ggml runs for that token of this batch.
+    func linear(_ name: String, _ x: [[Float]]) throws -> [[Float]] {
+        let (t, w) = try weight(name)
+        let k = t.dims[0], rows = t.dims[1], T = x.count
+        guard let act = GGMLOrder.activationType(t.type), GGMLOrder.supports(t.type, rows: rows) else { throw GGMLOrder.OrderError.unsupportedWeight(name, t.type) }
+        let rowBytes = k / t.type.blockSize * t.type.blockBytes, actBytes = k / act.blockSize * act.blockBytes
+        var a = [UInt8](repeating: 0, count: T * actBytes)
+        a.withUnsafeMutableBytes { ap in
+            for (i, row) in x.enumerated() { GGMLOrder.quantizeActivation(act, row, ap.baseAddress! + i * actBytes, k) }
+        }
+        var y = [Float](repeating: 0, count: T * rows)
+        let paths = (0..<T).map { GGMLOrder.path(t.type, tokens: T, token: $0) }
+        a.withUnsafeBytes { ap in
+            y.withUnsafeMutableBufferPointer { yp in
+                let yb = yp.baseAddress!, ab = ap.baseAddress!
+                pool.parallelFor(rows) { range in
+                    for r in range {
+                        for i in 0..<T {
+                            yb[i * rows + r] = GGMLOrder.dot(t.type, path: paths[i], w: w + r * rowBytes, a: ab + i * actBytes, k: k)
+                        }
+                    }
+                }
+            }
+        }
+        return (0..<T).map { Array(y[($0 * rows)..<(($0 + 1) * rows)]) }
+    }
+
+    /// set_rows into the f16 cache: K by position, V transposed (llama.cpp's v_trans without flash attention).
+    func store(layer l: Int, k: [[Float]], v: [[Float]]) {
+        let hs = config.headSize
+        for (t, (kr, vr)) in zip(k, v).enumerated() {
+            let p = position + t
+            for g in 0..<config.kvHeads {
+                for d in 0..<hs {
+                    keys[l][(g * cells + p) * hs + d] = Float16(kr[g * hs + d])
+                    values[l][(g * hs + d) * cells + p] = Float16(vr[g * hs + d])
+                }
+            }
+        }
+    }
+
+    /// kq = K·q (q as f16), soft_max(kq·scale + mask), kqv = Vᵀ·p (p as f16), over n_kv cells; tinyBLAS's dots for a
+    /// batch of queries, ggml_vec_dot_f16 for one. Returns [T][heads·headSize].
+    func attend(layer l: Int, q: [[Float]], nKV: Int, scale: Float, window: Int) -> [[Float]] {
+        let c = config, hs = c.headSize, T = q.count, group = c.heads / c.kvHeads
+        let tiled = T >= 2
+        func dot(_ x: UnsafePointer<Float16>, _ y: UnsafePointer<Float16>, _ n: Int) -> Float {
+            tiled ? GGMLOrder.dotF16Tiled(x, y, n) : GGMLOrder.dotF16(x, y, n)
+        }
+        var out = [[Float]](repeating: [Float](repeating: 0, count: c.heads * hs), count: T)
+        var scores = [Float](repeating: 0, count: nKV)
+        var qh = [Float16](repeating: 0, count: hs), p16 = [Float16](repeating: 0, count: nKV)
+        keys[l].withUnsafeBufferPointer { kc in
+            values[l].withUnsafeBufferPointer { vc in
+                for h in 0..<c.heads {
+                    let g = h / group
+                    for t in 0..<T {
+                        let pos = position + t
+                        for d in 0..<hs { qh[d] = Float16(q[t][h * hs + d]) }
+                        qh.withUnsafeBufferPointer { qp in
+                            for j in 0..<nKV { scores[j] = dot(kc.baseAddress! + (g * cells + j) * hs, qp.baseAddress!, hs) }
+                        }
+                        scores.withUnsafeMutableBufferPointer { sp in
+                            GGMLOrder.softmax(sp.baseAddress!, nKV, scale: scale) { j in j <= pos && (window == 0 || pos - j < window) }
+                        }
+                        for j in 0..<nKV { p16[j] = Float16(scores[j]) }
+                        p16.withUnsafeBufferPointer { pp in
+                            for d in 0..<hs { out[t][h * hs + d] = dot(vc.baseAddress! + (g * hs + d) * cells, pp.baseAddress!, nKV) }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
