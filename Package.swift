@@ -69,7 +69,7 @@ let package = Package(
             ],
             swiftSettings: baselineCPU),
         .testTarget(
-            name: "SKEKernelsTests", dependencies: ["SKECore", "SKEKernels", "SKEKernelsAVX512"],
+            name: "SKEKernelsTests", dependencies: ["SKECore", "SKEKernels", "SKEKernelsAVX512", "SKEFormats"],
             resources: [.copy("Fixtures")], swiftSettings: baselineCPU),
         .testTarget(
             name: "SKETokenizerTests", dependencies: ["SKETokenizer", "SKEFormats", "SKECore"],

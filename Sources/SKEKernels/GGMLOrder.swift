@@ -275,19 +275,11 @@ public enum GGMLOrder {
     /// `ggml_v_silu`: x / (1 + e^(0 − x)).
     @inline(__always) public static func silu(_ x: Float) -> Float { x / (1 + expf(0 - x)) }
 
-    /// ggml's GELU table: for every f16 x, f16(0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x·x)))), the inner
-    /// 1 + (0.044715·x)·x fused as GCC compiles it.
-    public static let geluTable: [Float] = (0..<65536).map { i in
-        let x = f16ToF32(UInt16(i))
-        let inner = Float(1).addingProduct(0.044715 * x, x)
-        return f16ToF32(f32ToF16(0.5 * x * (1 + tanhf(0.79788456080286535587989211986876 * x * inner))))
-    }
-
-    /// `ggml_vec_geglu_f32`: 0 below −10, x·g above 10, else table[f16(x)]·g.
-    @inline(__always) public static func geglu(_ x: Float, _ g: Float, table: UnsafePointer<Float>) -> Float {
+    /// `ggml_vec_geglu_f32`: 0 below −10, x·g above 10, else GeluTable[f16(x)]·g (ggml's table, see GeluTable).
+    @inline(__always) public static func geglu(_ x: Float, _ g: Float) -> Float {
         if x <= -10 { return 0 }
         if x >= 10 { return x * g }
-        return table[Int(f32ToF16(x))] * g
+        return GeluTable.values[Int(f32ToF16(x))] * g
     }
 
     /// `ggml_compute_forward_rms_norm_f32` then the weight's `mul`: Σx² of float squares in double, mean as float,

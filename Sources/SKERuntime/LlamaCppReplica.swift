@@ -25,7 +25,6 @@ public final class LlamaCppReplica {
     let gemma: Bool, neox: Bool, qkNorm: Bool
     /// Per layer: K [kvHead][cell][headSize] and V transposed [kvHead][headSize][cell], as f16.
     var keys: [[Float16]], values: [[Float16]]
-    let geluTable: [Float]
 
     public static let architectures = ["llama", "qwen3", "gemma3"]
 
@@ -44,7 +43,6 @@ public final class LlamaCppReplica {
         let kv = config.kvHeads * config.headSize * cells
         keys = Array(repeating: [Float16](repeating: 0, count: kv), count: config.layers)
         values = keys
-        geluTable = gemma ? GGMLOrder.geluTable : []
         for t in file.tensors where t.dims.count == 2 && t.name != "token_embd.weight" {
             guard GGMLOrder.supports(t.type, rows: t.dims[1]) else { throw GGMLOrder.OrderError.unsupportedWeight(t.name, t.type) }
         }
@@ -98,11 +96,7 @@ public final class LlamaCppReplica {
             x = zip(a, residual).map { zip($0, $1).map(+) }
             let h2 = x.map { norm($0, "blk.\(l).ffn_norm.weight") }
             let g = try linear("blk.\(l).ffn_gate.weight", h2), u = try linear("blk.\(l).ffn_up.weight", h2)
-            let glu = zip(g, u).map { gate, up in
-                geluTable.withUnsafeBufferPointer { tb in
-                    zip(gate, up).map { gemma ? GGMLOrder.geglu($0, $1, table: tb.baseAddress!) : GGMLOrder.silu($0) * $1 }
-                }
-            }
+            let glu = zip(g, u).map { zip($0, $1).map { gemma ? GGMLOrder.geglu($0, $1) : GGMLOrder.silu($0) * $1 } }
             var f = try linear("blk.\(l).ffn_down.weight", glu)
             if gemma { f = f.map { norm($0, "blk.\(l).post_ffw_norm.weight") } }
             x = zip(f, x).map { zip($0, $1).map(+) }

@@ -61,10 +61,9 @@ struct Qwen3Tests {
             } else {
                 let llama = try E2E.floats("qwen3.p0.logits_first.f32.bin")
                 let d = E2E.maxAbs(logits, llama)
-                print("qwen3 quantized activations: first logits max |Δ| vs llama.cpp = \(d)")
-                withKnownIssue("quantized arithmetic is not llama.cpp's bit for bit; its own AVX2 build misses 1e-2 too (see ModelTests)", isIntermittent: true) {
-                    #expect(d <= 1e-2)
-                }
+                // The fast kernels' orders are not llama.cpp's: held to its cross-ISA spread, as in ModelTests; the
+                // README's 1e-2 is LlamaCppReplica's (ReplicaTests, 7e-7).
+                print("qwen3 quantized activations (fast kernels): first logits max |Δ| vs llama.cpp = \(d)")
                 E2E.expectWithinLlamaSpread("qwen3", logits, llama)
             }
         }

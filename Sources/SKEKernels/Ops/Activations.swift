@@ -18,15 +18,16 @@ import Glibc
 
 /// llama.cpp's CPU GELU (ggml's GGML_GELU_FP16, used by its GELU and GEGLU ops): inputs ≤ −10 give 0 and ≥ 10 give x;
 /// others are rounded to f16 and looked up in a table holding f16(gelu(v)) for every f16 value v, with gelu
-/// evaluated as ggml writes it (½·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²))), libm tanhf). Cheaper than tanhf
-/// and the same numbers as llama.cpp.
+/// evaluated as ggml's compiled code does (½·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²))), libm tanhf, and the inner
+/// 1 + (0.044715·x)·x fused into one FMA as GCC contracts it: unfused, the entry for x = −1.999 came out one f16 ulp
+/// off ggml's table, read back from libggml-cpu). Cheaper than tanhf and the same numbers as llama.cpp.
 public enum GeluTable {
     nonisolated(unsafe) public static let values: UnsafePointer<Float> = {
         let t = UnsafeMutablePointer<Float>.allocate(capacity: 1 << 16)
         for i in 0..<(1 << 16) {
             let v = Float(Float16(bitPattern: UInt16(i)))
             let sqrt2OverPi: Float = 0.79788456080286535587989211986876, coefA: Float = 0.044715
-            t[i] = Float(Float16(0.5 * v * (1 + tanhf(sqrt2OverPi * v * (1 + coefA * v * v)))))
+            t[i] = Float(Float16(0.5 * v * (1 + tanhf(sqrt2OverPi * v * Float(1).addingProduct(coefA * v, v)))))
         }
         return UnsafePointer(t)
     }()
