@@ -10,7 +10,7 @@ struct SKE: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ske",
         abstract: "Swift Kernel Engine: run and train transformer models on CPUs.",
-        subcommands: [Run.self, Chat.self, Perplexity.self, Quantize.self, Compile.self, Inspect.self, Convert.self, Tokenize.self, TokenizerCommand.self, Bench.self])
+        subcommands: [Run.self, Chat.self, Replica.self, Perplexity.self, Quantize.self, Compile.self, Inspect.self, Convert.self, Tokenize.self, TokenizerCommand.self, Bench.self])
 }
 
 /// The model the README's first command fetches, used when `-m` is not given.
