@@ -148,12 +148,9 @@ public enum GGMLOrder {
             let d = x.f16(0), dmin = x.f16(2), da = Float(bitPattern: y.u32(0))
             var isum: Int32 = 0, imin: Int32 = 0
             for j in 0..<8 {
-                let (sc, m) = scaleMinK4(j, x + 4)
-                let qs = x + 16 + (j / 2) * 32, shift: UInt8 = j % 2 == 0 ? 0 : 4
-                var dot: Int32 = 0
-                for l in 0..<32 { dot += Int32((qs.u8(l) >> shift) & 0xF) * Int32(y.i8(4 + 32 * j + l)) }
-                isum += Int32(sc) * dot
-                imin += Int32(m) * QuantReference.q8KSubBlockSum(y, j)
+                let (scaled, min) = QuantReference.q4KSubBlock(x, y, j)
+                isum += scaled
+                imin += min
                 if perPair && j % 2 == 1 {
                     acc = acc.addingProduct(Float(isum), d * da)
                     accMin = accMin.addingProduct(Float(imin), dmin * da)

@@ -100,6 +100,15 @@ extension QuantReference {
             + Int32(Int16(littleEndian: y.loadUnaligned(fromByteOffset: 262 + 4 * j, as: Int16.self)))
     }
 
+    /// Sub-block j of a Q4_K block x against its Q8_K block y: (sc·Σq·a, m·Σa), exact integers.
+    @inline(__always) static func q4KSubBlock(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer, _ j: Int) -> (scaled: Int32, min: Int32) {
+        let (sc, m) = scaleMinK4(j, x + 4)
+        let qs = x + 16 + (j / 2) * 32, shift: UInt8 = j % 2 == 0 ? 0 : 4
+        var dot: Int32 = 0
+        for l in 0..<32 { dot += Int32((qs.u8(l) >> shift) & 0xF) * Int32(y.i8(4 + 32 * j + l)) }
+        return (Int32(sc) * dot, Int32(m) * q8KSubBlockSum(y, j))
+    }
+
     /// Q4_K · Q8_K: Σ_sub d·sc·Σq·a − dmin·m·Σa (the activation's 16-element sums give Σa per sub-block).
     public static func dotQ4_K(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ k: Int) -> Float {
         var s: Float = 0
@@ -108,12 +117,9 @@ extension QuantReference {
             let d = Float(bitPattern: y.u32(0)) * x.f16(0), dmin = Float(bitPattern: y.u32(0)) * x.f16(2)
             var sumi: Int32 = 0, mins: Int32 = 0
             for j in 0..<8 {
-                let (sc, m) = scaleMinK4(j, x + 4)
-                let qs = x + 16 + (j / 2) * 32, shift: UInt8 = j % 2 == 0 ? 0 : 4
-                var dot: Int32 = 0
-                for l in 0..<32 { dot += Int32((qs.u8(l) >> shift) & 0xF) * Int32(y.i8(4 + 32 * j + l)) }
-                sumi += Int32(sc) * dot
-                mins += Int32(m) * q8KSubBlockSum(y, j)
+                let (scaled, min) = q4KSubBlock(x, y, j)
+                sumi += scaled
+                mins += min
             }
             s += d * Float(sumi) - dmin * Float(mins)
         }
