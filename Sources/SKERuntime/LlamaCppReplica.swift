@@ -43,8 +43,17 @@ public final class LlamaCppReplica {
         let kv = config.kvHeads * config.headSize * cells
         keys = Array(repeating: [Float16](repeating: 0, count: kv), count: config.layers)
         values = keys
-        for t in file.tensors where t.dims.count == 2 && t.name != "token_embd.weight" {
-            guard GGMLOrder.supports(t.type, rows: t.dims[1]) else { throw GGMLOrder.OrderError.unsupportedWeight(t.name, t.type) }
+        for t in file.tensors {
+            if t.name.hasSuffix(".bias") || t.name == "rope_freqs.weight" {
+                throw RuntimeError.invalidOption("the llama.cpp-arithmetic replica does not replicate '\(t.name)' (biases, rope frequency factors)")
+            }
+            if t.dims.count == 1, t.type != .f32 { throw GGMLOrder.OrderError.unsupportedWeight(t.name, t.type) }
+            if t.dims.count == 2, t.name != "token_embd.weight", !GGMLOrder.supports(t.type, rows: t.dims[1]) {
+                throw GGMLOrder.OrderError.unsupportedWeight(t.name, t.type)
+            }
+        }
+        guard let embedding = file.tensor(named: "token_embd.weight"), QuantTraits.kernels(embedding.type, level: .reference) != nil else {
+            throw RuntimeError.invalidOption("the model has no token_embd.weight of a type ske dequantizes")
         }
         if file.tensor(named: "output.weight") == nil, let e = file.tensor(named: "token_embd.weight"), !GGMLOrder.supports(e.type, rows: e.dims[1]) {
             throw GGMLOrder.OrderError.unsupportedWeight(e.name, e.type)
@@ -73,12 +82,12 @@ public final class LlamaCppReplica {
         var x = ids.map { embed(Int($0)) }                                           // [T][E]
         if gemma { let s = Float(E).squareRoot(); x = x.map { $0.map { $0 * s } } }
         for l in 0..<c.layers {
-            let h = x.map { norm($0, "blk.\(l).attn_norm.weight") }
+            let h = try x.map { try norm($0, "blk.\(l).attn_norm.weight") }
             var q = try linear("blk.\(l).attn_q.weight", h), k = try linear("blk.\(l).attn_k.weight", h)
             let v = try linear("blk.\(l).attn_v.weight", h)
             if qkNorm {
-                q = q.map { headNorm($0, "blk.\(l).attn_q_norm.weight") }
-                k = k.map { headNorm($0, "blk.\(l).attn_k_norm.weight") }
+                q = try q.map { try headNorm($0, "blk.\(l).attn_q_norm.weight") }
+                k = try k.map { try headNorm($0, "blk.\(l).attn_k_norm.weight") }
             }
             let sliding = gemma && c.slidingWindow > 0 && l % Gemma3.swaPattern < Gemma3.swaPattern - 1
             let base = Float(sliding ? Gemma3.localRopeBase : c.ropeBase), scale = sliding ? 1 : Float(c.ropeFreqScale)
@@ -92,17 +101,17 @@ public final class LlamaCppReplica {
             a = try linear("blk.\(l).attn_output.weight", a)
             var residual = x
             if l == c.layers - 1 { a = [a[T - 1]]; residual = [x[T - 1]] }               // llama.cpp's out_ids rows
-            if gemma { a = a.map { norm($0, "blk.\(l).post_attention_norm.weight") } }
+            if gemma { a = try a.map { try norm($0, "blk.\(l).post_attention_norm.weight") } }
             x = zip(a, residual).map { zip($0, $1).map(+) }
-            let h2 = x.map { norm($0, "blk.\(l).ffn_norm.weight") }
+            let h2 = try x.map { try norm($0, "blk.\(l).ffn_norm.weight") }
             let g = try linear("blk.\(l).ffn_gate.weight", h2), u = try linear("blk.\(l).ffn_up.weight", h2)
             let glu = zip(g, u).map { zip($0, $1).map { gemma ? GGMLOrder.geglu($0, $1) : GGMLOrder.silu($0) * $1 } }
             var f = try linear("blk.\(l).ffn_down.weight", glu)
-            if gemma { f = f.map { norm($0, "blk.\(l).post_ffw_norm.weight") } }
+            if gemma { f = try f.map { try norm($0, "blk.\(l).post_ffw_norm.weight") } }
             x = zip(f, x).map { zip($0, $1).map(+) }
         }
         position = used
-        let out = norm(x[0], "output_norm.weight")
+        let out = try norm(x[0], "output_norm.weight")
         return try linear(file.tensor(named: "output.weight") != nil ? "output.weight" : "token_embd.weight", [out])[0]
     }
 
@@ -113,8 +122,9 @@ public final class LlamaCppReplica {
         return (t, file.data(for: t).baseAddress!)
     }
 
-    func floats(_ name: String) -> [Float] {
-        let t = file.tensor(named: name)!, p = file.data(for: t).baseAddress!
+    /// An F32 vector (norm weights; their type is checked at init).
+    func floats(_ name: String) throws -> [Float] {
+        let (t, p) = try weight(name)
         return (0..<t.dims[0]).map { p.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) }
     }
 
@@ -127,16 +137,16 @@ public final class LlamaCppReplica {
         return y
     }
 
-    func norm(_ x: [Float], _ w: String) -> [Float] {
-        let wt = floats(w)
+    func norm(_ x: [Float], _ w: String) throws -> [Float] {
+        let wt = try floats(w)
         var y = [Float](repeating: 0, count: x.count)
         GGMLOrder.rmsNorm(x, wt, &y, x.count, eps: config.eps)
         return y
     }
 
     /// RMSNorm over each head of a Q or K row (llama.cpp reshapes to [head size, heads] and norms rows).
-    func headNorm(_ x: [Float], _ w: String) -> [Float] {
-        let wt = floats(w), hs = config.headSize
+    func headNorm(_ x: [Float], _ w: String) throws -> [Float] {
+        let wt = try floats(w), hs = config.headSize
         var y = [Float](repeating: 0, count: x.count)
         x.withUnsafeBufferPointer { xp in
             y.withUnsafeMutableBufferPointer { yp in
