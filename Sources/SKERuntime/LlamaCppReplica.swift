@@ -7,8 +7,9 @@
 //
 // What it settles: that the engine's model wiring (layouts, norms, rope, masks, GQA, scales) is llama.cpp's, with
 // the arithmetic as the only remaining difference. Slow (scalar): seconds per token; a reference, not a runtime path.
-// Settings replicated: llama.cpp's defaults as the reference ran them (n_ctx = n_batch = n_ubatch = 512, flash
-// attention off, f16 K/V), one ubatch per call.
+// Settings replicated: llama.cpp's as the reference ran them (n_batch = n_ubatch = 512, flash attention off, f16 K/V;
+// n_ctx 512 by default, `cells`); inputs longer than 512 tokens go in 512-token ubatches as llama.cpp splits them
+// (checked bit for bit on 737–817-token prompts of all three models at n_ctx 1024, and in ReplicaTests for Gemma).
 import SKECore
 import SKEFormats
 import SKEKernels
@@ -37,6 +38,11 @@ public final class LlamaCppReplica {
         guard cells % 256 == 0, cells > 0 else { throw RuntimeError.invalidOption("the replica's KV cells must be a multiple of 256 (llama.cpp pads n_kv to 256)") }
         self.cells = cells
         gemma = config.architecture == "gemma3"
+        if gemma, config.slidingWindow > 0, cells > config.slidingWindow + Self.ubatch {
+            // llama.cpp's sliding-window cache holds window + ubatch cells and reuses them past that: other cell
+            // orders, other sums. Not replicated.
+            throw RuntimeError.invalidOption("the replica holds at most \(config.slidingWindow + Self.ubatch) cells for this model (its sliding window + one ubatch)")
+        }
         neox = config.architecture != "llama"
         qkNorm = config.architecture != "llama"
         pool = threads.map { ThreadPool(threadCount: $0) } ?? ThreadPool.shared
@@ -70,13 +76,24 @@ public final class LlamaCppReplica {
         position = 0
     }
 
-    /// Evaluates `ids` as one llama.cpp ubatch after the cached positions; returns the last token's logits.
+    /// llama.cpp's n_ubatch as the reference ran it: a longer input is evaluated in batches of this many tokens.
+    public static let ubatch = 512
+
+    /// Evaluates `ids` after the cached positions, in llama.cpp's ubatches; returns the last token's logits.
     public func logits(after ids: [Int32]) throws -> [Float] {
+        guard !ids.isEmpty else { throw RuntimeError.emptyInput }
+        guard position + ids.count <= cells else { throw RuntimeError.contextFull(needed: position + ids.count, context: cells) }
+        if let bad = ids.first(where: { $0 < 0 || Int($0) >= config.vocabulary }) { throw RuntimeError.invalidToken(bad, vocabulary: config.vocabulary) }
+        var logits: [Float] = []
+        for start in stride(from: 0, to: ids.count, by: Self.ubatch) {
+            logits = try ubatch(Array(ids[start..<min(ids.count, start + Self.ubatch)]))
+        }
+        return logits
+    }
+
+    /// One ubatch (ids already checked): the graph llama.cpp builds for it.
+    func ubatch(_ ids: [Int32]) throws -> [Float] {
         let c = config, T = ids.count, E = c.embedding, hs = c.headSize
-        guard T > 0 else { throw RuntimeError.emptyInput }
-        guard T <= 512 else { throw RuntimeError.invalidOption("the replica evaluates one llama.cpp ubatch (at most 512 tokens) per call") }
-        guard position + T <= cells else { throw RuntimeError.contextFull(needed: position + T, context: cells) }
-        if let bad = ids.first(where: { $0 < 0 || Int($0) >= c.vocabulary }) { throw RuntimeError.invalidToken(bad, vocabulary: c.vocabulary) }
         let used = position + T
         let nKV = min(cells, max(256, (used + 255) / 256 * 256))
         var x = ids.map { embed(Int($0)) }                                           // [T][E]

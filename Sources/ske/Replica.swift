@@ -10,12 +10,13 @@ import SKETokenizer
 struct Replica: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a prompt in llama.cpp's arithmetic, op for op (slow; logits equal llama.cpp's bit for bit).",
-        discussion: "Replicates llama.cpp as the reference ran it: n_ctx = n_batch = n_ubatch = 512, flash attention off, f16 K/V, the prompt in one batch, greedy argmax (ties to the lowest id), x86 AVX-512 kernels. Architectures llama, qwen3, gemma3; Q4_1, Q5_0, Q8_0, Q4_K and Q6_K weights.")
+        discussion: "Replicates llama.cpp as the reference ran it: n_ctx = 512 (-c), n_batch = n_ubatch = 512, flash attention off, f16 K/V, the prompt in one batch, greedy argmax (ties to the lowest id), x86 AVX-512 kernels. Architectures llama, qwen3, gemma3; Q4_1, Q5_0, Q8_0, Q4_K and Q6_K weights.")
 
     @OptionGroup var model: ModelOption
     @Option(name: [.short, .customLong("prompt")], help: "Prompt text (special tokens parsed, BOS as the model says).") var prompt: String
     @Option(name: [.customShort("n"), .customLong("n-predict")], help: "Greedy tokens to generate.") var count = 32
     @Option(name: .customLong("logits-out"), help: "Write the first generated position's logits here (raw little-endian f32).") var logitsOut: String?
+    @Option(name: [.customShort("c"), .customLong("ctx-size")], help: "KV cells (llama.cpp's -c; a multiple of 256).") var context = 512
     @Option(name: [.short, .customLong("threads")], help: "Threads.") var threads: Int?
     @Flag(help: "Print prompt ids, generated ids, text and the first top 10 as JSON.") var json = false
 
@@ -26,7 +27,7 @@ struct Replica: ParsableCommand {
             guard count >= 0 else { throw ValidationError("-n must be at least 0") }
             let file = try ModelFile.open(model.path)
             let tokenizer = try Tokenizer.load(from: file)
-            let replica = try LlamaCppReplica(file: file, threads: threads)
+            let replica = try LlamaCppReplica(file: file, cells: context, threads: threads)
             let ids = tokenizer.encode(prompt, addSpecial: true, parseSpecial: true)
             var logits = try replica.logits(after: ids)
             if let logitsOut {

@@ -76,6 +76,23 @@ struct ReplicaTests {
         }
     }
 
+    /// A prompt longer than one ubatch (530 tokens: 512 + 18, n_ctx 1024): the second batch attends over 768 cells and,
+    /// in Gemma's sliding-window layers, past the 512-position window; every kernel runs its 512-token-batch path.
+    /// llama.cpp's top 40 and next greedy tokens, bit for bit (Fixtures/gemma3.long.llamacpp.json).
+    @Test func gemmaAcrossUbatchesAndTheWindow() throws {
+        struct Long: Decodable { let n_ctx: Int; let prompt_ids: [Int32]; let top40: [[Double]]; let generated_ids: [Int32] }
+        let ref = try JSONDecoder().decode(Long.self, from: E2E.fixture("gemma3.long.llamacpp.json"))
+        let replica = try LlamaCppReplica(path: E2E.gemma3, cells: ref.n_ctx)
+        var logits = try replica.logits(after: ref.prompt_ids)
+        #expect(E2E.top(logits, 40) == ref.top40.map { Int($0[0]) })
+        for pair in ref.top40 { #expect(logits[Int(pair[0])] == Float(pair[1]), "logit of \(Int(pair[0]))") }
+        for (s, id) in ref.generated_ids.prefix(2).enumerated() {
+            #expect(E2E.top(logits, 1) == [Int(id)], "step \(s)")
+            logits = try replica.logits(after: [id])
+        }
+        #expect(E2E.top(logits, 1) == [Int(ref.generated_ids[2])])
+    }
+
     /// What it does not replicate is refused up front, with the reason.
     @Test func refusesWhatItDoesNotReplicate() throws {
         guard E2E.qwen3Enabled else { return }
@@ -84,5 +101,7 @@ struct ReplicaTests {
         #expect(throws: RuntimeError.contextFull(needed: 257, context: 256)) { try replica.logits(after: [Int32](repeating: 1, count: 257)) }
         #expect(throws: RuntimeError.emptyInput) { try replica.logits(after: []) }
         #expect(throws: RuntimeError.invalidToken(49152, vocabulary: 49152)) { try replica.logits(after: [49152]) }
+        #expect(throws: RuntimeError.self) { try LlamaCppReplica(path: E2E.gemma3, cells: 1280) }   // past window + ubatch
+        #expect(throws: RuntimeError.self) { try LlamaCppReplica(path: E2E.smollm2, cells: 300) }   // not a multiple of 256
     }
 }
