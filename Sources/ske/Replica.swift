@@ -10,7 +10,7 @@ import SKETokenizer
 struct Replica: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a prompt in llama.cpp's arithmetic, op for op (slow; logits equal llama.cpp's bit for bit).",
-        discussion: "Replicates llama.cpp as the reference ran it: n_ctx = 512 (-c), n_batch = n_ubatch = 512, flash attention off, f16 K/V, the prompt in one batch, greedy argmax (ties to the lowest id), x86 AVX-512 kernels. Architectures llama, qwen3, gemma3; Q4_1, Q5_0, Q8_0, Q4_K and Q6_K weights.")
+        discussion: "Replicates llama.cpp as the reference ran it: n_ctx = 512 (-c), n_batch = n_ubatch = 512, flash attention off, f16 K/V, the prompt in 512-token batches, greedy argmax (ties to the lowest id), x86 AVX-512 kernels. Architectures llama, qwen3, gemma3; Q4_1, Q5_0, Q8_0, Q4_K and Q6_K weights.")
 
     @OptionGroup var model: ModelOption
     @Option(name: [.short, .customLong("prompt")], help: "Prompt text (special tokens parsed, BOS as the model says).") var prompt: String
