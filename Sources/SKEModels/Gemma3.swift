@@ -11,13 +11,16 @@ public enum Gemma3: Architecture {
     public static let swaPattern = 6
     public static let localRopeBase = 10_000.0
 
+    /// Whether layer l attends through the sliding window (5 of every 6 when the model has one).
+    public static func isSliding(layer l: Int, _ c: ModelConfig) -> Bool { c.slidingWindow > 0 && l % swaPattern < swaPattern - 1 }
+
     public static func build(_ c: ModelConfig, _ b: GraphBuilder) throws -> Int {
         let hs = c.headSize
         let global = RopeParameters(base: c.ropeBase, freqScale: c.ropeFreqScale, dims: c.ropeDims, layout: .neox)
         let local = RopeParameters(base: localRopeBase, dims: c.ropeDims, layout: .neox)
         var x = b.embedding(try b.weight("token_embd.weight"), b.tokens(), scale: Float(c.embedding).squareRoot())
         for l in 0..<c.layers {
-            let sliding = c.slidingWindow > 0 && l % swaPattern < swaPattern - 1
+            let sliding = isSliding(layer: l, c)
             let rope = sliding ? local : global
             let attn = AttentionParameters(heads: c.heads, kvHeads: c.kvHeads, headSize: hs, scale: 1 / Double(hs).squareRoot(),
                                            window: sliding ? c.slidingWindow : 0)

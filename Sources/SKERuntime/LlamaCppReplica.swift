@@ -106,7 +106,7 @@ public final class LlamaCppReplica {
                 q = try q.map { try headNorm($0, "blk.\(l).attn_q_norm.weight") }
                 k = try k.map { try headNorm($0, "blk.\(l).attn_k_norm.weight") }
             }
-            let sliding = gemma && c.slidingWindow > 0 && l % Gemma3.swaPattern < Gemma3.swaPattern - 1
+            let sliding = gemma && Gemma3.isSliding(layer: l, c)
             let base = Float(sliding ? Gemma3.localRopeBase : c.ropeBase), scale = sliding ? 1 : Float(c.ropeFreqScale)
             for t in 0..<T {
                 let cache = GGMLOrder.ropeCache(position: position + t, dims: c.ropeDims, base: base, freqScale: scale)
@@ -147,7 +147,7 @@ public final class LlamaCppReplica {
 
     /// `get_rows`: the row dequantized as ggml does (the reference dequantizers: the same single roundings).
     func embed(_ id: Int) -> [Float] {
-        let t = file.tensor(named: "token_embd.weight")!, rowBytes = t.dims[0] / t.type.blockSize * t.type.blockBytes
+        let t = file.tensor(named: "token_embd.weight")!, rowBytes = t.type.byteCount(elements: t.dims[0])!
         var y = [Float](repeating: 0, count: t.dims[0])
         let kernels = QuantTraits.kernels(t.type, level: .reference)!
         y.withUnsafeMutableBufferPointer { kernels.dequantize(file.data(for: t).baseAddress! + id * rowBytes, $0.baseAddress!, t.dims[0]) }
@@ -191,7 +191,7 @@ public final class LlamaCppReplica {
         let (t, w) = try weight(name)
         let k = t.dims[0], rows = t.dims[1], T = x.count
         guard let act = GGMLOrder.activationType(t.type), GGMLOrder.supports(t.type, rows: rows) else { throw GGMLOrder.OrderError.unsupportedWeight(name, t.type) }
-        let rowBytes = k / t.type.blockSize * t.type.blockBytes, actBytes = k / act.blockSize * act.blockBytes
+        let rowBytes = t.type.byteCount(elements: k)!, actBytes = act.byteCount(elements: k)!
         var a = [UInt8](repeating: 0, count: T * actBytes)
         a.withUnsafeMutableBytes { ap in
             for (i, row) in x.enumerated() { GGMLOrder.quantizeActivation(act, row, ap.baseAddress! + i * actBytes, k) }

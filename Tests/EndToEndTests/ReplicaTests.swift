@@ -57,8 +57,8 @@ struct ReplicaTests {
     /// The Qwen3-shaped model (Q4_K repacked, Q6_K through the tiled matmul from 8 tokens on, QK-norm, NEOX rope,
     /// GQA 2:1): its reference came from a `-march=native` llama.cpp build whose logits sit up to 7e-7 from the
     /// AVX-512 build the replica follows (its own dump matches the replica bit for bit), so 1e-5 here.
-    @Test func qwen3WithinBuildNoise() throws {
-        guard E2E.qwen3Enabled else { return }
+    @Test(.enabled(if: E2E.qwen3Enabled, "run scripts/make-qwen3.sh"))
+    func qwen3WithinBuildNoise() throws {
         let replica = try LlamaCppReplica(path: E2E.qwen3)
         let cases = try JSONDecoder().decode(ReplicaRef.self, from: E2E.fixture("qwen3.llamacpp.json")).cases
         for (i, c) in cases.enumerated() {
@@ -95,13 +95,17 @@ struct ReplicaTests {
 
     /// What it does not replicate is refused up front, with the reason.
     @Test func refusesWhatItDoesNotReplicate() throws {
-        guard E2E.qwen3Enabled else { return }
-        #expect(throws: GGMLOrder.OrderError.self) { try LlamaCppReplica(path: E2E.qwen3F16) }
         let replica = try LlamaCppReplica(path: E2E.smollm2, cells: 256)
         #expect(throws: RuntimeError.contextFull(needed: 257, context: 256)) { try replica.logits(after: [Int32](repeating: 1, count: 257)) }
         #expect(throws: RuntimeError.emptyInput) { try replica.logits(after: []) }
         #expect(throws: RuntimeError.invalidToken(49152, vocabulary: 49152)) { try replica.logits(after: [49152]) }
         #expect(throws: RuntimeError.self) { try LlamaCppReplica(path: E2E.gemma3, cells: 1280) }   // past window + ubatch
         #expect(throws: RuntimeError.self) { try LlamaCppReplica(path: E2E.smollm2, cells: 300) }   // not a multiple of 256
+    }
+
+    /// F16 linears (the Qwen3-shaped model's F16 file) are not replicated.
+    @Test(.enabled(if: E2E.qwen3Enabled, "run scripts/make-qwen3.sh"))
+    func refusesF16Weights() throws {
+        #expect(throws: GGMLOrder.OrderError.self) { try LlamaCppReplica(path: E2E.qwen3F16) }
     }
 }
